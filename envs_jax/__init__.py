@@ -1,0 +1,26 @@
+"""Long-horizon JAX benchmarks in which memory matters, on the gymnax 1.0 API.
+
+``env, params = envs_jax.make("crafting")`` works like ``gymnax.make`` and also passes gymnax's own
+ids through. The four benchmarks: ``"crafting"``, ``"navigation"``, ``"games"``, ``"story"``.
+"""
+
+from envs_jax.core import LAG_BIN_EDGES, LAG_BIN_NAMES, MemoryEnv, clip_action, memory_info
+from envs_jax.registry import make, registered_envs
+from envs_jax.rendering import rollout_gif, tile_grid, write_gif
+from envs_jax.wrappers import EpisodeStatsWrapper, PooledParams, PooledResetWrapper
+
+__all__ = [
+    "LAG_BIN_EDGES",
+    "LAG_BIN_NAMES",
+    "EpisodeStatsWrapper",
+    "MemoryEnv",
+    "PooledParams",
+    "PooledResetWrapper",
+    "clip_action",
+    "make",
+    "memory_info",
+    "registered_envs",
+    "rollout_gif",
+    "tile_grid",
+    "write_gif",
+]

@@ -1,0 +1,81 @@
+"""``envs_jax.make``: the benchmarks by id, and every gymnax id passed through."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from typing import Any
+
+import gymnax
+
+#: Benchmark ids -> (module, class). Modules are imported on first use.
+_BENCHMARKS: dict[str, tuple[str, str]] = {
+    "crafting": ("envs_jax.crafting", "Crafting"),
+    "navigation": ("envs_jax.navigation", "Navigation"),
+    "games": ("envs_jax.games", "Games"),
+    "story": ("envs_jax.story", "Story"),
+}
+
+#: Every id `make` accepts: the four benchmarks first, then gymnax's own.
+registered_envs: list[str] = [*_BENCHMARKS, *gymnax.registered_envs]
+
+
+def _split_overrides(
+    env_id: str, overrides: dict[str, Any], config_fields: set[str], param_fields: set[str]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    config_kwargs, param_kwargs = {}, {}
+    for key, value in overrides.items():
+        if key in config_fields:
+            config_kwargs[key] = value
+        elif key in param_fields:
+            param_kwargs[key] = value
+        else:
+            known = sorted(config_fields | param_fields)
+            raise ValueError(f"{env_id!r} has no option {key!r}; known options: {known}")
+    return config_kwargs, param_kwargs
+
+
+def make(env_id: str, privileged: bool = False, **overrides: Any) -> tuple[Any, Any]:
+    """Builds an environment and its parameters, like ``gymnax.make``.
+
+    Args:
+        env_id: one of :data:`registered_envs`: ``"crafting"``, ``"navigation"``, ``"games"``,
+            ``"story"``, or any gymnax id (e.g. ``"MemoryChain-bsuite"``).
+        privileged: benchmarks only: the twin whose observation shows the hidden information.
+        **overrides: fields of the env's static config (shape-defining sizes) or of its
+            ``EnvParams`` (sweepable values), by name. For gymnax ids, ``EnvParams`` fields go to
+            the params and anything else to the constructor.
+
+    Returns:
+        ``(env, params)``.
+
+    Raises:
+        KeyError: unknown ``env_id`` (the message lists the known ones).
+        ValueError: an override that is neither a config nor a params field.
+    """
+    if env_id in _BENCHMARKS:
+        module_name, class_name = _BENCHMARKS[env_id]
+        env_cls = getattr(importlib.import_module(module_name), class_name)
+        config_fields = {f.name for f in dataclasses.fields(env_cls.config_cls)}
+        param_fields = {f.name for f in dataclasses.fields(env_cls.params_cls)}
+        config_kwargs, param_kwargs = _split_overrides(
+            env_id, overrides, config_fields, param_fields
+        )
+        env = env_cls(env_cls.config_cls(**config_kwargs), privileged=privileged)
+        return env, env.default_params.replace(**param_kwargs)
+    if env_id in gymnax.registered_envs:
+        if privileged:
+            raise ValueError(f"gymnax env {env_id!r} has no privileged twin")
+        default_params = gymnax.make(env_id)[1]
+        param_fields = {f.name for f in dataclasses.fields(default_params)}
+        param_kwargs = {k: v for k, v in overrides.items() if k in param_fields}
+        ctor_kwargs = {k: v for k, v in overrides.items() if k not in param_fields}
+        try:
+            env, params = gymnax.make(env_id, **ctor_kwargs)
+        except TypeError as error:
+            raise ValueError(
+                f"{env_id!r} rejected options {sorted(ctor_kwargs)}: {error}; "
+                f"its EnvParams fields are {sorted(param_fields)}"
+            ) from error
+        return env, params.replace(**param_kwargs)
+    raise KeyError(f"unknown env id {env_id!r}; known ids: {registered_envs}")
