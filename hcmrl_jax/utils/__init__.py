@@ -1,0 +1,40 @@
+"""Run utilities: metrics on the host, logs, checkpoints and pictures (leaves of the library)."""
+
+from hcmrl_jax.utils.checkpoint import RunCheckpointer, abstract_tree
+from hcmrl_jax.utils.logging import MetricsLogger, TrainingProgress, read_tensorboard_scalars
+from hcmrl_jax.utils.metrics import (
+    ema,
+    flatten_metrics,
+    lag_bin_labels,
+    lag_success_rate,
+    mean_and_std,
+    metrics_to_rows,
+    read_jsonl,
+    rows_to_columns,
+)
+from hcmrl_jax.utils.visualization import (
+    plot_lag_success,
+    plot_learning_curves,
+    plot_memory_attention,
+    plot_seed_curves,
+)
+
+__all__ = [
+    "MetricsLogger",
+    "RunCheckpointer",
+    "TrainingProgress",
+    "abstract_tree",
+    "ema",
+    "flatten_metrics",
+    "lag_bin_labels",
+    "lag_success_rate",
+    "mean_and_std",
+    "metrics_to_rows",
+    "plot_lag_success",
+    "plot_learning_curves",
+    "plot_memory_attention",
+    "plot_seed_curves",
+    "read_jsonl",
+    "read_tensorboard_scalars",
+    "rows_to_columns",
+]

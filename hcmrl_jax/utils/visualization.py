@@ -1,0 +1,202 @@
+"""Pictures of a run: learning curves, mean ± std over seeds, and what the memory attended to.
+
+Every function draws on its own ``matplotlib.figure.Figure`` (no pyplot state, no global
+backend change, so it is safe in scripts, threads and notebooks), saves a PNG when given a path,
+and returns the figure so a notebook can show it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from hcmrl_jax.utils.metrics import ema, mean_and_std
+
+#: Names of the memory tiers, in the order of the tier mix.
+TIER_NAMES: tuple[str, ...] = ("immediate", "short-term", "long-term")
+PNG_DPI = 110
+
+
+def _new_figure(num_panels: int, panel_size: tuple[float, float]) -> tuple[Figure, list]:
+    figure = Figure(figsize=(panel_size[0] * num_panels, panel_size[1]), layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = figure.subplots(1, num_panels, squeeze=False)[0]
+    return figure, list(axes)
+
+
+def _save(figure: Figure, path: str | None) -> None:
+    if path is not None:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        figure.savefig(path, dpi=PNG_DPI)
+
+
+def plot_learning_curves(
+    columns: Mapping[str, np.ndarray],
+    path: str | None = None,
+    keys: Sequence[str] = ("return", "success"),
+    x_key: str = "env_steps",
+    smoothing: float = 0.6,
+    title: str | None = None,
+) -> Figure:
+    """One panel per metric against environment steps (raw and EMA-smoothed).
+
+    Args:
+        columns: name -> float ``[U]`` (e.g. :func:`hcmrl_jax.utils.metrics.rows_to_columns`).
+        path: PNG to write, or None.
+        keys: metrics to draw; those missing from ``columns`` are skipped.
+        x_key: the x axis column.
+        smoothing: EMA weight in ``[0, 1)`` of the smoothed line.
+        title: figure title.
+
+    Raises:
+        ValueError: none of ``keys`` is in ``columns``, or ``x_key`` is missing.
+    """
+    if x_key not in columns:
+        raise ValueError(f"columns have no x axis {x_key!r}; got {sorted(columns)}")
+    present = [key for key in keys if key in columns]
+    if not present:
+        raise ValueError(f"none of {list(keys)} is in the metrics; got {sorted(columns)}")
+    figure, axes = _new_figure(len(present), (4.2, 3.2))
+    x = np.asarray(columns[x_key])
+    for axis, key in zip(axes, present, strict=True):
+        y = np.asarray(columns[key], np.float64)
+        axis.plot(x, y, color="tab:blue", alpha=0.3, linewidth=1.0, label="per update")
+        axis.plot(x, ema(y, smoothing), color="tab:blue", linewidth=2.0, label="smoothed")
+        axis.set_xlabel(x_key.replace("_", " "))
+        axis.set_ylabel(key)
+        axis.grid(alpha=0.3)
+    axes[0].legend(loc="best", fontsize="small")
+    if title:
+        figure.suptitle(title)
+    _save(figure, path)
+    return figure
+
+
+def plot_seed_curves(
+    x: np.ndarray,
+    curves: np.ndarray,
+    path: str | None = None,
+    ylabel: str = "return",
+    xlabel: str = "env steps",
+    title: str | None = None,
+) -> Figure:
+    """Each seed's curve (thin) and the mean ± one standard deviation band over seeds.
+
+    Args:
+        x: float ``[U]`` x axis.
+        curves: float ``[N, U]``, one row per seed (NaN where a seed has no value).
+        path: PNG to write, or None.
+    """
+    curves = np.asarray(curves, np.float64)
+    x = np.asarray(x)
+    if curves.ndim != 2 or curves.shape[1] != x.shape[0]:
+        raise ValueError(f"curves must be [num_seeds, {x.shape[0]}], got shape {curves.shape}")
+    mean, std = mean_and_std(curves)
+    figure, (axis,) = _new_figure(1, (5.5, 3.6))
+    for seed, curve in enumerate(curves):
+        axis.plot(x, curve, linewidth=0.8, alpha=0.45, label=f"seed {seed}")
+    axis.plot(x, mean, color="black", linewidth=2.0, label="mean")
+    axis.fill_between(x, mean - std, mean + std, color="black", alpha=0.15, label="± std")
+    axis.set_xlabel(xlabel)
+    axis.set_ylabel(ylabel)
+    axis.grid(alpha=0.3)
+    axis.legend(loc="best", fontsize="x-small", ncol=2)
+    axis.set_title(title or f"{ylabel}: mean ± std over {curves.shape[0]} seeds")
+    _save(figure, path)
+    return figure
+
+
+def _heads_mean(weights: np.ndarray, name: str) -> np.ndarray:
+    weights = np.asarray(weights, np.float64)
+    if weights.ndim == 3:  # [T, H, N]: heads averaged
+        return weights.mean(axis=1)
+    if weights.ndim == 2:  # [T, N]
+        return weights
+    raise ValueError(f"{name} weights must be [T, H, N] or [T, N], got shape {weights.shape}")
+
+
+def plot_memory_attention(
+    tier_weights: Mapping[str, np.ndarray],
+    tier_mix: np.ndarray | None = None,
+    path: str | None = None,
+    title: str | None = None,
+) -> Figure:
+    """What the memory read over an episode: per-tier attention over slots, and the tier mix.
+
+    Args:
+        tier_weights: tier name -> float ``[T, H, N]`` (or ``[T, N]``) attention weights of each
+            step's read over that tier's N slots (heads are averaged). Invalid slots carry zero
+            weight, so an empty tier shows as a dark column.
+        tier_mix: float ``[T, 3]`` weight of each tier in the read-out, or None.
+        path: PNG to write, or None.
+        title: figure title.
+    """
+    if not tier_weights and tier_mix is None:
+        raise ValueError("nothing to plot: no tier weights and no tier mix")
+    panels = len(tier_weights) + (tier_mix is not None)
+    figure, axes = _new_figure(panels, (3.8, 3.4))
+    for axis, (name, weights) in zip(axes, tier_weights.items(), strict=False):
+        image = _heads_mean(weights, name)
+        shown = axis.imshow(
+            image.T, aspect="auto", origin="lower", interpolation="nearest", cmap="viridis"
+        )
+        axis.set_title(f"{name} attention")
+        axis.set_xlabel("episode step")
+        axis.set_ylabel("slot")
+        figure.colorbar(shown, ax=axis, fraction=0.05)
+    if tier_mix is not None:
+        mix = np.asarray(tier_mix, np.float64)
+        if mix.ndim != 2:
+            raise ValueError(f"tier_mix must be [T, num_tiers], got shape {mix.shape}")
+        axis = axes[-1]
+        steps = np.arange(mix.shape[0])
+        labels = [
+            TIER_NAMES[i] if i < len(TIER_NAMES) else f"tier {i}" for i in range(mix.shape[1])
+        ]
+        axis.stackplot(steps, mix.T, labels=labels, alpha=0.85)
+        axis.set_ylim(0.0, max(1.0, float(np.nanmax(mix.sum(axis=1))) if mix.size else 1.0))
+        axis.set_title("tier mix")
+        axis.set_xlabel("episode step")
+        axis.set_ylabel("weight")
+        axis.legend(loc="upper right", fontsize="x-small")
+    if title:
+        figure.suptitle(title)
+    _save(figure, path)
+    return figure
+
+
+def plot_lag_success(
+    bin_names: Sequence[str],
+    rates: np.ndarray,
+    counts: np.ndarray | None = None,
+    path: str | None = None,
+    title: str | None = None,
+) -> Figure:
+    """Bar chart of success rate per memory-lag bin (bins without decisions left empty).
+
+    Args:
+        bin_names: B bin labels.
+        rates: float ``[B]`` success rate per bin (NaN where no decision).
+        counts: int ``[B]`` decisions per bin, written above the bars, or None.
+        path: PNG to write, or None.
+    """
+    rates = np.asarray(rates, np.float64)
+    if rates.shape != (len(bin_names),):
+        raise ValueError(f"rates must have shape [{len(bin_names)}], got {rates.shape}")
+    figure, (axis,) = _new_figure(1, (4.5, 3.2))
+    positions = np.arange(len(bin_names))
+    axis.bar(positions, np.nan_to_num(rates), color="tab:green")
+    if counts is not None:
+        for position, rate, count in zip(positions, rates, np.asarray(counts), strict=True):
+            label = f"n={int(count)}" if np.isfinite(rate) else "none"
+            axis.text(position, np.nan_to_num(rate) + 0.02, label, ha="center", fontsize="small")
+    axis.set_xticks(positions, list(bin_names))
+    axis.set_ylim(0.0, 1.1)
+    axis.set_ylabel("success rate")
+    axis.set_title(title or "recall by lag")
+    _save(figure, path)
+    return figure

@@ -1,0 +1,101 @@
+"""Checkpoint round-trips of a runner-state-like pytree, PRNG keys included."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import struct
+
+from hcmrl_jax.utils.checkpoint import RunCheckpointer, abstract_tree
+
+
+@struct.dataclass
+class ToyRunnerState:
+    params: dict  # {"w": [3, 2] float32, "b": [2] bfloat16}
+    obs: dict  # {"grid": [4, 5, 5] int32, "action_mask": [4, 3] bool}
+    raw_key: jax.Array  # [2] uint32, a raw PRNG key
+    typed_key: jax.Array  # [4] key<fry>, typed per-env keys
+    update: jax.Array  # [] int32
+    static_name: str = struct.field(pytree_node=False, default="toy")
+
+
+def _state(seed: int) -> ToyRunnerState:
+    key_w, key_b, key_grid, key_typed = jax.random.split(jax.random.PRNGKey(seed), 4)
+    return ToyRunnerState(
+        params={
+            "w": jax.random.normal(key_w, (3, 2)),
+            "b": jax.random.normal(key_b, (2,)).astype(jnp.bfloat16),
+        },
+        obs={
+            "grid": jax.random.randint(key_grid, (4, 5, 5), 0, 9),
+            "action_mask": jnp.array([[True, False, True]] * 4),
+        },
+        raw_key=jax.random.PRNGKey(seed + 100),
+        typed_key=jax.random.split(jax.random.key(seed), 4),
+        update=jnp.int32(7 * seed),
+    )
+
+
+def _assert_bitwise_equal(a, b):
+    leaves_a, tree_a = jax.tree.flatten(a)
+    leaves_b, tree_b = jax.tree.flatten(b)
+    assert tree_a == tree_b
+    for x, y in zip(leaves_a, leaves_b, strict=True):
+        assert x.dtype == y.dtype and x.shape == y.shape
+        if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
+            x, y = jax.random.key_data(x), jax.random.key_data(y)
+        np.testing.assert_array_equal(
+            np.atleast_1d(np.asarray(x)).view(np.uint8), np.atleast_1d(np.asarray(y)).view(np.uint8)
+        )
+
+
+def test_round_trip_with_keys_and_metadata(tmp_path):
+    state = _state(1)
+    metadata = {"config": {"lr": 3e-4, "env": "crafting"}, "metrics": {"return": [1.0, None]}}
+    with RunCheckpointer(str(tmp_path / "ckpt"), max_to_keep=2) as checkpointer:
+        assert checkpointer.latest_step() is None
+        checkpointer.save(3, state, metadata)
+        checkpointer.save(6, _state(2), {"config": {}, "metrics": {}})
+    # A fresh manager (a new process on resume) finds both and restores from an abstract template.
+    with RunCheckpointer(str(tmp_path / "ckpt")) as checkpointer:
+        assert checkpointer.all_steps() == [3, 6]
+        template = jax.eval_shape(lambda: _state(0))
+        restored, restored_meta = checkpointer.restore(template, step=3)
+        latest, _ = checkpointer.restore(_state(0))
+        assert checkpointer.restore_metadata(3) == metadata
+    _assert_bitwise_equal(restored, state)
+    _assert_bitwise_equal(latest, _state(2))
+    assert restored_meta == metadata
+    # The restored keys draw the same numbers as the originals.
+    np.testing.assert_array_equal(
+        jax.random.uniform(restored.raw_key, (3,)), jax.random.uniform(state.raw_key, (3,))
+    )
+    np.testing.assert_array_equal(
+        jax.vmap(lambda k: jax.random.bits(k, (2,)))(restored.typed_key),
+        jax.vmap(lambda k: jax.random.bits(k, (2,)))(state.typed_key),
+    )
+
+
+def test_keeps_only_the_latest(tmp_path):
+    with RunCheckpointer(str(tmp_path), max_to_keep=2) as checkpointer:
+        for step in (1, 2, 3):
+            checkpointer.save(step, _state(step), {})
+        assert checkpointer.all_steps() == [2, 3]
+
+
+def test_missing_checkpoint_is_a_clear_error(tmp_path):
+    with RunCheckpointer(str(tmp_path)) as checkpointer:
+        with pytest.raises(FileNotFoundError, match="no checkpoint"):
+            checkpointer.restore(_state(0))
+        checkpointer.save(1, _state(0), {})
+        with pytest.raises(FileNotFoundError, match="step 5"):
+            checkpointer.restore(_state(0), step=5)
+    with pytest.raises(ValueError, match="max_to_keep"):
+        RunCheckpointer(str(tmp_path), max_to_keep=0)
+
+
+def test_abstract_tree_keeps_dtypes():
+    abstract = abstract_tree(_state(0))
+    assert abstract.typed_key.dtype == _state(0).typed_key.dtype
+    assert abstract.params["b"].dtype == jnp.bfloat16
+    assert abstract.obs["grid"].shape == (4, 5, 5)
