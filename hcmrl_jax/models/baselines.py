@@ -1,0 +1,360 @@
+"""Baseline memory cores with the same interface as ``HierarchicalMemory``.
+
+Each core is a linen Module written for ONE environment with
+
+* ``initial_state(batch_shape=())`` -> state pytree (no parameters needed),
+* ``step(state, embedding, query, is_first) -> (readout [D], state, info)``: reset on the
+  first-step flag of a new episode, then read / update,
+
+so :class:`hcmrl_jax.models.policy.MemoryAugmentedPolicy` runs any of them unchanged:
+
+* :class:`MLPCore` — memoryless: the read-out is an MLP of the current embedding only.
+* :class:`GRUCore` — flax ``GRUCell`` over the embeddings, reset at episode start.
+* :class:`WindowTransformerCore` — a sliding-window transformer over the last ``window``
+  embeddings with GTrXL-style gating; a fixed-size cache of each layer's inputs lives in the
+  state, so a step costs the same at t = 10 and t = 10,000.
+
+Their width (hidden units / feed-forward width) is a field; :func:`size_core` picks the width
+whose parameter count is closest to a target, which is how the trainer gives every baseline the
+parameter budget of HCMRL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+
+def count_params(params) -> int:
+    """Number of scalar parameters in a pytree of arrays (or ShapeDtypeStructs)."""
+    return int(sum(int(x.size) for x in jax.tree.leaves(params)))
+
+
+def _broadcast(x: jax.Array, batch_shape: tuple[int, ...]) -> jax.Array:
+    return jnp.broadcast_to(x, (*batch_shape, *x.shape))
+
+
+# ---------------------------------------------------------------------------------------------
+# Memoryless MLP
+# ---------------------------------------------------------------------------------------------
+
+
+@struct.dataclass
+class MLPState:
+    """The memoryless core has no state; the empty pytree keeps the interface uniform."""
+
+
+class MLPCore(nn.Module):
+    """Memoryless baseline: read-out = MLP(current embedding).
+
+    Attributes:
+        embed_dim: D, width of the embedding and of the read-out.
+        hidden: width of the hidden layer (sized to the parameter budget).
+    """
+
+    embed_dim: int = 64
+    hidden: int = 64
+
+    def initial_state(self, batch_shape: tuple[int, ...] = ()) -> MLPState:
+        """The (empty) state; ``batch_shape`` is accepted for interface uniformity."""
+        del batch_shape
+        return MLPState()
+
+    @nn.compact
+    def step(
+        self, state: MLPState, embedding: jax.Array, query: jax.Array, is_first: jax.Array
+    ) -> tuple[jax.Array, MLPState, dict]:
+        """Args: embedding [D] float32; query and is_first unused. Returns readout [D]."""
+        del query, is_first
+        h = nn.relu(nn.Dense(self.hidden, name="hidden")(embedding))
+        return nn.Dense(self.embed_dim, name="out")(h), state, {}
+
+
+# ---------------------------------------------------------------------------------------------
+# GRU
+# ---------------------------------------------------------------------------------------------
+
+
+@struct.dataclass
+class GRUState:
+    """Recurrent state of :class:`GRUCore`."""
+
+    hidden: jax.Array  # [H] float32
+
+
+class GRUCore(nn.Module):
+    """GRU baseline: h_t = GRUCell(h_{t-1} reset at episode start, embedding_t).
+
+    Attributes:
+        embed_dim: D, width of the embedding and of the read-out (a projection of h).
+        hidden: H, GRU width (sized to the parameter budget).
+    """
+
+    embed_dim: int = 64
+    hidden: int = 64
+
+    def initial_state(self, batch_shape: tuple[int, ...] = ()) -> GRUState:
+        """Zero hidden state with leading ``batch_shape``."""
+        return GRUState(hidden=jnp.zeros((*batch_shape, self.hidden), jnp.float32))
+
+    @nn.compact
+    def step(
+        self, state: GRUState, embedding: jax.Array, query: jax.Array, is_first: jax.Array
+    ) -> tuple[jax.Array, GRUState, dict]:
+        """One GRU step for one environment.
+
+        Args:
+            state: GRUState with hidden [H].
+            embedding: [D] float32.
+            query: unused (the GRU reads its whole state).
+            is_first: [] bool, True on the first step of an episode (resets h before the step).
+
+        Returns:
+            readout [D] float32, the new state, an empty info dict.
+        """
+        del query
+        h = jnp.where(is_first, jnp.zeros_like(state.hidden), state.hidden)
+        h, _ = nn.GRUCell(self.hidden, name="cell")(h, embedding)
+        readout = nn.Dense(self.embed_dim, name="readout")(h)
+        return readout, GRUState(hidden=h), {}
+
+
+# ---------------------------------------------------------------------------------------------
+# Sliding-window transformer (GTrXL-style gating)
+# ---------------------------------------------------------------------------------------------
+
+
+@struct.dataclass
+class WindowState:
+    """Fixed-size cache of :class:`WindowTransformerCore` (a ring buffer over steps)."""
+
+    cache: jax.Array  # [Y, W, D] float32: input of each layer at each cached step
+    valid: jax.Array  # [W] bool: slot holds a step of the current episode
+    time: jax.Array  # [W] int32: episode step index of the cached step
+    t: jax.Array  # [] int32: episode step index of the next step
+
+
+def time_encoding(age: jax.Array, dim: int, max_period: float) -> jax.Array:
+    """Sinusoidal encoding of a (non-negative) age.
+
+    Args:
+        age: [...] int32 or float32.
+        dim: even output width.
+        max_period: the longest period of the encoding, in steps.
+
+    Returns:
+        [..., dim] float32.
+    """
+    half = dim // 2
+    freqs = jnp.exp(-jnp.log(max_period) * jnp.arange(half, dtype=jnp.float32) / half)
+    angles = age.astype(jnp.float32)[..., None] * freqs
+    return jnp.concatenate([jnp.sin(angles), jnp.cos(angles)], axis=-1)
+
+
+class GRUGate(nn.Module):
+    """GTrXL gate g(x, y) = (1 - z) * x + z * h, biased towards the identity at init.
+
+    Attributes:
+        features: width of x and y.
+        gate_bias: initial bias subtracted from the update gate (GTrXL uses 2).
+    """
+
+    features: int
+    gate_bias: float = 2.0
+
+    @nn.compact
+    def __call__(self, x: jax.Array, y: jax.Array) -> jax.Array:
+        """Args: x residual stream [D], y sub-layer output [D]. Returns [D] float32."""
+        dense = lambda name, bias: nn.Dense(self.features, use_bias=bias, name=name)  # noqa: E731
+        r = nn.sigmoid(dense("wr", True)(y) + dense("ur", False)(x))
+        z = nn.sigmoid(dense("wz", True)(y) + dense("uz", False)(x) - self.gate_bias)
+        h = nn.tanh(dense("wg", True)(y) + dense("ug", False)(r * x))
+        return (1.0 - z) * x + z * h
+
+
+class WindowTransformerLayer(nn.Module):
+    """One gated transformer layer: the current step attends to the cached window and itself.
+
+    Attributes:
+        features: D.
+        num_heads: attention heads (D must divide by it).
+        ff_dim: width of the feed-forward sub-layer.
+        max_period: longest period of the age encoding.
+    """
+
+    features: int
+    num_heads: int
+    ff_dim: int
+    max_period: float
+
+    @nn.compact
+    def __call__(
+        self, x: jax.Array, memory: jax.Array, valid: jax.Array, age: jax.Array
+    ) -> tuple[jax.Array, jax.Array]:
+        """Args:
+            x: [D] layer input at the current step.
+            memory: [W, D] this layer's inputs at the cached steps.
+            valid: [W] bool.
+            age: [W] int32 steps since each cached step.
+
+        Returns:
+            The layer output [D] and the attention weights [heads, W + 1] (last: the step itself).
+        """
+        d, heads = self.features, self.num_heads
+        head_dim = d // heads
+        norm_q, norm_kv = nn.LayerNorm(name="norm_q"), nn.LayerNorm(name="norm_kv")
+        keys_in = jnp.concatenate([memory, x[None]], axis=0)  # [W+1, D]
+        ages = jnp.concatenate([age, jnp.zeros((1,), age.dtype)])
+        mask = jnp.concatenate([valid, jnp.ones((1,), jnp.bool_)])
+        keys_in = norm_kv(keys_in) + time_encoding(ages, d, self.max_period)
+        q = nn.Dense(d, name="q")(norm_q(x)).reshape(heads, head_dim)
+        k = nn.Dense(d, name="k")(keys_in).reshape(-1, heads, head_dim)
+        v = nn.Dense(d, name="v")(keys_in).reshape(-1, heads, head_dim)
+        scores = jnp.einsum("hc,whc->hw", q, k) / jnp.sqrt(jnp.float32(head_dim))
+        # The current step is always a valid key, so the softmax never runs over nothing.
+        scores = jnp.where(mask[None, :], scores, jnp.finfo(jnp.float32).min)
+        weights = jax.nn.softmax(scores, axis=-1)
+        attended = jnp.einsum("hw,whc->hc", weights, v).reshape(d)
+        attended = nn.Dense(d, name="o")(attended)
+        x = GRUGate(d, name="gate_attn")(x, nn.relu(attended))
+        y = nn.Dense(self.ff_dim, name="ff_in")(nn.LayerNorm(name="norm_ff")(x))
+        y = nn.Dense(d, name="ff_out")(nn.relu(y))
+        return GRUGate(d, name="gate_ff")(x, nn.relu(y)), weights
+
+
+class WindowTransformerCore(nn.Module):
+    """Attention baseline over the last ``window`` step embeddings (GTrXL-style gating).
+
+    Attributes:
+        embed_dim: D.
+        window: W, number of past steps kept in the cache.
+        num_layers: Y, transformer layers.
+        num_heads: attention heads.
+        ff_dim: feed-forward width (sized to the parameter budget).
+        max_period: longest period of the age encoding, in steps.
+    """
+
+    embed_dim: int = 64
+    window: int = 32
+    num_layers: int = 1
+    num_heads: int = 4
+    ff_dim: int = 64
+    max_period: float = 10_000.0
+
+    def initial_state(self, batch_shape: tuple[int, ...] = ()) -> WindowState:
+        """Empty cache with leading ``batch_shape``."""
+        y, w, d = self.num_layers, self.window, self.embed_dim
+        return WindowState(
+            cache=jnp.zeros((*batch_shape, y, w, d), jnp.float32),
+            valid=jnp.zeros((*batch_shape, w), jnp.bool_),
+            time=jnp.zeros((*batch_shape, w), jnp.int32),
+            t=jnp.zeros(batch_shape, jnp.int32),
+        )
+
+    def _reset(self, state: WindowState, is_first: jax.Array) -> WindowState:
+        return WindowState(
+            cache=state.cache,
+            valid=jnp.where(is_first, False, state.valid),
+            time=state.time,
+            t=jnp.where(is_first, 0, state.t),
+        )
+
+    @nn.compact
+    def step(
+        self, state: WindowState, embedding: jax.Array, query: jax.Array, is_first: jax.Array
+    ) -> tuple[jax.Array, WindowState, dict]:
+        """One step for one environment: reset -> attend over the window -> write the step.
+
+        Args:
+            state: WindowState (one environment).
+            embedding: [D] float32.
+            query: unused (the current embedding is the layer-0 input and query).
+            is_first: [] bool.
+
+        Returns:
+            readout [D] float32, the new state, info {"attention": [Y, heads, W + 1] float32}.
+        """
+        del query
+        if self.embed_dim % self.num_heads:
+            raise ValueError(
+                f"WindowTransformerCore: embed_dim {self.embed_dim} must divide by num_heads "
+                f"{self.num_heads}"
+            )
+        state = self._reset(state, is_first)
+        age = state.t - state.time
+        x = embedding
+        inputs, weights = [], []
+        for layer in range(self.num_layers):
+            inputs.append(x)
+            x, w = WindowTransformerLayer(
+                self.embed_dim,
+                self.num_heads,
+                self.ff_dim,
+                self.max_period,
+                name=f"layer_{layer}",
+            )(x, state.cache[layer], state.valid, age)
+            weights.append(w)
+        slot = state.t % self.window
+        new_state = WindowState(
+            cache=state.cache.at[:, slot].set(jnp.stack(inputs)),
+            valid=state.valid.at[slot].set(True),
+            time=state.time.at[slot].set(state.t),
+            t=state.t + 1,
+        )
+        return x, new_state, {"attention": jnp.stack(weights)}
+
+    def novelty(self, state: WindowState, embedding: jax.Array) -> jax.Array:
+        """Distance from ``embedding`` [D] to the nearest cached step embedding; 0 when empty."""
+        dist = jnp.sqrt(jnp.sum(jnp.square(state.cache[0] - embedding), axis=-1) + 1e-12)
+        nearest = jnp.min(jnp.where(state.valid, dist, jnp.inf))
+        return jnp.where(jnp.any(state.valid), nearest, 0.0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Parameter-budget sizing
+# ---------------------------------------------------------------------------------------------
+
+
+def core_param_count(core: nn.Module, embed_dim: int) -> int:
+    """Parameters a core's ``step`` creates, counted from shapes only (nothing is computed)."""
+    state = core.initial_state()
+    emb = jnp.zeros((embed_dim,), jnp.float32)
+    shapes = jax.eval_shape(
+        lambda key: core.init(key, state, emb, emb, jnp.bool_(False), method="step"),
+        jax.random.key(0),
+    )
+    return count_params(shapes.get("params", {}))
+
+
+def size_core(
+    make_core: Callable[[int], nn.Module],
+    target: int,
+    embed_dim: int,
+    max_width: int = 8192,
+) -> tuple[nn.Module, int]:
+    """Picks the width whose core has the parameter count closest to ``target``.
+
+    Args:
+        make_core: width -> core (parameter count must grow with the width).
+        target: the parameter count to match.
+        embed_dim: D, used to trace the core.
+        max_width: the largest width tried.
+
+    Returns:
+        (core, its parameter count).
+    """
+    lo, hi = 1, max_width
+    while lo < hi:  # smallest width whose count reaches the target
+        mid = (lo + hi) // 2
+        if core_param_count(make_core(mid), embed_dim) < target:
+            lo = mid + 1
+        else:
+            hi = mid
+    candidates = [w for w in (lo - 1, lo) if w >= 1]
+    counts = {w: core_param_count(make_core(w), embed_dim) for w in candidates}
+    best = min(candidates, key=lambda w: abs(counts[w] - target))
+    return make_core(best), counts[best]

@@ -1,0 +1,216 @@
+"""The memory-augmented actor-critic, written for one environment (vmapped by the trainer).
+
+``MemoryAugmentedPolicy(state_dim=64, action_dim=10, memory=memory)``:
+
+1. ``embedding = encoder(obs)`` — [D] float32 (:class:`ObservationEncoder`);
+2. ``readout, carry, info = memory.step(carry, embedding, query=embedding, is_first)`` — the
+   memory resets its episodic state on the first-step flag, reads with the current embedding
+   as the query, then writes the embedding (and compresses / consolidates when due);
+3. ``logits = actor([embedding, readout])`` with invalid actions (``action_mask``) set to a
+   large negative number, and ``value = ValueHead([embedding, readout])``.
+
+``memory`` is any module with the memory interface: ``HierarchicalMemory`` (HCMRL and its
+ablations) or a baseline core from :mod:`hcmrl_jax.models.baselines` (MLP, GRU, window
+transformer). Every variant shares ``initial_carry()`` and the per-step call
+``(carry, obs, is_first) -> (carry, logits, value, aux)``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from hcmrl_jax.models.encoder import (
+    ObservationDecoder,
+    ObservationEncoder,
+    ObservationSpec,
+    action_mask,
+    spec_from_example,
+)
+from hcmrl_jax.models.value import ValueHead
+
+# Logit given to a masked action: finite, so that p * log p is exactly 0 (never 0 * -inf = NaN),
+# and far below any reachable logit, so that p underflows to exactly 0.
+MASKED_LOGIT = -1e9
+
+
+def memory_embed_dim(memory: nn.Module) -> int | None:
+    """The embedding width D a memory module expects (``embed_dim``), if it declares one."""
+    return getattr(memory, "embed_dim", None)
+
+
+def memory_uses_vae(memory: nn.Module) -> bool:
+    """Whether the memory compresses with a VAE that needs the VAE loss during training."""
+    return (
+        callable(getattr(memory, "vae_loss", None))
+        and getattr(memory, "summary", "vae") == "vae"
+        and bool(getattr(memory, "use_short_term", True))
+    )
+
+
+def memory_has_novelty(memory: nn.Module) -> bool:
+    """Whether the memory can score the novelty of an embedding against what it holds."""
+    return callable(getattr(memory, "novelty", None))
+
+
+def memory_segment_length(memory: nn.Module) -> int:
+    """Steps per short-term segment of a VAE memory (the VAE's input length)."""
+    return int(memory.segment_length)
+
+
+class ActorHead(nn.Module):
+    """Policy logits from the features [F] float32 -> [A] float32.
+
+    Attributes:
+        hidden: width of the two hidden layers.
+        action_dim: number of discrete actions A.
+    """
+
+    hidden: int
+    action_dim: int
+
+    @nn.compact
+    def __call__(self, features: jax.Array) -> jax.Array:
+        h = nn.tanh(nn.Dense(self.hidden, name="hidden_0")(features))
+        h = nn.tanh(nn.Dense(self.hidden, name="hidden_1")(h))
+        # Small output scale: near-uniform initial policy (maximal early entropy).
+        return nn.Dense(self.action_dim, kernel_init=nn.initializers.orthogonal(0.01), name="out")(
+            h
+        )
+
+
+class MemoryAugmentedPolicy(nn.Module):
+    """Encoder -> memory step -> actor and value heads, for one environment.
+
+    Attributes:
+        state_dim: D, the encoder width (= the memory's ``embed_dim``).
+        action_dim: A, number of discrete actions.
+        memory: the memory module (``HierarchicalMemory`` or a baseline core).
+        obs_spec: the observation spec (:func:`hcmrl_jax.models.encoder.observation_spec`);
+            ``None`` accepts float observations only. The trainer fills it from the env.
+        head_hidden: width of the actor, value and reconstruction hidden layers; ``None`` = D.
+        id_embed_dim: embedding width per integer observation id.
+        conv_features: channels of the encoder's 3x3 conv over id grids; 0 disables it.
+        compute_novelty: also score each embedding's novelty against the memory (before the
+            step's write) and return it in ``aux["novelty"]`` (0 on an episode's first step).
+    """
+
+    state_dim: int = 64
+    action_dim: int = 10
+    memory: nn.Module | None = None
+    obs_spec: ObservationSpec | None = None
+    head_hidden: int | None = None
+    id_embed_dim: int = 8
+    conv_features: int = 0
+    compute_novelty: bool = False
+
+    def __post_init__(self) -> None:
+        if self.state_dim <= 0 or self.action_dim <= 0:
+            raise ValueError(
+                f"MemoryAugmentedPolicy: state_dim ({self.state_dim}) and action_dim "
+                f"({self.action_dim}) must be positive"
+            )
+        if self.memory is None:
+            raise ValueError("MemoryAugmentedPolicy: memory is required (a memory module)")
+        width = memory_embed_dim(self.memory)
+        if width is not None and width != self.state_dim:
+            raise ValueError(
+                f"MemoryAugmentedPolicy: state_dim ({self.state_dim}) must equal the memory's "
+                f"embed_dim ({width})"
+            )
+        if self.compute_novelty and not memory_has_novelty(self.memory):
+            raise ValueError(
+                f"MemoryAugmentedPolicy: compute_novelty needs a memory with novelty(); "
+                f"{type(self.memory).__name__} has none"
+            )
+        super().__post_init__()
+
+    @property
+    def hidden(self) -> int:
+        return self.head_hidden or self.state_dim
+
+    def setup(self) -> None:
+        self.encoder = ObservationEncoder(
+            spec=self.obs_spec,
+            features=self.state_dim,
+            id_embed_dim=self.id_embed_dim,
+            conv_features=self.conv_features,
+        )
+        self.actor = ActorHead(self.hidden, self.action_dim)
+        self.critic = ValueHead(self.hidden)
+        self.decoder = ObservationDecoder(self.obs_spec, self.hidden)
+
+    def initial_carry(self, batch_shape: tuple[int, ...] = ()) -> Any:
+        """The memory's initial state (no parameters needed), with leading ``batch_shape``."""
+        if batch_shape:
+            return self.memory.initial_state(batch_shape=batch_shape)
+        return self.memory.initial_state()
+
+    def __call__(
+        self, carry: Any, obs: Any, is_first: jax.Array
+    ) -> tuple[Any, jax.Array, jax.Array, dict]:
+        """One step for one environment.
+
+        Args:
+            carry: the memory state before this step.
+            obs: the observation (array or dict of arrays, one environment).
+            is_first: [] bool, True on the first step of an episode.
+
+        Returns:
+            (carry, logits [A] float32 (masked actions at ``MASKED_LOGIT``), value [] float32,
+            aux) with aux = {"embedding": [D] float32, "novelty": [] float32,
+            "memory_info": the memory's read info (MemoryReadInfo or a dict)}.
+        """
+        embedding = self.encoder(obs)
+        if self.compute_novelty:
+            novelty = self.memory.novelty(carry, embedding)
+            novelty = jnp.where(is_first, 0.0, novelty).astype(jnp.float32)
+        else:
+            novelty = jnp.zeros((), jnp.float32)
+        readout, carry, info = self.memory.step(carry, embedding, embedding, is_first)
+        features = jnp.concatenate([embedding, readout], axis=-1)
+        logits = self.actor(features)
+        spec = self.obs_spec if self.obs_spec is not None else spec_from_example(obs)
+        mask = action_mask(obs, spec)
+        if mask is not None:
+            if mask.shape[0] != self.action_dim:
+                raise ValueError(
+                    f"action_mask has {mask.shape[0]} entries but action_dim is {self.action_dim}"
+                )
+            logits = jnp.where(mask, logits, MASKED_LOGIT)
+        value = self.critic(features)
+        aux = {"embedding": embedding, "novelty": novelty, "memory_info": info}
+        return carry, logits, value, aux
+
+    def reconstruction_loss(self, embedding: jax.Array, obs: Any) -> jax.Array:
+        """Self-supervised loss of one step: reconstruct ``obs`` from ``embedding`` [D].
+
+        Returns [] float32.
+        """
+        return self.decoder(embedding, obs)
+
+    def vae_loss(self, segments: jax.Array, key: jax.Array) -> tuple[jax.Array, dict]:
+        """The memory's VAE loss on segments [B, L, D] float32; (0, {}) without a VAE."""
+        if not memory_uses_vae(self.memory):
+            return jnp.zeros((), jnp.float32), {}
+        return self.memory.vae_loss(segments, key)
+
+    def novelty(self, carry: Any, embedding: jax.Array) -> jax.Array:
+        """Novelty [] float32 of ``embedding`` [D] against the memory state ``carry``."""
+        return self.memory.novelty(carry, embedding)
+
+    def init_all(self, carry: Any, obs: Any, is_first: jax.Array, key: jax.Array) -> jax.Array:
+        """Touches every parameter (acting, reconstruction decoder, VAE) so ``init`` makes all.
+
+        Use as ``policy.init(key, carry, obs, is_first, key, method="init_all")``.
+        """
+        carry, logits, value, aux = self(carry, obs, is_first)
+        total = jnp.sum(logits) + value + self.reconstruction_loss(aux["embedding"], obs)
+        if memory_uses_vae(self.memory):
+            length = memory_segment_length(self.memory)
+            segments = jnp.zeros((1, length, self.state_dim), jnp.float32)
+            total = total + self.vae_loss(segments, key)[0]
+        return total
