@@ -1,0 +1,284 @@
+"""The :class:`Story` environment (see the package docstring for the full description)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from gymnax.environments import spaces
+
+from envs_jax.core import MemoryEnv, clip_action, memory_info
+from envs_jax.story.generator import generate
+from envs_jax.story.render import render_rgb, render_text
+from envs_jax.story.rules import (
+    apply_event,
+    check_event,
+    decode_action,
+    event_tokens,
+    grammar_mask,
+    mark_seen,
+    object_places,
+    token_matches,
+)
+from envs_jax.story.types import (
+    ARG_CHARACTER,
+    ARG_OBJECT,
+    ARG_SECRET,
+    NONE_TOKEN,
+    NUM_OUTCOME_FLAGS,
+    REST,
+    VERB_ARG_KIND,
+    StoryConfig,
+    StoryParams,
+    StoryState,
+)
+
+
+class Story(MemoryEnv):
+    """Procedural story writing: the agent is the author of a generated world's story.
+
+    Args:
+        config: a :class:`StoryConfig` (its defaults when None).
+        privileged: add the hidden fact table to the observation (key ``"privileged"``).
+    """
+
+    config_cls = StoryConfig
+    params_cls = StoryParams
+    env_id = "story"
+
+    def __init__(self, config: StoryConfig | None = None, privileged: bool = False):
+        super().__init__(config, privileged)
+        self._grammar = grammar_mask(self.config)
+        self._rest_only = np.zeros_like(self._grammar)
+        self._rest_only[0] = True
+
+    @property
+    def default_params(self) -> StoryParams:
+        return StoryParams()
+
+    @property
+    def num_actions(self) -> int:
+        return self.config.num_actions
+
+    def action_space(self, params: StoryParams | None = None) -> spaces.Discrete:
+        return spaces.Discrete(self.config.num_actions)
+
+    def observation_space(self, params: StoryParams) -> spaces.Dict:
+        cfg = self.config
+        top = cfg.vocabulary.size - 1
+        obs = {
+            "event": spaces.Box(0, top, (4,), jnp.int32),
+            "outcome": spaces.Box(0, 1, (NUM_OUTCOME_FLAGS,), jnp.int32),
+            "place": spaces.Box(0, cfg.num_places - 1, (), jnp.int32),
+            "present": spaces.Box(0, 1, (cfg.num_characters,), jnp.int32),
+            "goal": spaces.Box(0, top, (4,), jnp.int32),
+            "thread": spaces.Box(0, top, (4,), jnp.int32),
+            "action_mask": spaces.Box(0, 1, (cfg.num_actions,), jnp.bool_),
+        }
+        if self.privileged:
+            obs["privileged"] = spaces.Box(0, top, (cfg.privileged_size,), jnp.int32)
+        return spaces.Dict(obs)
+
+    def state_space(self, params: StoryParams) -> spaces.Dict:
+        raise NotImplementedError("the story state is a structured pytree; see StoryState")
+
+    # ----------------------------------------------------------------------------------------
+    def reset_env(self, key: jax.Array, params: StoryParams) -> tuple[dict, StoryState]:
+        state = generate(key, self.config, params)
+        return self.get_obs(state, params), state
+
+    def step_env(
+        self, key: jax.Array, state: StoryState, action: jax.Array, params: StoryParams
+    ) -> tuple[dict, StoryState, jax.Array, jax.Array, dict[str, Any]]:
+        del key  # the story is deterministic given the author's events
+        cfg = self.config
+        prologue_len = cfg.prologue_len
+        t = state.time
+        facts = state.facts
+        action = clip_action(action, cfg.num_actions)
+
+        # Grammar and prologue: a forbidden action is written as `rest`, with a penalty.
+        narrating = t + 1 < prologue_len
+        in_prologue = t < prologue_len - 1
+        allowed = jnp.asarray(self._grammar)[action] & (~in_prologue | (action == 0))
+        verb, subject, arg, place = decode_action(cfg, action)
+        verb = jnp.where(allowed, verb, REST)
+        acting = verb != REST
+
+        contradiction = check_event(facts, verb, subject, arg, place) & acting
+        consistent = ~jnp.any(contradiction)
+        applied = acting & consistent
+        new_facts = apply_event(facts, verb, subject, arg, place, applied)
+        tokens = event_tokens(cfg, verb, subject, arg, place)
+
+        # Memory statistics: the stalest remembered fact the event relied on.
+        kind = jnp.asarray(VERB_ARG_KIND)[verb]
+        big = jnp.iinfo(jnp.int32).max
+        oldest = jnp.minimum(
+            state.char_seen[subject],
+            jnp.select(
+                [kind == ARG_CHARACTER, kind == ARG_OBJECT, kind == ARG_SECRET],
+                [
+                    state.char_seen[jnp.clip(arg, 0, cfg.num_characters - 1)],
+                    state.obj_seen[jnp.clip(arg, 0, cfg.num_objects - 1)],
+                    state.secret_seen[jnp.clip(arg, 0, cfg.num_secrets - 1)],
+                ],
+                big,
+            ),
+        )
+        fact_lag = jnp.where(acting, t - oldest, -1)
+
+        # Plot goals: the current goal is on show from its chapter's first step.
+        num_goals = cfg.num_goals
+        goal_index = state.goal_index
+        goal_open = (goal_index < num_goals) & (t >= self._unlock_time(goal_index, params))
+        goal_tokens = state.goals[jnp.minimum(goal_index, num_goals - 1)]
+        goal_hit = applied & goal_open & token_matches(goal_tokens, tokens)
+        goal_done_time = jnp.where(
+            goal_hit & (jnp.arange(num_goals) == goal_index), t, state.goal_done_time
+        )
+
+        # Threads: resolving an open one pays more the longer it has waited.
+        open_threads = (state.thread_open_time >= 0) & ~state.thread_resolved
+        thread_hit = applied & open_threads & token_matches(state.threads, tokens)
+        waited = t - state.thread_open_time
+        ramp = jnp.minimum(1.0, waited / jnp.maximum(params.thread_full_lag, 1))
+        thread_bonus = jnp.sum(jnp.where(thread_hit, params.thread_reward * ramp, 0.0))
+        thread_lag = jnp.max(jnp.where(thread_hit, waited, -1), initial=-1)
+        opened = goal_hit & (state.thread_opener == goal_index)
+        thread_open_time = jnp.where(opened, t + 1, state.thread_open_time)
+        new_thread = jnp.sum(jnp.where(opened[:, None], state.threads, 0), axis=0)
+        new_thread = jnp.where(jnp.any(opened), new_thread, NONE_TOKEN).astype(jnp.int32)
+
+        reward = (
+            params.goal_reward * goal_hit
+            + thread_bonus
+            - params.contradiction_penalty * jnp.sum(contradiction)
+            - params.invalid_action_penalty * ~allowed
+        ).astype(jnp.float32)
+
+        # What the next observation shows.
+        rest_tokens = event_tokens(cfg, jnp.int32(REST), 0, 0, -1)
+        narrated = state.prologue[jnp.minimum(t + 1, prologue_len - 1)]
+        shown = jnp.where(narrating, narrated, jnp.where(acting, tokens, rest_tokens))
+        narrated_place = narrated[3] - cfg.vocabulary.place_base
+        focus = jnp.where(narrating, narrated_place, jnp.where(applied, place, state.focus))
+        present = new_facts.alive & (new_facts.char_place == focus)
+        outcome = jnp.concatenate(
+            [
+                contradiction.astype(jnp.int32),
+                jnp.stack([~allowed, goal_hit, jnp.any(thread_hit)]).astype(jnp.int32),
+            ]
+        )
+        char_seen, obj_seen, secret_seen = mark_seen(
+            cfg,
+            state.char_seen,
+            state.obj_seen,
+            state.secret_seen,
+            shown,
+            present,
+            t + 1,
+            narrating | applied,
+        )
+
+        # The story ring keeps every narrated or written event (not rests).
+        record = narrating | acting
+        slot = jax.lax.rem(state.history_count, jnp.int32(cfg.history_len))
+        at_slot = (jnp.arange(cfg.history_len) == slot) & record
+        history = jnp.where(at_slot[:, None], shown, state.history)
+        history_outcome = jnp.where(at_slot[:, None], outcome, state.history_outcome)
+        history_time = jnp.where(at_slot, t + 1, state.history_time)
+
+        new_state = state.replace(
+            time=t + 1,
+            facts=new_facts,
+            goal_index=goal_index + goal_hit.astype(jnp.int32),
+            goal_done_time=goal_done_time,
+            thread_open_time=thread_open_time,
+            thread_resolved=state.thread_resolved | thread_hit,
+            char_seen=char_seen,
+            obj_seen=obj_seen,
+            secret_seen=secret_seen,
+            last_event=shown.astype(jnp.int32),
+            last_outcome=outcome,
+            last_thread=new_thread,
+            focus=focus.astype(jnp.int32),
+            history=history,
+            history_outcome=history_outcome,
+            history_time=history_time,
+            history_count=state.history_count + record.astype(jnp.int32),
+            contradictions=state.contradictions + contradiction.astype(jnp.int32),
+        )
+        terminated = self.is_terminated(new_state, params)
+        success = new_state.goal_index / num_goals
+        info = memory_info(jnp.maximum(fact_lag, thread_lag), consistent, success)
+        info["contradiction"] = contradiction.astype(jnp.int32)
+        info["invalid_action"] = ~allowed
+        info["goal_completed"] = goal_hit
+        info["thread_resolved"] = jnp.any(thread_hit)
+        return self.get_obs(new_state, params), new_state, reward, terminated, info
+
+    def is_terminated(self, state: StoryState, params: StoryParams) -> jax.Array:
+        """The story is finished: every goal completed and every thread resolved."""
+        return (state.goal_index >= self.config.num_goals) & jnp.all(state.thread_resolved)
+
+    def _unlock_time(self, goal_index: jax.Array, params: StoryParams) -> jax.Array:
+        """int32 [] the first observation time at which goal ``goal_index`` is on show."""
+        return self.config.prologue_len + goal_index * params.chapter_len
+
+    # ----------------------------------------------------------------------------------------
+    def get_obs(self, state: StoryState, params: StoryParams, key: Any = None) -> dict:
+        """The observation of a state (see the module docstring for the keys)."""
+        cfg = self.config
+        facts = state.facts
+        goal_index = state.goal_index
+        goal_on = (goal_index < cfg.num_goals) & (
+            state.time >= self._unlock_time(goal_index, params)
+        )
+        goal = jnp.where(goal_on, state.goals[jnp.minimum(goal_index, cfg.num_goals - 1)], 0)
+        in_prologue = state.time < cfg.prologue_len - 1
+        present = facts.alive & (facts.char_place == state.focus)
+        obs = {
+            "event": state.last_event,
+            "outcome": state.last_outcome,
+            "place": state.focus,
+            "present": present.astype(jnp.int32),
+            "goal": goal.astype(jnp.int32),
+            "thread": state.last_thread,
+            "action_mask": jnp.where(
+                in_prologue, jnp.asarray(self._rest_only), jnp.asarray(self._grammar)
+            ),
+        }
+        if self.privileged:
+            obs["privileged"] = self.privileged_facts(state)
+        return obs
+
+    def privileged_facts(self, state: StoryState) -> jax.Array:
+        """int32 [F] the hidden fact table, ``F = 2C + 2O + C*S + 5T``.
+
+        Layout: alive [C] (0/1); each character's place [C]; each object's carrier + 1 [O]
+        (0 when it lies); each object's place [O] (its carrier's when carried); who knows which
+        secret [C * S] (0/1, row-major); each thread's status [T] (0 not opened, 1 open,
+        2 resolved); each thread's resolving event [T * 4] (tokens).
+        """
+        facts = state.facts
+        status = jnp.where(state.thread_resolved, 2, jnp.where(state.thread_open_time >= 0, 1, 0))
+        parts = [
+            facts.alive.astype(jnp.int32),
+            facts.char_place,
+            facts.obj_holder + 1,
+            object_places(facts),
+            facts.knows.reshape(-1).astype(jnp.int32),
+            status.astype(jnp.int32),
+            state.threads.reshape(-1),
+        ]
+        return jnp.concatenate(parts).astype(jnp.int32)
+
+    # ----------------------------------------------------------------------------------------
+    def render_text(self, state: StoryState, params: StoryParams) -> str:
+        return render_text(self.config, state, params)
+
+    def render_rgb(self, state: StoryState, params: StoryParams) -> np.ndarray:
+        return render_rgb(self.config, state, params)
