@@ -1,0 +1,582 @@
+"""HierarchicalMemory: immediate, short-term and long-term tiers read by hierarchical attention.
+
+One environment at a time; batch with ``jax.vmap`` at the boundary (params broadcast, state and
+inputs mapped)::
+
+    memory = HierarchicalMemory(embed_dim=64)
+    state = memory.initial_state()                  # no params needed
+    params = memory.init_params(key)                # attention, tier mix, VAE
+    readout, state, info = memory.apply(params, state, embedding, query, is_first, method="step")
+
+A step, in order: clear the episodic tiers if ``is_first`` (the first step of a new episode) ->
+read with ``query`` -> write ``embedding`` into the immediate tier -> when a segment of
+``segment_length`` steps closes, summarise it (VAE mean, or mean pooling), consolidate the
+summary into the long-term tier and push it into the short-term tier (merging neighbours if
+full). All of it is a fixed amount of work on fixed-size arrays: a step at t = 10,000 costs what
+a step at t = 10 costs.
+
+Gradients: the read-out is differentiable in the query, in every attention / tier-mix /
+projection parameter and in the embeddings held by the immediate tier (so truncated BPTT through
+a rollout trains the embedding). Summaries and templates are stored without gradient; the VAE
+learns from :meth:`HierarchicalMemory.vae_loss` on segments of embeddings.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+from hcmrl_jax.memory.compression import SegmentVAE, mean_pool_summary
+from hcmrl_jax.memory.immediate import ImmediateState, immediate_memory
+from hcmrl_jax.memory.long_term import LongTermState, long_term_memory
+from hcmrl_jax.memory.short_term import ShortTermState, short_term_memory
+from hcmrl_jax.models.attention import HierarchicalAttention, sinusoidal_encoding
+
+SUMMARY_KINDS = ("vae", "mean")
+TIER_NAMES = ("immediate", "short_term", "long_term")
+
+
+@struct.dataclass
+class MemoryState:
+    """State of a hierarchical memory for one environment (leading batch dims when batched).
+
+    Attributes:
+      immediate: ring buffer of the last M step embeddings.
+      short_term: S summaries of the episode's past segments with their spans.
+      long_term: K templates (kept across episodes unless configured otherwise).
+      t: [] int32 steps written in the current episode (the episode step of the next write).
+      segment_sum: [D] float32 sum of the embeddings of the segment still open.
+      segment_features: [A] float32 running sum over the open segment of the encoder's step
+        features (VAE: A = vae_hidden_dim) or of squared embeddings (mean pooling: A = D).
+    """
+
+    immediate: ImmediateState
+    short_term: ShortTermState
+    long_term: LongTermState
+    t: jax.Array  # [] int32
+    segment_sum: jax.Array  # [D] float32
+    segment_features: jax.Array  # [A] float32
+
+
+@struct.dataclass
+class MemoryReadInfo:
+    """What a read looked at.
+
+    Attributes:
+      immediate_weights: [H, M] float32 attention weights over immediate slots.
+      short_term_weights: [H, S] float32 attention weights over short-term summaries.
+      long_term_weights: [H, K] float32 attention weights over long-term templates.
+      tier_mix: [3] float32 weights of the (immediate, short-term, long-term) read-outs.
+
+    Invalid slots, empty tiers and disabled tiers have weight 0.
+    """
+
+    immediate_weights: jax.Array  # [H, M] float32
+    short_term_weights: jax.Array  # [H, S] float32
+    long_term_weights: jax.Array  # [H, K] float32
+    tier_mix: jax.Array  # [3] float32
+
+
+def _select(flag: jax.Array, on_true: Any, on_false: Any) -> Any:
+    """Leafwise ``where`` on a scalar flag (a select, so it vmaps and never branches)."""
+    return jax.tree.map(lambda a, b: jnp.where(flag, a, b), on_true, on_false)
+
+
+class HierarchicalMemory(nn.Module):
+    """Hierarchical compressed memory (immediate -> short-term -> long-term).
+
+    Every field is validated at construction; a bad value raises ``ValueError`` naming it.
+
+    Attributes:
+      immediate_size: M, slots of the immediate ring buffer.
+      short_term_size: S, summaries in the short-term tier.
+      long_term_size: K, templates in the long-term tier.
+      embed_dim: D, width of written embeddings, of queries and of the read-out.
+      latent_dim: Z, width of the VAE latent (mean-pool summaries are D wide instead).
+      segment_length: L, steps per short-term segment (1 <= L <= M).
+      num_heads: attention heads per tier (must divide D).
+      summary: "vae" (VAE-compressed summaries) or "mean" (mean-pool ablation).
+      use_short_term: keep the short-term tier (False with use_long_term False: immediate only).
+      use_long_term: keep the long-term tier (needs the short-term tier).
+      adaptive_compression: merge the most redundant neighbours (False: always the oldest pair).
+      long_term_persists: keep long-term templates across episodes.
+      beta: KL weight (per reconstructed number) in ``vae_loss``.
+      vae_hidden_dim: width of the VAE's step features and hidden layers.
+      time_features: width of each sinusoidal time code (ages, span lengths, template counts).
+      time_max_period: slowest period of the time codes, in steps.
+      redundancy_floor: added to merge distances so equal-redundancy pairs merge oldest-first.
+      template_threshold: a summary farther than this from every template starts a new one.
+      template_count_limit: cap on a template's weight against a new summary, in steps.
+      min_variance: floor on summary / template variances.
+      log_var_min: lower clip of the VAE encoder's log-variance.
+      log_var_max: upper clip of the VAE encoder's log-variance.
+    """
+
+    immediate_size: int = 32
+    short_term_size: int = 16
+    long_term_size: int = 8
+    embed_dim: int = 64
+    latent_dim: int = 16
+    segment_length: int = 32
+    num_heads: int = 4
+    summary: str = "vae"
+    use_short_term: bool = True
+    use_long_term: bool = True
+    adaptive_compression: bool = True
+    long_term_persists: bool = True
+    beta: float = 1.0
+    vae_hidden_dim: int = 64
+    time_features: int = 16
+    time_max_period: float = 10_000.0
+    redundancy_floor: float = 0.01
+    template_threshold: float = 4.0
+    template_count_limit: float = 10_000.0
+    min_variance: float = 1e-4
+    log_var_min: float = -8.0
+    log_var_max: float = 4.0
+
+    def __post_init__(self) -> None:
+        self._validate()
+        super().__post_init__()
+
+    def _validate(self) -> None:
+        for field in (
+            "immediate_size",
+            "short_term_size",
+            "long_term_size",
+            "embed_dim",
+            "latent_dim",
+            "segment_length",
+            "num_heads",
+            "vae_hidden_dim",
+            "time_features",
+        ):
+            value = getattr(self, field)
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise ValueError(f"{field} must be a positive int, got {value!r}")
+        if self.segment_length > self.immediate_size:
+            raise ValueError(
+                f"segment_length ({self.segment_length}) must be <= immediate_size "
+                f"({self.immediate_size}): a segment is compressed from the immediate tier"
+            )
+        if self.embed_dim % self.num_heads:
+            raise ValueError(
+                f"embed_dim ({self.embed_dim}) must be divisible by num_heads ({self.num_heads})"
+            )
+        if self.time_features % 2:
+            raise ValueError(f"time_features must be even (sin and cos), got {self.time_features}")
+        if self.summary not in SUMMARY_KINDS:
+            raise ValueError(f"summary must be one of {SUMMARY_KINDS}, got {self.summary!r}")
+        if self.use_long_term and not self.use_short_term:
+            raise ValueError(
+                "use_long_term=True needs use_short_term=True: templates are consolidated from "
+                "short-term summaries"
+            )
+        for field in ("beta", "redundancy_floor"):
+            if getattr(self, field) < 0:
+                raise ValueError(f"{field} must be >= 0, got {getattr(self, field)}")
+        for field in ("template_threshold", "template_count_limit", "min_variance"):
+            if getattr(self, field) <= 0:
+                raise ValueError(f"{field} must be positive, got {getattr(self, field)}")
+        if self.time_max_period <= 1:
+            raise ValueError(f"time_max_period must be > 1, got {self.time_max_period}")
+        if self.log_var_min >= self.log_var_max:
+            raise ValueError(
+                f"log_var_min ({self.log_var_min}) must be < log_var_max ({self.log_var_max})"
+            )
+
+    # ----------------------------------------------------------------------------- configuration
+
+    @property
+    def uses_vae(self) -> bool:
+        """Whether summaries come from the VAE (and the VAE has parameters)."""
+        return self.use_short_term and self.summary == "vae"
+
+    @property
+    def summary_dim(self) -> int:
+        """Width of a summary / template: Z for the VAE, D for mean pooling."""
+        return self.latent_dim if self.summary == "vae" else self.embed_dim
+
+    @property
+    def feature_dim(self) -> int:
+        """Width A of ``MemoryState.segment_features``."""
+        return self.vae_hidden_dim if self.summary == "vae" else self.embed_dim
+
+    @property
+    def tier_names(self) -> tuple[str, ...]:
+        """The tiers this configuration reads, in order."""
+        return TIER_NAMES[: 1 + int(self.use_short_term) + int(self.use_long_term)]
+
+    def immediate_tier(self):
+        """The immediate tier's pure functions for this configuration."""
+        return immediate_memory(self.immediate_size, self.embed_dim)
+
+    def short_term_tier(self):
+        """The short-term tier's pure functions for this configuration."""
+        return short_term_memory(
+            self.short_term_size,
+            self.summary_dim,
+            self.embed_dim,
+            adaptive=self.adaptive_compression,
+            redundancy_floor=self.redundancy_floor,
+            min_variance=self.min_variance,
+        )
+
+    def long_term_tier(self):
+        """The long-term tier's pure functions for this configuration."""
+        return long_term_memory(
+            self.long_term_size,
+            self.summary_dim,
+            self.embed_dim,
+            novelty_threshold=self.template_threshold,
+            count_limit=self.template_count_limit,
+            min_variance=self.min_variance,
+        )
+
+    # ----------------------------------------------------------------------------------- state
+
+    def initial_state(self, batch_shape: tuple[int, ...] = ()) -> MemoryState:
+        """Empty memory; needs no parameters.
+
+        Args:
+          batch_shape: leading dims added to every field, e.g. ``(num_envs,)``.
+
+        Returns:
+          A :class:`MemoryState` with every tier empty and ``t = 0``.
+        """
+        state = MemoryState(
+            immediate=self.immediate_tier().init(),
+            short_term=self.short_term_tier().init(),
+            long_term=self.long_term_tier().init(),
+            t=jnp.zeros((), jnp.int32),
+            segment_sum=jnp.zeros((self.embed_dim,), jnp.float32),
+            segment_features=jnp.zeros((self.feature_dim,), jnp.float32),
+        )
+        return jax.tree.map(lambda leaf: jnp.broadcast_to(leaf, (*batch_shape, *leaf.shape)), state)
+
+    def state_nbytes(self) -> int:
+        """Bytes of memory state per environment."""
+        return sum(leaf.nbytes for leaf in jax.tree.leaves(self.initial_state()))
+
+    def reset(self, state: MemoryState, is_first: jax.Array) -> MemoryState:
+        """Clears the episodic tiers (and long-term unless it persists) where ``is_first``.
+
+        Args:
+          state: one environment's memory.
+          is_first: [] bool, True on the first step of a new episode.
+
+        Returns:
+          The state, cleared if ``is_first`` (a select, not a branch).
+        """
+        fresh = self.initial_state()
+        if self.long_term_persists:
+            fresh = fresh.replace(long_term=state.long_term)
+        return _select(jnp.asarray(is_first, bool), fresh, state)
+
+    # ------------------------------------------------------------------------------ parameters
+
+    def setup(self) -> None:
+        # Summaries and templates (latent width Z, with their time codes) enter attention
+        # through a learned projection to D; immediate slots are already D wide.
+        self.attention = HierarchicalAttention(
+            tier_names=self.tier_names,
+            num_heads=self.num_heads,
+            head_dim=self.embed_dim // self.num_heads,
+            out_features=self.embed_dim,
+            input_features=(None,) + (self.embed_dim,) * (len(self.tier_names) - 1),
+        )
+        if self.uses_vae:
+            self.vae = SegmentVAE(
+                segment_length=self.segment_length,
+                embed_dim=self.embed_dim,
+                latent_dim=self.latent_dim,
+                hidden_dim=self.vae_hidden_dim,
+                beta=self.beta,
+                log_var_min=self.log_var_min,
+                log_var_max=self.log_var_max,
+            )
+
+    def init_params(self, key: jax.Array) -> dict[str, Any]:
+        """Creates every parameter (attention, tier mix, projections and the VAE).
+
+        Args:
+          key: PRNG key.
+
+        Returns:
+          Variables ``{"params": ...}`` for ``memory.apply``.
+        """
+        return self.init(key, method=HierarchicalMemory._create_params)
+
+    def _create_params(self) -> None:
+        """Touches every submodule once so that ``init`` creates all parameters."""
+        state = self.initial_state()
+        zeros = jnp.zeros((self.embed_dim,), jnp.float32)
+        self._read(state, zeros)
+        if self.uses_vae:
+            self.vae.decode(self.vae.encode(jnp.zeros((self.segment_length, self.embed_dim)))[0])
+
+    def _ensure_params(self) -> None:
+        # Inside a parent's init only the methods it calls would create parameters; create all
+        # of them so that a later ``vae_loss`` or ``read`` finds its parameters.
+        if self.is_initializing():
+            self._create_params()
+
+    # ----------------------------------------------------------------------------------- reads
+
+    def _tier_inputs(self, state: MemoryState) -> list[tuple[jax.Array, jax.Array]]:
+        """Per enabled tier, attention inputs [N, D + time code] and valid mask [N]."""
+
+        def encode_time(values: jax.Array) -> jax.Array:
+            return sinusoidal_encoding(values, self.time_features, self.time_max_period)
+
+        immediate = self.immediate_tier()
+        # Slot ages in the immediate tier are constants (see immediate.py), so their time code
+        # is a constant too; it is broadcast, not recomputed, at every step.
+        time_code = jnp.broadcast_to(
+            encode_time(immediate.ages), (self.immediate_size, self.time_features)
+        )
+        tiers = [
+            (
+                jnp.concatenate([state.immediate.embeddings, time_code], axis=-1),
+                state.immediate.valid,
+            )
+        ]
+        if self.use_short_term:
+            means, ages, lengths, valid = self.short_term_tier().view(state.short_term, state.t)
+            time_code = jnp.concatenate([encode_time(ages), encode_time(lengths)], axis=-1)
+            tiers.append((jnp.concatenate([means, time_code], axis=-1), valid))
+        if self.use_long_term:
+            means, counts, valid = self.long_term_tier().view(state.long_term)
+            tiers.append((jnp.concatenate([means, encode_time(counts)], axis=-1), valid))
+        return tiers
+
+    def _read(self, state: MemoryState, query: jax.Array) -> tuple[jax.Array, MemoryReadInfo]:
+        if query.shape != (self.embed_dim,):
+            raise ValueError(f"query must have shape ({self.embed_dim},), got {query.shape}")
+        readout, weights, mix = self.attention(query.astype(jnp.float32), self._tier_inputs(state))
+        sizes = (self.immediate_size, self.short_term_size, self.long_term_size)
+        full_weights = [
+            weights[index] if index < len(weights) else jnp.zeros((self.num_heads, size))
+            for index, size in enumerate(sizes)
+        ]
+        tier_mix = jnp.zeros((len(TIER_NAMES),), jnp.float32).at[: mix.shape[-1]].set(mix)
+        info = MemoryReadInfo(
+            immediate_weights=full_weights[0],
+            short_term_weights=full_weights[1],
+            long_term_weights=full_weights[2],
+            tier_mix=tier_mix,
+        )
+        return readout, info
+
+    def read(self, state: MemoryState, query: jax.Array) -> tuple[jax.Array, MemoryReadInfo]:
+        """Reads every tier with hierarchical attention.
+
+        Args:
+          state: one environment's memory.
+          query: [D] float32.
+
+        Returns:
+          readout [D] float32 (0 when memory is empty) and :class:`MemoryReadInfo`.
+        """
+        self._ensure_params()
+        return self._read(state, query)
+
+    # ---------------------------------------------------------------------------------- writes
+
+    def summarize(self, segment: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """Summary of whole segments, as the memory would store it.
+
+        Args:
+          segment: [..., L, D] float32.
+
+        Returns:
+          mean [..., summary_dim] float32 and log_var [..., summary_dim] float32 (the VAE's
+          posterior mean and log-variance, or the mean-pool summary).
+        """
+        if segment.shape[-2:] != (self.segment_length, self.embed_dim):
+            raise ValueError(
+                f"segment must end in ({self.segment_length}, {self.embed_dim}), "
+                f"got {segment.shape}"
+            )
+        if self.uses_vae:
+            return self.vae.encode(segment)
+        return mean_pool_summary(
+            jnp.sum(segment, axis=-2),
+            jnp.sum(jnp.square(segment), axis=-2),
+            self.segment_length,
+            self.min_variance,
+        )
+
+    def decode(self, latent: jax.Array) -> jax.Array:
+        """Decodes VAE latents into segments: [..., Z] -> [..., L, D] float32."""
+        if not self.uses_vae:
+            raise ValueError("decode needs summary='vae' and use_short_term=True")
+        return self.vae.decode(latent)
+
+    def _write(
+        self, state: MemoryState, embedding: jax.Array, consolidate_now: bool
+    ) -> MemoryState:
+        if embedding.shape != (self.embed_dim,):
+            raise ValueError(
+                f"embedding must have shape ({self.embed_dim},), got {embedding.shape}"
+            )
+        embedding = embedding.astype(jnp.float32)
+        step = state.t
+        state = state.replace(
+            immediate=self.immediate_tier().write(state.immediate, embedding, step), t=step + 1
+        )
+        if not self.use_short_term:
+            return state
+
+        # The segment summary is accumulated step by step (no gradient: the VAE learns from
+        # vae_loss), so closing a segment costs one head evaluation, not a re-encoding.
+        length = self.segment_length
+        position = step % length
+        stored = jax.lax.stop_gradient(embedding)
+        if self.uses_vae:
+            features = jax.lax.stop_gradient(self.vae.step_features(stored, position))
+        else:
+            features = jnp.square(stored)
+        segment_sum = state.segment_sum + stored
+        segment_features = state.segment_features + features
+        due = position == length - 1
+
+        if self.uses_vae:
+            mean, log_var = self.vae.head(segment_features / length)
+            mean, log_var = jax.lax.stop_gradient((mean, log_var))
+        else:
+            mean, log_var = mean_pool_summary(
+                segment_sum, segment_features, length, self.min_variance
+            )
+        centroid = segment_sum / length
+        long_term = state.long_term
+        pending = length
+        if consolidate_now and self.use_long_term:
+            weight = jnp.where(due, jnp.float32(length), 0.0)
+            long_term = self.long_term_tier().consolidate(
+                long_term, mean, log_var, centroid, weight
+            )
+            pending = 0
+        pushed = self.short_term_tier().push(
+            state.short_term, mean, log_var, centroid, step + 1 - length, step + 1, pending
+        )
+        return state.replace(
+            short_term=_select(due, pushed, state.short_term),
+            long_term=long_term,
+            segment_sum=jnp.where(due, 0.0, segment_sum),
+            segment_features=jnp.where(due, 0.0, segment_features),
+        )
+
+    def write(self, state: MemoryState, embedding: jax.Array) -> MemoryState:
+        """Writes one step's embedding; compresses the segment into short-term when it closes.
+
+        The new summary is left pending for :meth:`consolidate` (``step`` consolidates at once).
+
+        Args:
+          state: one environment's memory.
+          embedding: [D] float32.
+
+        Returns:
+          The updated state (``t`` advanced by one).
+        """
+        self._ensure_params()
+        return self._write(state, embedding, consolidate_now=False)
+
+    def consolidate(self, state: MemoryState) -> MemoryState:
+        """Consolidates every pending short-term summary into the long-term templates.
+
+        Summaries are absorbed oldest first, each weighted by its steps not yet consolidated.
+
+        Args:
+          state: one environment's memory.
+
+        Returns:
+          The state with updated templates and no pending summary.
+        """
+        if not self.use_long_term:
+            return state
+        short_term = state.short_term
+        weights = jnp.where(short_term.valid, short_term.pending, 0).astype(jnp.float32)
+        long_term = self.long_term_tier().consolidate_many(
+            state.long_term, short_term.mean, short_term.log_var, short_term.centroid, weights
+        )
+        settled = short_term.replace(pending=jnp.zeros_like(short_term.pending))
+        return state.replace(long_term=long_term, short_term=settled)
+
+    def step(
+        self, state: MemoryState, embedding: jax.Array, query: jax.Array, is_first: jax.Array
+    ) -> tuple[jax.Array, MemoryState, MemoryReadInfo]:
+        """One environment step: reset if first -> read -> write -> compress/consolidate if due.
+
+        Args:
+          state: one environment's memory.
+          embedding: [D] float32 embedding of the current step, written after the read.
+          query: [D] float32 read query.
+          is_first: [] bool, True on the first step of a new episode.
+
+        Returns:
+          readout [D] float32, the new state and the read's :class:`MemoryReadInfo`.
+        """
+        self._ensure_params()
+        state = self.reset(state, is_first)
+        readout, info = self._read(state, query)
+        state = self._write(state, embedding, consolidate_now=True)
+        return readout, state, info
+
+    # ------------------------------------------------------------------------------- auxiliary
+
+    def vae_loss(
+        self, segments: jax.Array, key: jax.Array
+    ) -> tuple[jax.Array, dict[str, jax.Array]]:
+        """VAE loss on segments: reconstruction + beta * KL (the only place that samples).
+
+        With no VAE in this configuration (mean pooling or no short-term tier) the loss is 0,
+        so a training loop needs no special case for the ablations.
+
+        Args:
+          segments: [B, L, D] float32 segments of step embeddings.
+          key: PRNG key for the latent samples.
+
+        Returns:
+          loss [] float32 and metrics {"reconstruction", "kl", "loss"} of [] float32.
+        """
+        if segments.ndim != 3 or segments.shape[1:] != (self.segment_length, self.embed_dim):
+            raise ValueError(
+                f"segments must have shape [B, {self.segment_length}, {self.embed_dim}], "
+                f"got {segments.shape}"
+            )
+        if not self.uses_vae:
+            zero = jnp.zeros((), jnp.float32)
+            return zero, {"reconstruction": zero, "kl": zero, "loss": zero}
+        return self.vae.loss(segments.astype(jnp.float32), key)
+
+    def novelty(self, state: MemoryState, embedding: jax.Array) -> jax.Array:
+        """How far an embedding is from everything memory holds.
+
+        The smallest mean squared difference between ``embedding`` and the immediate slots, the
+        short-term centroids and the long-term centroids that are valid; 0 when memory is empty.
+
+        Args:
+          state: one environment's memory.
+          embedding: [D] float32.
+
+        Returns:
+          [] float32 >= 0.
+        """
+        if embedding.shape != (self.embed_dim,):
+            raise ValueError(
+                f"embedding must have shape ({self.embed_dim},), got {embedding.shape}"
+            )
+        held = jnp.concatenate(
+            [state.immediate.embeddings, state.short_term.centroid, state.long_term.centroid]
+        )
+        valid = jnp.concatenate(
+            [state.immediate.valid, state.short_term.valid, state.long_term.valid]
+        )
+        distance = jnp.mean(jnp.square(held - embedding.astype(jnp.float32)), axis=-1)
+        nearest = jnp.min(jnp.where(valid, distance, jnp.inf))
+        return jnp.where(jnp.any(valid), nearest, 0.0)
