@@ -114,12 +114,13 @@ class MetricsLogger:
             elif os.path.exists(self._csv_path):
                 os.remove(self._csv_path)
         self._tb_writer = None
+        self._tb_dir = os.path.join(run_dir, TENSORBOARD_DIR) if tensorboard else None
         if tensorboard:
             from tensorboardX import SummaryWriter
 
             # purge_step hides events a previous attempt wrote past the resume point.
             self._tb_writer = SummaryWriter(
-                os.path.join(run_dir, TENSORBOARD_DIR),
+                self._tb_dir,
                 purge_step=start_update * self.steps_per_update if start_update > 0 else None,
             )
         self._wandb_run = None
@@ -149,7 +150,7 @@ class MetricsLogger:
 
     @property
     def tensorboard_dir(self) -> str | None:
-        return None if self._tb_writer is None else os.path.join(self.run_dir, TENSORBOARD_DIR)
+        return self._tb_dir
 
     def log_chunk(self, metrics: Mapping[str, Any], first_update: int) -> list[dict[str, Any]]:
         """Logs the metrics of one chunk of updates.

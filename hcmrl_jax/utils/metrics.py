@@ -48,12 +48,12 @@ def _short_count(value: int) -> str:
 
 def lag_bin_labels(edges: Sequence[int]) -> tuple[str, ...]:
     """Column labels of lag bins from their left edges, e.g. ``(0, 100, 1000, 5000)`` ->
-    ``("0-100", "100-1k", "1k-5k", "5k-inf")``."""
+    ``("0_100", "100_1k", "1k_5k", "5k_inf")`` (the suffixes of the trainer's lag metrics)."""
     edges = [int(edge) for edge in edges]
     if not edges or any(b <= a for a, b in zip(edges, edges[1:], strict=False)):
         raise ValueError(f"lag bin edges must be non-empty and increasing, got {edges}")
     ends = [_short_count(edge) for edge in edges[1:]] + ["inf"]
-    return tuple(f"{_short_count(a)}-{b}" for a, b in zip(edges, ends, strict=True))
+    return tuple(f"{_short_count(a)}_{b}" for a, b in zip(edges, ends, strict=True))
 
 
 def flatten_metrics(
@@ -133,8 +133,8 @@ def metrics_to_rows(
         vector_names: entry names of vector metrics.
 
     Returns:
-        ``U`` dicts with ``update``, ``env_steps`` and one float (or None where not finite) per
-        column.
+        ``U`` dicts with ``update``, ``env_steps`` (integers; metrics of the same names are
+        dropped) and one float (or None where not finite) per column.
     """
     columns = flatten_metrics(metrics, vector_names)
     num_updates = len(next(iter(columns.values()))) if columns else 0
@@ -142,7 +142,10 @@ def metrics_to_rows(
     for i in range(num_updates):
         update = first_update + i + 1
         row: dict[str, Any] = {UPDATE_KEY: update, ENV_STEPS_KEY: update * steps_per_update}
-        row.update({name: _json_scalar(column[i]) for name, column in columns.items()})
+        # The host's integer counters win over same-named float metrics from the device.
+        row.update(
+            {name: _json_scalar(column[i]) for name, column in columns.items() if name not in row}
+        )
         rows.append(row)
     return rows
 

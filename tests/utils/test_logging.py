@@ -58,7 +58,7 @@ def test_writes_jsonl_csv_and_tensorboard(tmp_path):
     assert rows[4]["return"] == 4.0 and rows[4]["loss/value"] == 8.0
     # Non-finite values are null (valid JSON), never NaN tokens.
     assert rows[0]["success"] is None and rows[1]["success"] == 0.5
-    assert rows[2]["lag_success/100-1k"] is None
+    assert rows[2]["lag_success/100_1k"] is None
     with open(tmp_path / "metrics.jsonl") as handle:
         assert "NaN" not in handle.read()
 
@@ -68,7 +68,7 @@ def test_writes_jsonl_csv_and_tensorboard(tmp_path):
     assert float(csv_rows[5]["return"]) == 5.0 and csv_rows[0]["success"] == ""
 
     scalars = read_tensorboard_scalars(str(tmp_path / "tensorboard"))
-    assert {"return", "loss/policy", "lag_success/0-100"} <= set(scalars)
+    assert {"return", "loss/policy", "lag_success/0_100"} <= set(scalars)
     assert scalars["return"] == [(64 * u, float(u - 1)) for u in range(1, 7)]
     assert len(scalars["success"]) == 4  # the two NaN updates are skipped
 

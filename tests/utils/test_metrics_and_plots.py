@@ -40,7 +40,8 @@ def test_flatten_names_vector_entries():
 
 
 def test_rows_round_trip_with_missing_values():
-    rows = metrics_to_rows({"r": np.array([np.nan, 1.5])}, first_update=4, steps_per_update=10)
+    metrics = {"r": np.array([np.nan, 1.5]), "update": np.array([5.0, 6.0])}
+    rows = metrics_to_rows(metrics, first_update=4, steps_per_update=10)
     assert rows == [
         {"update": 5, "env_steps": 50, "r": None},
         {"update": 6, "env_steps": 60, "r": 1.5},
@@ -50,7 +51,7 @@ def test_rows_round_trip_with_missing_values():
 
 
 def test_lag_labels_and_rates():
-    assert lag_bin_labels((0, 100, 1_000, 5_000)) == ("0-100", "100-1k", "1k-5k", "5k-inf")
+    assert lag_bin_labels((0, 100, 1_000, 5_000)) == ("0_100", "100_1k", "1k_5k", "5k_inf")
     with pytest.raises(ValueError, match="increasing"):
         lag_bin_labels((0, 100, 50))
     rates = lag_success_rate(np.array([4, 0, 2]), np.array([3, 0, 2]))

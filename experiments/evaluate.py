@@ -1,0 +1,405 @@
+"""Evaluate a trained agent: ``python -m experiments.evaluate --checkpoint <run dir>``.
+
+Inference only: loads the run's config and checkpoint, runs ``--num-episodes`` environments in
+parallel with the trained policy (greedy by default, ``--no-greedy`` samples) on worlds drawn
+from a fresh key, and reports episode return, length, success and success binned by memory lag
+(the ``EpisodeStatsWrapper`` fields). It writes, under ``<run dir>/eval`` (or ``--out-dir``):
+
+* ``report.json`` — the numbers printed;
+* ``episode.gif`` — the first environment's first episode, rendered with the env's
+  ``render_rgb`` (gymnax envs without a renderer: skipped with a message);
+* ``attention.png`` and ``attention.npz`` — for HCMRL policies, what the memory attended to at
+  every step of that episode: per-tier attention weights over slots (heads averaged) and the
+  tier mix;
+* ``lag_success.png`` — success rate per lag bin.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import tyro
+
+import envs_jax
+from envs_jax import LAG_BIN_EDGES
+from experiments.train import CHECKPOINT_DIR, RunSetupError, get_trainer, load_run_config
+from hcmrl_jax.rl.config import PPOConfig
+from hcmrl_jax.rl.ppo import make_env, make_policy
+from hcmrl_jax.utils.checkpoint import RunCheckpointer
+from hcmrl_jax.utils.metrics import lag_bin_labels, lag_success_rate
+from hcmrl_jax.utils.visualization import plot_lag_success, plot_memory_attention
+
+REPORT_JSON = "report.json"
+EPISODE_GIF = "episode.gif"
+ATTENTION_PNG = "attention.png"
+ATTENTION_NPZ = "attention.npz"
+LAG_PNG = "lag_success.png"
+#: MemoryReadInfo fields drawn as per-tier attention, with their panel names.
+TIER_WEIGHT_FIELDS: dict[str, str] = {
+    "immediate": "immediate_weights",
+    "short-term": "short_term_weights",
+    "long-term": "long_term_weights",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class EvalOptions:
+    """Evaluate a checkpoint: episodes with the trained policy, a GIF and a memory picture."""
+
+    checkpoint: str  # run directory written by experiments.train (or its checkpoints/ folder)
+    step: int | None = None  # checkpoint to load (its update count); default: the latest
+    num_episodes: int = 8  # environments run in parallel; each reports its first episode
+    max_steps: int | None = None  # steps to run; default: the env's max_steps_in_episode
+    greedy: bool = True  # act with the most likely action (--no-greedy: sample)
+    seed: int = 0  # PRNG seed of the evaluation worlds and of sampled actions
+    gif: bool = True  # write episode.gif of the first environment's first episode
+    gif_max_frames: int = 400  # frames (steps) recorded for the GIF and the attention picture
+    gif_fps: int = 10  # GIF frames per second
+    out_dir: str | None = None  # where outputs go; default: <run dir>/eval
+
+    def __post_init__(self) -> None:
+        for name in ("num_episodes", "gif_max_frames", "gif_fps"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"EvalOptions.{name} must be a positive integer, got {value!r}")
+        if self.max_steps is not None and self.max_steps < 1:
+            raise ValueError(f"EvalOptions.max_steps must be >= 1, got {self.max_steps!r}")
+
+
+@dataclasses.dataclass
+class EvalResult:
+    """Numbers and files of one evaluation."""
+
+    report: dict[str, Any]  # what report.json holds
+    paths: dict[str, str]  # name -> file written
+    trace: dict[str, np.ndarray]  # the first env's recorded steps (host arrays)
+
+
+def resolve_run_dir(path: str) -> str:
+    """The run directory of ``path`` (the run directory itself or its checkpoints folder)."""
+    path = os.path.abspath(path)
+    if os.path.basename(path) == CHECKPOINT_DIR:
+        path = os.path.dirname(path)
+    if not os.path.isdir(os.path.join(path, CHECKPOINT_DIR)):
+        raise FileNotFoundError(f"{path} has no {CHECKPOINT_DIR}/ folder: not a training run")
+    return path
+
+
+def max_episode_steps(env_params: Any) -> int | None:
+    """``max_steps_in_episode`` of env params, if they have one."""
+    value = getattr(env_params, "max_steps_in_episode", None)
+    return None if value is None else int(value)
+
+
+def raw_env_state(state: Any) -> Any:
+    """Unwraps wrapper states (``EpisodeStatsState``) down to the env's own state."""
+    while hasattr(state, "env_state"):
+        state = state.env_state
+    return state
+
+
+def make_evaluator(
+    config: PPOConfig, num_envs: int, num_steps: int, trace_steps: int, greedy: bool
+) -> tuple[Callable[[Any, jax.Array], tuple[dict, dict]], Any, Any]:
+    """Builds the jitted evaluation rollout of ``config``'s agent.
+
+    Args:
+        config: the run's config (env and agent).
+        num_envs: environments in parallel (N).
+        num_steps: steps to run (T).
+        trace_steps: first steps whose env-0 state and memory reads are recorded (R <= T).
+        greedy: argmax actions, else sampled.
+
+    Returns:
+        ``(evaluate, policy, bundle)``: ``evaluate(params, key) -> (stats, trace)`` where
+        ``stats`` has, per env, the first finished episode's ``finished`` [N] bool,
+        ``return`` [N] float32, ``length`` [N] int32, ``success`` [N] float32,
+        ``lag_counts``/``lag_successes`` [N, 4] int32, and ``trace`` the first env's
+        ``env_state`` (leaves [R, ...]), ``memory_info`` (leaves [R, ...]), ``action`` [R],
+        ``reward`` [R], ``done`` [R] bool.
+    """
+    if not 1 <= trace_steps <= num_steps:
+        raise ValueError(f"trace_steps must lie in [1, num_steps={num_steps}], got {trace_steps}")
+    bundle = make_env(config)
+    policy = make_policy(config, bundle.observation_space, bundle.num_actions)
+    env = bundle.env
+    apply_batch = jax.vmap(policy.apply, in_axes=(None, 0, 0, 0))
+    step_batch = jax.vmap(env.step, in_axes=(0, 0, 0, None))
+    stat_keys = {
+        "return": "returned_episode_returns",
+        "length": "returned_episode_lengths",
+        "success": "returned_episode_success",
+        "lag_counts": "returned_lag_counts",
+        "lag_successes": "returned_lag_successes",
+    }
+
+    def evaluate(params: Any, key: jax.Array) -> tuple[dict, dict]:
+        key_pool, key_reset, key_run = jax.random.split(key, 3)
+        env_params = bundle.make_params(key_pool)
+        obs, env_state = jax.vmap(env.reset, in_axes=(0, None))(
+            jax.random.split(key_reset, num_envs), env_params
+        )
+        carry = policy.initial_carry((num_envs,))
+        is_first = jnp.ones((num_envs,), jnp.bool_)
+        info_shapes = jax.eval_shape(
+            step_batch,
+            jax.random.split(key_run, num_envs),
+            env_state,
+            jnp.zeros((num_envs,), jnp.int32),
+            env_params,
+        )[5]
+        first = {
+            name: jnp.zeros(info_shapes[field].shape, info_shapes[field].dtype)
+            for name, field in stat_keys.items()
+        }
+        first["finished"] = jnp.zeros((num_envs,), jnp.bool_)
+
+        def step(state, key_t, record: bool):
+            env_state, obs, carry, is_first, first = state
+            key_action, key_env = jax.random.split(key_t)
+            new_carry, logits, _, aux = apply_batch(params, carry, obs, is_first)
+            if greedy:
+                action = jnp.argmax(logits, axis=-1).astype(jnp.int32)
+            else:
+                action = jax.random.categorical(key_action, logits).astype(jnp.int32)
+            recorded_state = env_state
+            obs, env_state, reward, terminated, truncated, info = step_batch(
+                jax.random.split(key_env, num_envs), env_state, action, env_params
+            )
+            done = jnp.logical_or(terminated, truncated)
+            newly = jnp.logical_and(done, jnp.logical_not(first["finished"]))
+            first = {
+                name: jnp.where(
+                    newly.reshape(newly.shape + (1,) * (first[name].ndim - 1)),
+                    jnp.asarray(info[field], first[name].dtype),
+                    first[name],
+                )
+                for name, field in stat_keys.items()
+            } | {"finished": jnp.logical_or(first["finished"], done)}
+            out = None
+            if record:
+                out = {
+                    "env_state": jax.tree.map(lambda x: x[0], raw_env_state(recorded_state)),
+                    "memory_info": jax.tree.map(lambda x: x[0], aux["memory_info"]),
+                    "action": action[0],
+                    "reward": jnp.asarray(reward[0], jnp.float32),
+                    "done": done[0],
+                }
+            return (env_state, obs, new_carry, done, first), out
+
+        keys = jax.random.split(key_run, num_steps)
+        state = (env_state, obs, carry, is_first, first)
+        state, trace = jax.lax.scan(lambda s, k: step(s, k, True), state, keys[:trace_steps])
+        if num_steps > trace_steps:
+            state, _ = jax.lax.scan(lambda s, k: step(s, k, False), state, keys[trace_steps:])
+        return state[4], trace
+
+    return jax.jit(evaluate), policy, bundle
+
+
+def summarize(stats: dict[str, np.ndarray], greedy: bool, step: int | None) -> dict[str, Any]:
+    """The evaluation report from the per-env first-episode statistics."""
+    finished = np.asarray(stats["finished"], bool)
+    labels = lag_bin_labels(LAG_BIN_EDGES)
+    counts = np.asarray(stats["lag_counts"])[finished].sum(axis=0)
+    hits = np.asarray(stats["lag_successes"])[finished].sum(axis=0)
+    rates = lag_success_rate(counts, hits)
+
+    def mean_std(name: str) -> tuple[float | None, float | None]:
+        values = np.asarray(stats[name], np.float64)[finished]
+        if values.size == 0:
+            return None, None
+        return float(values.mean()), float(values.std())
+
+    return_mean, return_std = mean_std("return")
+    length_mean, _ = mean_std("length")
+    success_mean, _ = mean_std("success")
+    return {
+        "checkpoint_update": step,
+        "policy": "greedy" if greedy else "sampled",
+        "episodes": int(finished.size),
+        "episodes_finished": int(finished.sum()),
+        "return_mean": return_mean,
+        "return_std": return_std,
+        "length_mean": length_mean,
+        "success_mean": success_mean,
+        "lag_bins": {
+            label: {
+                "decisions": int(count),
+                "correct": int(hit),
+                "success_rate": None if not np.isfinite(rate) else float(rate),
+            }
+            for label, count, hit, rate in zip(labels, counts, hits, rates, strict=True)
+        },
+    }
+
+
+def _format_report(report: dict[str, Any]) -> str:
+    def fmt(value: Any) -> str:
+        return "n/a" if value is None else f"{value:.3f}"
+
+    lines = [
+        f"episodes finished: {report['episodes_finished']}/{report['episodes']} "
+        f"({report['policy']} policy, checkpoint at update {report['checkpoint_update']})",
+        f"return: {fmt(report['return_mean'])} ± {fmt(report['return_std'])}   "
+        f"length: {fmt(report['length_mean'])}   success: {fmt(report['success_mean'])}",
+        f"{'lag bin':<10}{'decisions':>10}{'correct':>9}{'success':>9}",
+    ]
+    for label, entry in report["lag_bins"].items():
+        lines.append(
+            f"{label:<10}{entry['decisions']:>10}{entry['correct']:>9}"
+            f"{fmt(entry['success_rate']):>9}"
+        )
+    return "\n".join(lines)
+
+
+def first_episode_length(done: np.ndarray) -> int:
+    """Steps of the recorded first episode: up to and including its first done."""
+    done = np.asarray(done, bool)
+    hits = np.flatnonzero(done)
+    return int(hits[0]) + 1 if hits.size else int(done.size)
+
+
+def write_episode_gif(
+    trace: dict[str, Any], env: Any, env_params: Any, path: str, fps: int
+) -> str | None:
+    """Renders the recorded first episode to a GIF with ``env.render_rgb``.
+
+    Returns:
+        The path, or None when the env has no RGB renderer.
+    """
+    render = getattr(env, "render_rgb", None)
+    if render is None:
+        return None
+    length = first_episode_length(trace["done"])
+    frames = []
+    for t in range(length):
+        state = jax.tree.map(lambda x, t=t: jnp.asarray(x[t]), trace["env_state"])
+        try:
+            frames.append(np.asarray(render(state, env_params), np.uint8))
+        except NotImplementedError:
+            return None
+    return envs_jax.write_gif(frames, path, fps=fps)
+
+
+def attention_arrays(trace: dict[str, Any]) -> dict[str, np.ndarray] | None:
+    """Per-tier weights [T, H, N] and tier mix [T, 3] of the first episode, if the policy reads
+    a hierarchical memory (its read info has them)."""
+    info = trace["memory_info"]
+    if not hasattr(info, "tier_mix"):
+        return None
+    length = first_episode_length(trace["done"])
+    arrays = {
+        name: np.asarray(getattr(info, field))[:length]
+        for name, field in TIER_WEIGHT_FIELDS.items()
+    }
+    arrays["tier_mix"] = np.asarray(info.tier_mix)[:length]
+    return arrays
+
+
+def evaluate_run(options: EvalOptions, log: Callable[[str], None] = print) -> EvalResult:
+    """Loads a run's checkpoint, evaluates it and writes the report and pictures."""
+    run_dir = resolve_run_dir(options.checkpoint)
+    config, _ = load_run_config(run_dir)
+    out_dir = options.out_dir or os.path.join(run_dir, "eval")
+    os.makedirs(out_dir, exist_ok=True)
+
+    template = get_trainer(config).state_template(jax.random.key(0))
+    with RunCheckpointer(os.path.join(run_dir, CHECKPOINT_DIR)) as checkpointer:
+        runner_state, metadata = checkpointer.restore(template, step=options.step)
+    step = int(metadata.get("updates_done", -1))
+    params = runner_state.params
+
+    # The unwrapped env: its params give the episode cap, its renderer the GIF frames.
+    raw_env, raw_params = envs_jax.make(
+        config.env_id, privileged=config.privileged, **dict(config.env_overrides)
+    )
+    num_steps = options.max_steps or max_episode_steps(raw_params)
+    if num_steps is None:
+        raise RunSetupError(f"env {config.env_id!r} has no max_steps_in_episode: pass --max-steps")
+    trace_steps = min(options.gif_max_frames, num_steps)
+    evaluate, _, _ = make_evaluator(
+        config, options.num_episodes, num_steps, trace_steps, options.greedy
+    )
+    key_eval = jax.random.key(options.seed)
+    start = time.perf_counter()
+    stats, trace = jax.device_get(evaluate(params, key_eval))
+    elapsed = time.perf_counter() - start
+    report = summarize(stats, options.greedy, step)
+    report["env_id"] = config.env_id
+    report["memory"] = config.memory
+    report["steps_run"] = int(num_steps)
+    report["seconds"] = round(elapsed, 2)
+    paths = {"report": os.path.join(out_dir, REPORT_JSON)}
+    log(_format_report(report))
+
+    if options.gif:
+        gif_path = write_episode_gif(
+            trace, raw_env, raw_params, os.path.join(out_dir, EPISODE_GIF), options.gif_fps
+        )
+        if gif_path is None:
+            log(f"no GIF: env {config.env_id!r} has no RGB renderer (render_rgb)")
+        else:
+            paths["episode GIF"] = gif_path
+    arrays = attention_arrays(trace)
+    if arrays is None:
+        log(f"no attention picture: memory {config.memory!r} is not a hierarchical memory")
+    else:
+        npz_path = os.path.join(out_dir, ATTENTION_NPZ)
+        np.savez_compressed(npz_path, **{k.replace("-", "_"): v for k, v in arrays.items()})
+        mix = arrays.pop("tier_mix")
+        plot_memory_attention(
+            arrays,
+            mix,
+            os.path.join(out_dir, ATTENTION_PNG),
+            title=f"{config.env_id} / {config.memory}: memory reads over one episode",
+        )
+        paths["attention picture"] = os.path.join(out_dir, ATTENTION_PNG)
+        paths["attention arrays"] = npz_path
+    bins = report["lag_bins"]
+    rates = [np.nan if b["success_rate"] is None else b["success_rate"] for b in bins.values()]
+    plot_lag_success(
+        list(bins),
+        np.array(rates),
+        np.array([b["decisions"] for b in bins.values()]),
+        os.path.join(out_dir, LAG_PNG),
+        title=f"{config.env_id} / {config.memory}: success by lag",
+    )
+    paths["lag success"] = os.path.join(out_dir, LAG_PNG)
+    report["files"] = dict(paths)
+    with open(paths["report"], "w", encoding="utf-8") as handle:
+        json.dump(report, handle, indent=2)
+    for name, path in paths.items():
+        log(f"  {name + ':':<18} {path}")
+    return EvalResult(report=report, paths=paths, trace=trace)
+
+
+def parse_args(argv: Sequence[str] | None = None) -> EvalOptions:
+    return tyro.cli(
+        EvalOptions,
+        args=list(sys.argv[1:] if argv is None else argv),
+        prog="python -m experiments.evaluate",
+        description=__doc__,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> EvalResult:
+    options = parse_args(argv)
+    try:
+        return evaluate_run(options)
+    except (FileNotFoundError, RunSetupError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(2) from error
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,443 @@
+"""Train one agent: ``python -m experiments.train --env crafting --memory hcmrl --total-steps 1e6``.
+
+Every :class:`hcmrl_jax.rl.PPOConfig` field is a flag (``--help`` lists them with their docs),
+plus the run options of :class:`RunOptions`. ``--env`` and ``--total-steps`` are short forms of
+``--env-id`` and ``--total-timesteps``.
+
+The run advances in chunks of ``--chunk-updates`` compiled PPO updates. Only the per-update
+scalar metrics cross to the host, once per chunk; between chunks the run logs them and saves the
+whole runner state with orbax, so ``--resume`` continues an interrupted run, bit for bit on the
+CPU. The run directory ``<out-dir>/<name>`` receives:
+
+* ``config.json`` — the PPO config and run options;
+* ``metrics.jsonl`` and ``metrics.csv`` — one row per update;
+* ``tensorboard/`` — TensorBoard events (``tensorboard --logdir <run dir>``);
+* ``checkpoints/<update>/`` — orbax checkpoints (runner state + config + metrics so far);
+* ``learning_curve.png`` — return and success against environment steps.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import Annotated, Any
+
+import jax
+import tyro
+
+from hcmrl_jax.rl.config import PPOConfig
+from hcmrl_jax.rl.ppo import make_train_chunks
+from hcmrl_jax.utils.checkpoint import RunCheckpointer
+from hcmrl_jax.utils.logging import MetricsLogger, TrainingProgress
+from hcmrl_jax.utils.metrics import TIME_KEY, rows_to_columns
+from hcmrl_jax.utils.visualization import plot_learning_curves
+
+CONFIG_JSON = "config.json"
+CHECKPOINT_DIR = "checkpoints"
+CURVE_PNG = "learning_curve.png"
+
+#: The per-update metric shown as the return (progress bar) and the learning-curve panels.
+RETURN_KEY = "episode_return"
+CURVE_KEYS: tuple[str, ...] = (RETURN_KEY, "success", "episode_length")
+#: Short flag forms accepted on the command line -> the generated flag.
+FLAG_ALIASES: dict[str, str] = {"--env": "--env-id", "--total-steps": "--total-timesteps"}
+
+
+class RunSetupError(ValueError):
+    """The run directory and the options disagree (resume without a checkpoint, ...)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class RunOptions:
+    """How one run is driven, logged and stored (not part of the algorithm)."""
+
+    out_dir: str = "outputs/runs"  # parent directory of run directories
+    name: str | None = None  # run directory name; default: <env>-<memory>-seed<seed>
+    seed: int = 0  # PRNG seed of the run (the key of init and of every update)
+    chunk_updates: int = 10  # PPO updates per compiled chunk; logs and checkpoints between chunks
+    checkpoint_every: int = 1  # save a checkpoint every this many chunks (and always at the end)
+    keep_checkpoints: int = 2  # how many of the latest checkpoints stay on disk
+    resume: bool = False  # continue from the run directory's latest checkpoint
+    overwrite: bool = False  # start afresh even if the run directory holds checkpoints
+    stop_after_updates: int | None = None  # stop once this many updates are done (resumable)
+    tensorboard: bool = True  # write TensorBoard events
+    csv: bool = True  # write metrics.csv besides metrics.jsonl
+    wandb_project: str | None = None  # also log to this W&B project (needs `pip install wandb`)
+    progress: bool = True  # show a progress bar (env steps, steps/s, return)
+    plot: bool = True  # write learning_curve.png at the end
+    distributed: bool = False  # call jax.distributed.initialize() first (multi-host runs)
+
+    def __post_init__(self) -> None:
+        for name in ("chunk_updates", "checkpoint_every", "keep_checkpoints"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"RunOptions.{name} must be a positive integer, got {value!r}")
+        if self.stop_after_updates is not None and self.stop_after_updates < 1:
+            raise ValueError(
+                f"RunOptions.stop_after_updates must be >= 1 (or unset), got "
+                f"{self.stop_after_updates!r}"
+            )
+        if self.resume and self.overwrite:
+            raise ValueError("RunOptions: --resume and --overwrite contradict each other")
+        if self.name is not None and (not self.name or os.sep in self.name):
+            raise ValueError(f"RunOptions.name must be a plain directory name, got {self.name!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainArgs:
+    """Train a memory-augmented PPO agent; writes logs, checkpoints and a learning curve."""
+
+    config: Annotated[PPOConfig, tyro.conf.OmitArgPrefixes] = dataclasses.field(
+        default_factory=PPOConfig
+    )
+    run: Annotated[RunOptions, tyro.conf.OmitArgPrefixes] = dataclasses.field(
+        default_factory=RunOptions
+    )
+
+
+@dataclasses.dataclass
+class RunResult:
+    """What a finished (or stopped) run leaves behind."""
+
+    run_dir: str  # the run directory
+    runner_state: Any  # the final runner state (device arrays)
+    rows: list[dict[str, Any]]  # one metrics row per update done
+    updates_done: int  # updates done so far
+    finished: bool  # False when stopped early by stop_after_updates
+    paths: dict[str, str]  # name -> file written
+
+
+def expand_aliases(argv: Sequence[str]) -> list[str]:
+    """Rewrites the short flag forms (``--env``, ``--total-steps``) to the generated flags."""
+    out = []
+    for arg in argv:
+        flag, sep, value = arg.partition("=")
+        out.append(FLAG_ALIASES.get(flag, flag) + sep + value)
+    return out
+
+
+def parse_args(argv: Sequence[str] | None = None, prog: str = "python -m experiments.train"):
+    """Parses the command line into :class:`TrainArgs`; bad values exit with a clear message."""
+    argv = expand_aliases(sys.argv[1:] if argv is None else argv)
+    try:
+        return tyro.cli(TrainArgs, args=argv, prog=prog, description=__doc__)
+    except (KeyError, ValueError) as error:
+        # tyro reports ValueError itself; KeyError (unknown env / memory names) lands here.
+        message = error.args[0] if isinstance(error, KeyError) and error.args else error
+        print(f"error: {message}", file=sys.stderr)
+        raise SystemExit(2) from error
+
+
+def config_to_dict(config: Any) -> dict[str, Any]:
+    """A JSON-ready dict of a (nested) config dataclass."""
+    return json.loads(json.dumps(dataclasses.asdict(config), default=str))
+
+
+def config_from_dict(cls: type, values: dict[str, Any]) -> Any:
+    """Rebuilds a config dataclass from :func:`config_to_dict` output (validating it again)."""
+    known = {field.name for field in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ValueError(f"{cls.__name__} has no fields {unknown} (saved by another version?)")
+    return cls(**values)
+
+
+def default_run_name(config: PPOConfig, seed: int) -> str:
+    return f"{config.env_id}-{config.memory}-seed{seed}"
+
+
+def run_directory(config: PPOConfig, run: RunOptions) -> str:
+    return os.path.join(run.out_dir, run.name or default_run_name(config, run.seed))
+
+
+def config_differences(a: Any, b: Any) -> list[str]:
+    """Names of the fields in which two config dataclasses differ."""
+    return [
+        field.name
+        for field in dataclasses.fields(a)
+        if getattr(a, field.name) != getattr(b, field.name)
+    ]
+
+
+def load_run_config(run_dir: str) -> tuple[PPOConfig, dict[str, Any]]:
+    """The PPO config and the raw ``config.json`` of a run directory."""
+    path = os.path.join(run_dir, CONFIG_JSON)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{run_dir} is not a run directory: it has no {CONFIG_JSON}")
+    with open(path, encoding="utf-8") as handle:
+        saved = json.load(handle)
+    return config_from_dict(PPOConfig, saved["config"]), saved
+
+
+def _resolve_resume_config(config: PPOConfig, run_dir: str) -> PPOConfig:
+    """On resume the saved config rules; a command line that sets another one is an error."""
+    saved, _ = load_run_config(run_dir)
+    if config != saved and config != PPOConfig():
+        fields = config_differences(config, saved)
+        raise RunSetupError(
+            f"--resume: the command line's config differs from the run's saved config in "
+            f"{fields}; resume with the same flags (or none) or start a new run"
+        )
+    return saved
+
+
+def chunk_schedule(num_updates: int, chunk_updates: int, start: int = 0) -> list[int]:
+    """Chunk sizes that take ``start`` updates to ``num_updates``, aligned to multiples of
+    ``chunk_updates`` from 0, so a resumed run cuts its chunks where an uninterrupted one does."""
+    sizes = []
+    done = start
+    while done < num_updates:
+        boundary = (done // chunk_updates + 1) * chunk_updates
+        sizes.append(min(boundary, num_updates) - done)
+        done += sizes[-1]
+    return sizes
+
+
+class ChunkedTrainer:
+    """Compiled init and chunk-update functions of one config, compiled once per chunk size.
+
+    Args:
+        config: the PPO config.
+        make_chunks: ``make_chunks(config, updates_per_chunk) -> (init_fn, update_fn)``.
+    """
+
+    def __init__(self, config: PPOConfig, make_chunks: Callable = make_train_chunks):
+        self.config = config
+        self._make_chunks = make_chunks
+        self._init_fn = None
+        self._init_jit = None
+        self._template = None
+        self._update_fns: dict[int, Callable] = {}
+
+    def _fns(self, size: int) -> tuple[Callable, Callable]:
+        init_fn, update_fn = self._make_chunks(self.config, size)
+        if self._init_fn is None:
+            self._init_fn = init_fn
+        return init_fn, update_fn
+
+    def init(self, key: jax.Array) -> Any:
+        if self._init_fn is None:
+            self._fns(1)
+        if self._init_jit is None:
+            self._init_jit = jax.jit(self._init_fn)
+        return self._init_jit(key)
+
+    def state_template(self, key: jax.Array) -> Any:
+        """The runner state's structure, shapes and dtypes, without computing it."""
+        if self._init_fn is None:
+            self._fns(1)
+        if self._template is None:
+            self._template = jax.eval_shape(self._init_fn, key)
+        return self._template
+
+    def update(self, runner_state: Any, size: int) -> tuple[Any, dict[str, Any]]:
+        """Runs ``size`` updates; the input state's buffers are donated (reused in place)."""
+        if size not in self._update_fns:
+            _, update_fn = self._fns(size)
+            self._update_fns[size] = jax.jit(update_fn, donate_argnums=0)
+        return self._update_fns[size](runner_state)
+
+
+#: Trainers of recent configs, so a process that trains the same config again (a resume, a
+#: notebook re-run, the tests) reuses the compiled functions.
+_TRAINERS: dict[str, ChunkedTrainer] = {}
+_TRAINER_CACHE_SIZE = 4
+
+
+def get_trainer(config: PPOConfig) -> ChunkedTrainer:
+    """The cached :class:`ChunkedTrainer` of ``config`` (built on first use)."""
+    key = json.dumps(config_to_dict(config), sort_keys=True)
+    if key not in _TRAINERS:
+        while len(_TRAINERS) >= _TRAINER_CACHE_SIZE:
+            _TRAINERS.pop(next(iter(_TRAINERS)))
+        _TRAINERS[key] = ChunkedTrainer(config)
+    return _TRAINERS[key]
+
+
+def train(
+    config: PPOConfig,
+    run: RunOptions,
+    trainer: ChunkedTrainer | None = None,
+    log: Callable[[str], None] = print,
+) -> RunResult:
+    """Runs (or resumes) one training run and writes its files.
+
+    Args:
+        config: the PPO config (on resume, the run directory's saved config is used; a different
+            non-default one is an error).
+        run: run options.
+        trainer: compiled functions to use; the process-wide cached ones of the config when
+            None (see :func:`get_trainer`).
+        log: where the summary lines go.
+
+    Returns:
+        The :class:`RunResult`.
+    """
+    run_dir = run_directory(config, run)
+    checkpoint_dir = os.path.join(run_dir, CHECKPOINT_DIR)
+    has_checkpoint = os.path.isdir(checkpoint_dir) and any(
+        name.isdigit() for name in os.listdir(checkpoint_dir)
+    )
+    if run.resume:
+        if not has_checkpoint:
+            raise RunSetupError(f"--resume: no checkpoint in {checkpoint_dir}")
+        config = _resolve_resume_config(config, run_dir)
+    elif has_checkpoint and not run.overwrite:
+        raise RunSetupError(
+            f"{run_dir} already holds checkpoints; pass --resume to continue that run, "
+            f"--overwrite to start afresh, or --name for another run directory"
+        )
+    if trainer is None or trainer.config != config:
+        trainer = get_trainer(config)
+    is_main_process = jax.process_index() == 0
+    os.makedirs(run_dir, exist_ok=True)
+    if run.overwrite and has_checkpoint and is_main_process:
+        import shutil
+
+        shutil.rmtree(checkpoint_dir)
+    num_updates = config.num_updates
+    steps_per_update = config.steps_per_update
+    key = jax.random.key(run.seed)
+    checkpointer = RunCheckpointer(checkpoint_dir, max_to_keep=run.keep_checkpoints)
+    rows: list[dict[str, Any]] = []
+    if run.resume:
+        runner_state, metadata = checkpointer.restore(trainer.state_template(key))
+        updates_done = int(metadata["updates_done"])
+        rows = list(metadata["rows"])
+        log(f"resuming {run_dir} from update {updates_done}/{num_updates}")
+    else:
+        runner_state = trainer.init(key)
+        updates_done = 0
+    if is_main_process:
+        with open(os.path.join(run_dir, CONFIG_JSON), "w", encoding="utf-8") as handle:
+            json.dump(
+                {
+                    "config": config_to_dict(config),
+                    "run": config_to_dict(run),
+                    "num_updates": num_updates,
+                    "steps_per_update": steps_per_update,
+                    "jax_version": jax.__version__,
+                },
+                handle,
+                indent=2,
+            )
+    logger = MetricsLogger(
+        run_dir,
+        steps_per_update,
+        start_update=updates_done,
+        csv_file=run.csv,
+        tensorboard=run.tensorboard and is_main_process,
+        jsonl=is_main_process,
+        wandb_project=run.wandb_project if is_main_process else None,
+        wandb_config=config_to_dict(config),
+    )
+    stop_at = (
+        num_updates if run.stop_after_updates is None else min(num_updates, run.stop_after_updates)
+    )
+    progress = TrainingProgress(
+        total_env_steps=num_updates * steps_per_update,
+        initial_env_steps=updates_done * steps_per_update,
+        return_key=RETURN_KEY,
+        disable=not (run.progress and is_main_process),
+    )
+    start_time = time.perf_counter()
+    try:
+        for index, size in enumerate(chunk_schedule(stop_at, run.chunk_updates, updates_done)):
+            runner_state, metrics = trainer.update(runner_state, size)
+            metrics = jax.device_get(metrics)  # the only device -> host transfer of a chunk
+            chunk_rows = logger.log_chunk(metrics, updates_done)
+            progress.update(chunk_rows)
+            rows.extend({k: v for k, v in row.items() if k != TIME_KEY} for row in chunk_rows)
+            updates_done += size
+            if (index + 1) % run.checkpoint_every == 0 or updates_done == stop_at:
+                checkpointer.save(
+                    updates_done,
+                    runner_state,
+                    {
+                        "updates_done": updates_done,
+                        "env_steps": updates_done * steps_per_update,
+                        "config": config_to_dict(config),
+                        "rows": rows,
+                    },
+                )
+    finally:
+        progress.close()
+        logger.close()
+        checkpointer.close()
+    elapsed = time.perf_counter() - start_time
+    paths = {
+        "run directory": run_dir,
+        "config": os.path.join(run_dir, CONFIG_JSON),
+        "checkpoints": checkpoint_dir,
+    }
+    if logger.jsonl_path:
+        paths["metrics (JSONL)"] = logger.jsonl_path
+    if logger.csv_path and run.csv and is_main_process:
+        paths["metrics (CSV)"] = logger.csv_path
+    if logger.tensorboard_dir:
+        paths["TensorBoard"] = logger.tensorboard_dir
+    if run.plot and rows and is_main_process:
+        curve_path = os.path.join(run_dir, CURVE_PNG)
+        columns = rows_to_columns(rows)
+        keys = [k for k in CURVE_KEYS if k in columns]
+        if keys:
+            plot_learning_curves(
+                columns,
+                curve_path,
+                keys=keys,
+                title=f"{config.env_id} / {config.memory} / seed {run.seed}",
+            )
+            paths["learning curve"] = curve_path
+    finished = updates_done >= num_updates
+    status = "finished" if finished else f"stopped at update {updates_done}/{num_updates}"
+    log(
+        f"{status}: {updates_done * steps_per_update:,} env steps in {elapsed:.1f} s "
+        f"(compile included)"
+    )
+    for name, path in paths.items():
+        log(f"  {name + ':':<18} {path}")
+    if not finished:
+        log(
+            f"  continue with: python -m experiments.train --resume --out-dir {run.out_dir} "
+            f"--name {os.path.basename(run_dir)}"
+        )
+    return RunResult(
+        run_dir=run_dir,
+        runner_state=runner_state,
+        rows=rows,
+        updates_done=updates_done,
+        finished=finished,
+        paths=paths,
+    )
+
+
+def initialize_distributed_if_requested(argv: Sequence[str]) -> None:
+    """Calls ``jax.distributed.initialize()`` when ``--distributed`` is on the command line.
+
+    It must run before any JAX computation, so it looks at the raw arguments before parsing.
+    The coordinator address, process count and id come from the cluster (SLURM, Open MPI,
+    Kubernetes/TPU pods are auto-detected) or from ``JAX_COORDINATOR_ADDRESS``,
+    ``JAX_NUM_PROCESSES`` and ``JAX_PROCESS_ID``.
+    """
+    if "--distributed" in argv:
+        jax.distributed.initialize()
+
+
+def main(argv: Sequence[str] | None = None) -> RunResult:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    initialize_distributed_if_requested(argv)
+    args = parse_args(argv)
+    try:
+        return train(args.config, args.run)
+    except RunSetupError as error:
+        # Problems with the run directory or a resume: a message, not a traceback.
+        print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(2) from error
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,79 @@
+"""The training script: its files, and a resumed run bitwise equal to an uninterrupted one."""
+
+import json
+import os
+
+import jax
+import numpy as np
+
+from experiments.train import chunk_schedule
+from hcmrl_jax.utils.checkpoint import RunCheckpointer
+from hcmrl_jax.utils.logging import read_tensorboard_scalars
+from hcmrl_jax.utils.metrics import read_jsonl
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def _leaf_bytes(leaf) -> np.ndarray:
+    if jax.dtypes.issubdtype(leaf.dtype, jax.dtypes.prng_key):
+        leaf = jax.random.key_data(leaf)
+    return np.atleast_1d(np.asarray(leaf)).view(np.uint8)
+
+
+def _without_time(rows):
+    return [{k: v for k, v in row.items() if k != "time_s"} for row in rows]
+
+
+def test_resume_is_bitwise_equal_to_uninterrupted(tiny_runs):
+    full, stopped, resumed = tiny_runs["full"], tiny_runs["stopped"], tiny_runs["resumed"]
+    assert full.finished and full.updates_done == 4
+    assert not stopped.finished and stopped.updates_done == 2
+    assert resumed.finished and resumed.updates_done == 4
+    full_leaves, full_tree = jax.tree.flatten(full.runner_state)
+    resumed_leaves, resumed_tree = jax.tree.flatten(resumed.runner_state)
+    assert full_tree == resumed_tree
+    for a, b in zip(full_leaves, resumed_leaves, strict=True):
+        assert a.dtype == b.dtype and a.shape == b.shape
+        np.testing.assert_array_equal(_leaf_bytes(a), _leaf_bytes(b))
+    # The training actually moved the parameters (the comparison is not of two initial states).
+    assert int(full.runner_state.update_step) == 4
+    # Metrics: the resumed run's history (checkpointed rows + new ones) and its JSONL file match.
+    assert resumed.rows == full.rows
+    assert tiny_runs["stopped_rows"] == full.rows[:2]
+    full_file = _without_time(read_jsonl(os.path.join(full.run_dir, "metrics.jsonl")))
+    part_file = _without_time(read_jsonl(os.path.join(resumed.run_dir, "metrics.jsonl")))
+    assert part_file == full_file and len(full_file) == 4
+
+
+def test_run_directory_contents(tiny_runs):
+    full = tiny_runs["full"]
+    run_dir = full.run_dir
+    with open(os.path.join(run_dir, "config.json")) as handle:
+        saved = json.load(handle)
+    assert saved["config"]["env_id"] == "navigation" and saved["config"]["num_envs"] == 4
+    assert saved["num_updates"] == 4 and saved["steps_per_update"] == 64
+    rows = read_jsonl(os.path.join(run_dir, "metrics.jsonl"))
+    assert [row["update"] for row in rows] == [1, 2, 3, 4]
+    assert [row["env_steps"] for row in rows] == [64, 128, 192, 256]
+    expected = {"episode_return", "success", "loss_total", "entropy", "recall_lag_0_100"}
+    assert expected <= set(rows[0])
+    assert all(np.isfinite(row["loss_total"]) for row in rows)
+    with open(os.path.join(run_dir, "metrics.csv")) as handle:
+        assert handle.readline().startswith("update,env_steps,")
+    scalars = read_tensorboard_scalars(os.path.join(run_dir, "tensorboard"))
+    assert [step for step, _ in scalars["loss_total"]] == [64, 128, 192, 256]
+    with open(os.path.join(run_dir, "learning_curve.png"), "rb") as handle:
+        assert handle.read(8) == PNG_MAGIC
+    with RunCheckpointer(os.path.join(run_dir, "checkpoints")) as checkpointer:
+        assert checkpointer.all_steps() == [2, 4]  # keep_checkpoints=2, one per chunk
+        metadata = checkpointer.restore_metadata()
+    assert metadata["updates_done"] == 4 and len(metadata["rows"]) == 4
+    assert set(full.paths) >= {"config", "checkpoints", "metrics (JSONL)", "learning curve"}
+
+
+def test_chunk_schedule_aligns_resumed_chunks():
+    assert chunk_schedule(10, 4) == [4, 4, 2]
+    assert chunk_schedule(10, 4, start=4) == [4, 2]
+    assert chunk_schedule(10, 4, start=5) == [3, 2]  # back on the uninterrupted boundaries
+    assert chunk_schedule(3, 10) == [3]
+    assert chunk_schedule(4, 2, start=4) == []
