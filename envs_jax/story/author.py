@@ -89,10 +89,26 @@ class ScriptedAuthor:
             time=jnp.int32(-1),
         )
 
-    def observe(self, key: jax.Array, state: AuthorState, obs: dict) -> AuthorState:
-        """Takes in one observation (the reset one first)."""
-        if not self.remember:
-            state = self.initial_state(key).replace(time=state.time)
+    def observe(
+        self,
+        key: jax.Array,
+        state: AuthorState,
+        obs: dict,
+        remember: bool | jax.Array | None = None,
+    ) -> AuthorState:
+        """Takes in one observation (the reset one first).
+
+        Args:
+            key: PRNG key (guesses for a forgetful author).
+            state: the author's state.
+            obs: the observation.
+            remember: overrides the constructor's ``remember``; may be a traced bool [], so one
+                compiled rollout can run both authors.
+        """
+        remember = self.remember if remember is None else remember
+        if remember is not True:
+            blank = self.initial_state(key).replace(time=state.time)
+            state = jax.tree.map(lambda kept, new: jnp.where(remember, kept, new), state, blank)
         cfg = self.config
         time = state.time + 1
         belief = state.belief
@@ -135,11 +151,16 @@ class ScriptedAuthor:
         return jnp.where(active & ~in_prologue, action, 0).astype(jnp.int32)
 
     def step(
-        self, key: jax.Array, state: AuthorState, obs: dict, params: StoryParams
+        self,
+        key: jax.Array,
+        state: AuthorState,
+        obs: dict,
+        params: StoryParams,
+        remember: bool | jax.Array | None = None,
     ) -> tuple[AuthorState, jax.Array]:
         """``observe`` then ``act``: the new author state and the action for ``obs``."""
         key_observe, key_act = jax.random.split(key)
-        state = self.observe(key_observe, state, obs)
+        state = self.observe(key_observe, state, obs, remember)
         return state, self.act(key_act, state, obs, params)
 
     def _plan(self, key: jax.Array, belief: Facts, target: jax.Array) -> jax.Array:

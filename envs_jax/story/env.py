@@ -111,7 +111,12 @@ class Story(MemoryEnv):
         consistent = ~jnp.any(contradiction)
         applied = acting & consistent
         new_facts = apply_event(facts, verb, subject, arg, place, applied)
-        tokens = event_tokens(cfg, verb, subject, arg, place)
+        # What the next observation shows: the next prologue fact, or the event written. The
+        # author can only rest while the prologue is told, so the two never compete.
+        narrated = state.prologue[jnp.minimum(t + 1, prologue_len - 1)]
+        written = jnp.stack([verb, subject, arg, place])
+        shown = jnp.where(narrating, narrated, written)
+        tokens = event_tokens(cfg, shown[0], shown[1], shown[2], shown[3])
 
         # Memory statistics: the stalest remembered fact the event relied on.
         kind = jnp.asarray(VERB_ARG_KIND)[verb]
@@ -159,12 +164,7 @@ class Story(MemoryEnv):
             - params.invalid_action_penalty * ~allowed
         ).astype(jnp.float32)
 
-        # What the next observation shows.
-        rest_tokens = event_tokens(cfg, jnp.int32(REST), 0, 0, -1)
-        narrated = state.prologue[jnp.minimum(t + 1, prologue_len - 1)]
-        shown = jnp.where(narrating, narrated, jnp.where(acting, tokens, rest_tokens))
-        narrated_place = narrated[3] - cfg.vocabulary.place_base
-        focus = jnp.where(narrating, narrated_place, jnp.where(applied, place, state.focus))
+        focus = jnp.where(narrating, narrated[3], jnp.where(applied, place, state.focus))
         present = new_facts.alive & (new_facts.char_place == focus)
         outcome = jnp.concatenate(
             [
@@ -174,9 +174,7 @@ class Story(MemoryEnv):
         )
         char_seen, obj_seen, secret_seen = mark_seen(
             cfg,
-            state.char_seen,
-            state.obj_seen,
-            state.secret_seen,
+            (state.char_seen, state.obj_seen, state.secret_seen),
             shown,
             present,
             t + 1,
@@ -187,7 +185,7 @@ class Story(MemoryEnv):
         record = narrating | acting
         slot = jax.lax.rem(state.history_count, jnp.int32(cfg.history_len))
         at_slot = (jnp.arange(cfg.history_len) == slot) & record
-        history = jnp.where(at_slot[:, None], shown, state.history)
+        history = jnp.where(at_slot[:, None], tokens, state.history)
         history_outcome = jnp.where(at_slot[:, None], outcome, state.history_outcome)
         history_time = jnp.where(at_slot, t + 1, state.history_time)
 
@@ -201,7 +199,7 @@ class Story(MemoryEnv):
             char_seen=char_seen,
             obj_seen=obj_seen,
             secret_seen=secret_seen,
-            last_event=shown.astype(jnp.int32),
+            last_event=tokens,
             last_outcome=outcome,
             last_thread=new_thread,
             focus=focus.astype(jnp.int32),

@@ -177,16 +177,19 @@ def generate(key: jax.Array, config: StoryConfig, params: StoryParams) -> StoryS
     )
     relations = _relations(u["relations"], params)
 
-    goals = _plot(u, config, params, alive, victim, rank, relations)
-    threads, thread_opener = _threads(u, config, survivor)
-
+    goal_events = _plot(u, config, params, alive, victim, rank, relations)
+    thread_events, thread_opener = _threads(u, config, survivor)
     prologue = _prologue(u["prologue"], config, facts, keepers)
-    first = prologue[0]
-    focus = first[3] - config.vocabulary.place_base
+    # One token conversion for the goals, the threads and the first narrated fact.
+    events = jnp.concatenate([goal_events, thread_events, prologue[:1]], axis=0)
+    tokens = jax.vmap(lambda e: event_tokens(config, e[0], e[1], e[2], e[3]))(events)
+    goals, threads, first = tokens[:g], tokens[g : g + t], tokens[g + t]
+
+    focus = prologue[0, 3]
     present = alive & (char_place == focus)
-    zeros_c, zeros_o, zeros_s = (jnp.zeros((n,), jnp.int32) for n in (c, o, s))
+    zeros = tuple(jnp.zeros((n,), jnp.int32) for n in (c, o, s))
     char_seen, obj_seen, secret_seen = mark_seen(
-        config, zeros_c, zeros_o, zeros_s, first, present, jnp.int32(0), jnp.bool_(True)
+        config, zeros, prologue[0], present, jnp.int32(0), jnp.bool_(True)
     )
     history_len = config.history_len
     no_outcome = jnp.zeros((NUM_OUTCOME_FLAGS,), jnp.int32)
@@ -226,7 +229,7 @@ def _plot(
     rank: jax.Array,
     relations: jax.Array,
 ) -> jax.Array:
-    """int32 [G, 4] tokens of the plot goals."""
+    """int32 [G, 4] the plot goals' events as (verb, subject, argument, place; -1 any)."""
     c, p, o, s = config.num_characters, config.num_places, config.num_objects, config.num_secrets
     g, d, k = config.num_goals, config.num_dead_at_start, config.num_plot_kills
     chars = jnp.arange(c)
@@ -251,11 +254,11 @@ def _plot(
     )
     anywhere = u["goal_anywhere"] < params.anywhere_prob
     place = jnp.where(anywhere, -1, below(u["goal_places"], p))
-    return jax.vmap(lambda *e: event_tokens(config, *e))(verb, subject, arg, place)
+    return jnp.stack([verb, subject, arg, place], axis=1).astype(jnp.int32)
 
 
 def _threads(u: Draws, config: StoryConfig, survivor: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """Threads' resolving events (int32 [T, 4] tokens) and their opening goals (int32 [T])."""
+    """Threads' resolving events (int32 [T, 4] indices) and their opening goals (int32 [T])."""
     c, p, o, s = config.num_characters, config.num_places, config.num_objects, config.num_secrets
     t = config.num_threads
     chars = jnp.arange(c)
@@ -271,32 +274,32 @@ def _threads(u: Draws, config: StoryConfig, survivor: jax.Array) -> tuple[jax.Ar
         below(u["thread_args"], s),
     )
     place = below(u["thread_places"], p)
-    tokens = jax.vmap(lambda *e: event_tokens(config, *e))(verb, subject, arg, place)
-    return tokens.reshape(t, 4).astype(jnp.int32), opener
+    events = jnp.stack([verb, subject, arg, place], axis=1).reshape(t, 4)
+    return events.astype(jnp.int32), opener
 
 
 def _prologue(u: jax.Array, config: StoryConfig, facts: Facts, keepers: jax.Array) -> jax.Array:
-    """int32 [L, 4] tokens of the initial facts (one per character, object, secret), shuffled.
+    """int32 [L, 4] the initial facts as event indices, one per character, object and secret.
 
     Args:
-        u: float [L] uniforms that order the telling.
+        u: float [L] uniforms that shuffle the telling order.
     """
     c, o, s = config.num_characters, config.num_objects, config.num_secrets
     chars = jnp.arange(c)
 
-    def tokens(verb, subject, arg, place):
-        return jax.vmap(lambda *e: event_tokens(config, *e))(verb, subject, arg, place)
+    def events(verb, subject, arg, place):
+        return jnp.stack(jnp.broadcast_arrays(verb, subject, arg, place), axis=1)
 
-    char_facts = tokens(
+    char_facts = events(
         jnp.where(facts.alive, IS_AT, LIES_DEAD), chars, jnp.zeros_like(chars), facts.char_place
     )
     carried = facts.obj_holder >= 0
-    obj_facts = tokens(
+    obj_facts = events(
         jnp.where(carried, CARRIES, LIES),
         jnp.maximum(facts.obj_holder, 0),
         jnp.arange(o),
         object_places(facts),
     )
-    secret_facts = tokens(jnp.full((s,), KNOWS), keepers, jnp.arange(s), facts.char_place[keepers])
+    secret_facts = events(jnp.full((s,), KNOWS), keepers, jnp.arange(s), facts.char_place[keepers])
     every = jnp.concatenate([char_facts, obj_facts, secret_facts], axis=0)
     return every[random_order(u)].astype(jnp.int32)

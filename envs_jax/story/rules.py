@@ -261,10 +261,8 @@ def needed_kinds(verb: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
 
 def mark_seen(
     config: StoryConfig,
-    char_seen: jax.Array,
-    obj_seen: jax.Array,
-    secret_seen: jax.Array,
-    tokens: jax.Array,
+    seen: tuple[jax.Array, jax.Array, jax.Array],
+    event: jax.Array,
     present: jax.Array,
     time: jax.Array,
     enabled: jax.Array,
@@ -273,8 +271,8 @@ def mark_seen(
 
     Args:
         config: the static sizes.
-        char_seen, obj_seen, secret_seen: int32 [C], [O], [S] last times shown.
-        tokens: int32 [4] the event on show.
+        seen: int32 [C], [O], [S] last times each character, object and secret was shown.
+        event: int32 [4] the event on show as indices (verb, subject, argument, place).
         present: bool [C] the characters in the scene (shown whatever the event).
         time: int32 [] the observation's time.
         enabled: bool [] whether the event states facts (narrated, or written without
@@ -283,9 +281,10 @@ def mark_seen(
     Returns:
         The updated ``(char_seen, obj_seen, secret_seen)``.
     """
-    verb, subject, arg, _ = decode_tokens(config, tokens)
+    char_seen, obj_seen, secret_seen = seen
+    verb, subject, arg = event[0], event[1], event[2]
     kind = jnp.asarray(VERB_ARG_KIND)[verb]
-    has_subject = jnp.asarray(VERB_HAS_SUBJECT)[verb] & (tokens[0] != NONE_TOKEN)
+    has_subject = jnp.asarray(VERB_HAS_SUBJECT)[verb]
     chars = jnp.arange(config.num_characters)
     shown = ((chars == subject) & has_subject) | ((chars == arg) & (kind == ARG_CHARACTER))
     shown = (shown & enabled) | present

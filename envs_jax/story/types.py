@@ -220,7 +220,7 @@ class StoryState(environment.EnvState):
 
     facts: Facts  # the hidden fact table
     relations: jax.Array  # [C, C] int32, symmetric relation ids (STRANGER .. KIN)
-    prologue: jax.Array  # [L, 4] int32, tokens of the narrated initial facts, in telling order
+    prologue: jax.Array  # [L, 4] int32, narrated initial facts as (verb, subject, arg, place)
     goals: jax.Array  # [G, 4] int32, tokens of each plot goal's event (place may be ANY)
     goal_index: jax.Array  # [] int32, goals completed so far (the current goal's index)
     goal_done_time: jax.Array  # [G] int32, step at which each goal was completed, -1 if not
