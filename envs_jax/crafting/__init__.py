@@ -1,0 +1,41 @@
+"""Crafting: a Crafter-like open world with a per-episode recipe book and delayed orders.
+
+``env, params = envs_jax.make("crafting")``; see :mod:`envs_jax.crafting.env` for the
+observation, action, reward and termination, and for what must be remembered.
+
+Layout: ``constants`` (rule tables), ``types`` (config, params, state), ``generator`` (world
+generation), ``env`` (the environment), ``renderer`` (text / RGB), ``scoring`` (Crafter score).
+"""
+
+from envs_jax.crafting.constants import (
+    ACHIEVEMENTS,
+    ACTION_NAMES,
+    ITEM_NAMES,
+    NUM_ACHIEVEMENTS,
+    NUM_ACTIONS,
+    TILE_NAMES,
+    TOOL_NAMES,
+)
+from envs_jax.crafting.env import Crafting, daylight
+from envs_jax.crafting.generator import generate_world, value_noise
+from envs_jax.crafting.scoring import achievement_success_rates, crafter_score
+from envs_jax.crafting.types import CraftingConfig, EnvParams, EnvState
+
+__all__ = [
+    "ACHIEVEMENTS",
+    "ACTION_NAMES",
+    "ITEM_NAMES",
+    "NUM_ACHIEVEMENTS",
+    "NUM_ACTIONS",
+    "TILE_NAMES",
+    "TOOL_NAMES",
+    "Crafting",
+    "CraftingConfig",
+    "EnvParams",
+    "EnvState",
+    "achievement_success_rates",
+    "crafter_score",
+    "daylight",
+    "generate_world",
+    "value_noise",
+]

@@ -1,0 +1,62 @@
+"""Crafter's score: the geometric-style mean of per-achievement success rates."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax.numpy as jnp
+import numpy as np
+
+from envs_jax.crafting import constants as C
+
+
+def achievement_success_rates(achievements: Any) -> np.ndarray:
+    """Per-achievement success rates in percent over finished episodes.
+
+    Args:
+        achievements: bool [E, N] achievements unlocked by the end of each of E episodes (e.g.
+            ``info["achievements"]`` at the steps where an episode ended).
+
+    Returns:
+        float64 [N] percent of episodes that unlocked each achievement.
+
+    Raises:
+        ValueError: not a 2-D array, or no episodes.
+    """
+    achievements = np.asarray(achievements)
+    if achievements.ndim != 2 or achievements.shape[0] == 0:
+        raise ValueError(f"achievements must be [episodes > 0, N], got shape {achievements.shape}")
+    return 100.0 * achievements.astype(np.float64).mean(axis=0)
+
+
+def crafter_score(success_rates: Any) -> Any:
+    """Crafter's score: ``exp(mean(log(1 + s))) - 1`` over success rates ``s`` in percent.
+
+    Works on numpy or JAX arrays (jittable). It rewards unlocking many achievements at all more
+    than unlocking a few reliably.
+
+    Args:
+        success_rates: float [N] success rate of each achievement in percent, in [0, 100]
+            (e.g. :func:`achievement_success_rates`; N = 23 for this benchmark).
+
+    Returns:
+        float [] the score in percent, in [0, 100].
+
+    Raises:
+        ValueError: not 1-D, empty, or (for concrete values) outside [0, 100].
+    """
+    rates = jnp.asarray(success_rates, jnp.float32)
+    if rates.ndim != 1 or rates.shape[0] == 0:
+        raise ValueError(f"success_rates must be a non-empty [N] vector, got shape {rates.shape}")
+    if isinstance(success_rates, np.ndarray | list | tuple):
+        concrete = np.asarray(success_rates, np.float64)
+        if np.any(~np.isfinite(concrete)) or concrete.min() < 0 or concrete.max() > 100:
+            raise ValueError(
+                f"success_rates must lie in [0, 100] (percent), got [{concrete.min()}, "
+                f"{concrete.max()}]"
+            )
+    return jnp.exp(jnp.mean(jnp.log1p(rates))) - 1.0
+
+
+#: Number of achievements the score is computed over in this benchmark.
+NUM_SCORED_ACHIEVEMENTS = C.NUM_ACHIEVEMENTS

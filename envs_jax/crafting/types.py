@@ -1,0 +1,190 @@
+"""Static config, sweepable params and the state of the crafting world."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+from gymnax.environments import environment
+
+from envs_jax.crafting import constants as C
+
+
+@dataclasses.dataclass(frozen=True)
+class CraftingConfig:
+    """Shape-defining sizes (static under ``jit``); validated on construction."""
+
+    map_size: int = 64  # side of the square world, in cells
+    view_size: int = 9  # side of the egocentric view (odd); the map is padded by view_size // 2
+    max_creatures: int = 8  # capacity of the creature array (cows, zombies, skeletons)
+    max_plants: int = 4  # capacity of the planted-sapling array (growth timers)
+    num_depots: int = 4  # delivery depots, one per sector around the start, far from it
+    num_iron: int = 5  # iron ores generated (the deepest-scoring mountain cells)
+    num_diamonds: int = 3  # diamonds generated (the deepest-scoring mountain cells)
+    initial_cows: int = 3  # cows placed near the start at reset (<= max_creatures)
+    craft_radius: int = 1  # "nearby" for tables / furnaces: within this Chebyshev distance
+    order_max_amount: int = 2  # an order asks for 1 .. order_max_amount of one raw item
+    noise_cells: tuple[int, ...] = (4, 8, 16)  # coarse grid sides of the value-noise octaves
+
+    def __post_init__(self):
+        def need(ok: bool, name: str, problem: str) -> None:
+            if not ok:
+                raise ValueError(f"CraftingConfig.{name}: {problem}, got {getattr(self, name)!r}")
+
+        need(isinstance(self.map_size, int) and self.map_size >= 12, "map_size", "must be >= 12")
+        need(
+            isinstance(self.view_size, int) and self.view_size >= 3 and self.view_size % 2 == 1,
+            "view_size",
+            "must be an odd int >= 3",
+        )
+        need(self.view_size <= self.map_size, "view_size", "must be <= map_size")
+        need(self.max_creatures >= 1, "max_creatures", "must be >= 1")
+        need(self.max_plants >= 1, "max_plants", "must be >= 1")
+        need(1 <= self.num_depots <= 16, "num_depots", "must be in [1, 16]")
+        need(self.num_iron >= 0, "num_iron", "must be >= 0")
+        need(self.num_diamonds >= 0, "num_diamonds", "must be >= 0")
+        need(
+            self.num_iron + self.num_diamonds <= self.map_size**2 // 4,
+            "num_diamonds",
+            "num_iron + num_diamonds must fit in a quarter of the map",
+        )
+        need(
+            0 <= self.initial_cows <= self.max_creatures,
+            "initial_cows",
+            "must be in [0, max_creatures]",
+        )
+        need(
+            1 <= self.craft_radius <= self.view_size // 2,
+            "craft_radius",
+            "must be in [1, view_size // 2]",
+        )
+        need(1 <= self.order_max_amount <= C.MAX_COUNT, "order_max_amount", "must be in [1, 9]")
+        need(
+            len(self.noise_cells) >= 1
+            and all(isinstance(c, int) and 1 <= c <= self.map_size for c in self.noise_cells),
+            "noise_cells",
+            "must be a non-empty tuple of ints in [1, map_size]",
+        )
+
+    @property
+    def view_radius(self) -> int:
+        """Cells seen on each side of the agent (also the map padding)."""
+        return self.view_size // 2
+
+    @property
+    def num_tile_ids(self) -> int:
+        """Number of ids a view cell can hold (map tiles, creatures, darkness, depots)."""
+        return C.DEPOT_BASE + self.num_depots
+
+
+def _default_order_weights() -> jax.Array:
+    return jnp.ones((C.NUM_ORDER_ITEMS,), jnp.float32)
+
+
+@struct.dataclass
+class EnvParams(environment.EnvParams):
+    """Sweepable values; every field is a pytree leaf (no recompilation when changed)."""
+
+    max_steps_in_episode: int = 10_000  # truncation length
+    # --- rewards
+    achievement_reward: float = 1.0  # per achievement unlocked for the first time this episode
+    health_reward: float = 0.1  # per point of health gained (lost: negative)
+    delivery_reward: float = 1.0  # per order delivered to the right depot
+    invalid_action_penalty: float = 0.01  # subtracted when the action is masked (done as noop)
+    # --- memory: recipe book and orders
+    recipe_show_steps: int = 1  # the recipe book is in the observation for t < this
+    order_start: int = 50  # time of the first order
+    order_interval: int = 2_500  # a new order every this many steps (0: only one order)
+    order_delay: int = 1_000  # an order can be delivered from issue + order_delay on
+    order_show_steps: int = 1  # an order is in the observation for this many steps after issue
+    order_item_weights: jax.Array = struct.field(  # [6] float32 odds of each raw item in orders
+        default_factory=_default_order_weights
+    )
+    # --- day and night
+    day_length: int = 300  # steps of one day-night cycle
+    night_threshold: float = 0.3  # daylight below this is night
+    night_view_radius: int = 2  # at night only cells this close (Chebyshev) are visible
+    # --- vitals (Crafter's dynamics; periods in steps awake, sleeping halves hunger and thirst)
+    hunger_period: int = 25  # food drops by one every this many steps
+    thirst_period: int = 20  # drink drops by one every this many steps
+    fatigue_period: int = 30  # energy drops by one every this many steps awake
+    rest_period: int = 10  # energy rises by one every this many steps asleep
+    recover_period: int = 25  # health rises by one after this many steps with all needs met
+    degen_period: int = 15  # health drops by one after this many steps with a need unmet
+    food_per_cow: int = 6  # food gained by eating a cow
+    food_per_plant: int = 4  # food gained by eating a ripe plant
+    drink_per_sip: int = 1  # drink gained per "do" on water
+    sapling_prob: float = 0.1  # chance that "do" on grass yields a sapling
+    plant_grow_steps: int = 300  # steps for a sapling to ripen (and to regrow after eating)
+    # --- creatures
+    cow_spawn_prob: float = 0.02  # per step: chance of trying to spawn a cow near the agent
+    zombie_spawn_prob_day: float = 0.004  # ... a zombie, in daylight
+    zombie_spawn_prob_night: float = 0.04  # ... a zombie, at night
+    skeleton_spawn_prob: float = 0.02  # ... a skeleton (on tunnel floor only)
+    spawn_radius: int = 8  # spawns land within this Chebyshev distance of the agent
+    spawn_min_distance: int = 3  # ... and at least this far from it
+    despawn_distance: int = 14  # creatures farther than this (Chebyshev) may vanish
+    despawn_prob: float = 0.05  # per step chance that a far creature vanishes
+    cow_move_prob: float = 0.5  # per step chance that a cow takes a random step
+    zombie_move_prob: float = 0.7  # per step chance that a zombie steps (towards the agent if near)
+    skeleton_move_prob: float = 0.4  # per step chance that a skeleton steps
+    chase_distance: int = 6  # hostile creatures this close (Manhattan) move towards the agent
+    zombie_damage: int = 2  # health lost per zombie hit
+    zombie_sleep_damage: int = 7  # ... when the zombie catches the agent asleep
+    zombie_cooldown: int = 5  # steps between two hits of one zombie
+    skeleton_damage: int = 2  # health lost per skeleton arrow
+    skeleton_range: int = 4  # skeletons shoot within this Manhattan distance
+    skeleton_shoot_prob: float = 0.1  # per step chance that a skeleton in range shoots
+    skeleton_cooldown: int = 4  # steps between two arrows of one skeleton
+    # --- terrain (thresholds on standardised value noise)
+    start_clear_radius: float = 5.0  # the start area (this close to the centre) is open grass
+    water_level: float = 1.0  # water where the water noise exceeds this
+    sand_width: float = 0.35  # sand where the water noise is within this below water_level
+    mountain_level: float = 0.55  # mountains (stone) where the mountain noise exceeds this
+    cave_level: float = 1.0  # tunnels inside mountains where the cave noise exceeds this
+    lava_level: float = 1.1  # lava inside deep mountains where the lava noise exceeds this
+    lava_depth: float = 1.2  # ... and the mountain noise exceeds this
+    coal_prob: float = 0.08  # chance that a mountain stone cell is coal
+    tree_level: float = 0.0  # forests where the tree noise exceeds this
+    tree_density: float = 0.3  # chance of a tree in a forest cell
+    depot_min_distance: float = 0.55  # depots lie between this and depot_max_distance ...
+    depot_max_distance: float = 0.9  # ... times map_size / 2 from the start
+
+
+@struct.dataclass
+class EnvState(environment.EnvState):
+    """One crafting world. ``M = map_size + 2 * view_radius`` (the padded map side)."""
+
+    time: jax.Array  # [] int32 steps since the episode started
+    map: jax.Array  # [M, M] uint8 tile ids, padded with OUT by view_radius on every side
+    pos: jax.Array  # [2] int32 agent (row, col) in unpadded map coordinates
+    facing: jax.Array  # [] int32 direction index into DIRECTIONS (left, right, up, down)
+    inventory: jax.Array  # [NUM_ITEMS] int32 item counts in [0, 9]
+    vitals: jax.Array  # [4] int32 health, food, drink, energy in [0, 9]
+    hunger: jax.Array  # [] int32 half-steps since food last dropped
+    thirst: jax.Array  # [] int32 half-steps since drink last dropped
+    fatigue: jax.Array  # [] int32 awake steps (+) / asleep steps (-) since energy last changed
+    recover: jax.Array  # [] int32 half-steps of health recovery (+) or decay (-)
+    sleeping: jax.Array  # [] bool
+    achievements: jax.Array  # [NUM_ACHIEVEMENTS] bool unlocked this episode
+    creature_pos: jax.Array  # [C, 2] int32 (row, col)
+    creature_kind: jax.Array  # [C] int32 0 cow, 1 zombie, 2 skeleton
+    creature_health: jax.Array  # [C] int32
+    creature_cooldown: jax.Array  # [C] int32 steps until the creature may attack again
+    creature_alive: jax.Array  # [C] bool slot in use
+    plant_pos: jax.Array  # [P, 2] int32 (row, col) of planted saplings
+    plant_time: jax.Array  # [P] int32 time the plant was planted (or last eaten)
+    plant_ripe: jax.Array  # [P] bool the plant is ripe (its tile is RIPE_PLANT)
+    plant_alive: jax.Array  # [P] bool slot in use
+    depot_pos: jax.Array  # [D, 2] int32 (row, col) of each depot
+    recipe: jax.Array  # [NUM_TOOLS] int32 tool made by "make" slot s (a permutation)
+    order_item: jax.Array  # [] int32 raw item the current order asks for
+    order_amount: jax.Array  # [] int32 how many of it
+    order_depot: jax.Array  # [] int32 depot the order must be delivered to
+    order_time: jax.Array  # [] int32 time the current order was issued (-1: none yet)
+    order_active: jax.Array  # [] bool the current order is still open
+    deliveries: jax.Array  # [] int32 orders delivered this episode
+    makeable: jax.Array  # [NUM_TOOLS] bool tool t can be made here now (cached with the mask)
+    action_mask: jax.Array  # [NUM_ACTIONS] bool actions allowed now (as observed)

@@ -1,0 +1,568 @@
+"""The crafting benchmark: contract, rules, tech tree, memory payoff, renderers, score."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import envs_jax
+from envs_jax.crafting import (
+    ACHIEVEMENTS,
+    Crafting,
+    CraftingConfig,
+    achievement_success_rates,
+    crafter_score,
+)
+from envs_jax.crafting import constants as C
+from envs_jax.wrappers import EpisodeStatsWrapper, PooledResetWrapper
+from tests.envs import conformance
+
+#: A small open world: all grass (no water, mountains or trees), no creatures, slow vitals.
+SMALL = {"map_size": 16, "max_creatures": 4, "initial_cows": 0, "num_iron": 1, "num_diamonds": 1}
+PEACEFUL = {
+    "cow_spawn_prob": 0.0,
+    "zombie_spawn_prob_day": 0.0,
+    "zombie_spawn_prob_night": 0.0,
+    "skeleton_spawn_prob": 0.0,
+    "hunger_period": 100_000,
+    "thirst_period": 100_000,
+    "fatigue_period": 100_000,
+}
+FLAT = {"water_level": 99.0, "mountain_level": 99.0, "tree_density": 0.0}
+
+
+def ach(name: str) -> int:
+    return ACHIEVEMENTS.index(name)
+
+
+@pytest.fixture(scope="module")
+def small():
+    """A small flat, peaceful world and its jitted step (shared by the rule tests)."""
+    env, params = envs_jax.make("crafting", **SMALL, **PEACEFUL, **FLAT)
+    return env, params, jax.jit(env.step), jax.jit(env.reset), jax.jit(env.refresh)
+
+
+class Driver:
+    """Steps one env on the host and records what happened (for scripted scenarios)."""
+
+    def __init__(self, small, state, seed: int = 0):
+        self.env, self.params, self._step, _, self._refresh = small
+        self.state = state
+        self.key = jax.random.PRNGKey(seed)
+        self.obs, self.state = self._refresh(state, self.params)
+
+    def edit(self, **fields):
+        self.obs, self.state = self._refresh(self.state.replace(**fields), self.params)
+
+    def put(self, offset: tuple[int, int], tile: int):
+        pad = self.env.config.view_radius
+        row, col = (np.asarray(self.state.pos) + np.asarray(offset)) + pad
+        self.edit(map=self.state.map.at[row, col].set(tile))
+
+    def act(self, action: int):
+        self.key, key = jax.random.split(self.key)
+        self.obs, self.state, reward, terminated, truncated, info = self._step(
+            key, self.state, jnp.int32(action), self.params
+        )
+        self.reward, self.info = float(reward), info
+        return self
+
+
+def fresh(small, seed: int = 0):
+    env, params, _, reset, _ = small
+    return reset(jax.random.PRNGKey(seed), params)[1]
+
+
+# ---------------------------------------------------------------------------------------------
+# Contract
+
+
+def test_config_and_overrides_are_validated():
+    with pytest.raises(ValueError, match="view_size"):
+        CraftingConfig(view_size=8)
+    with pytest.raises(ValueError, match="map_size"):
+        CraftingConfig(map_size=8)
+    with pytest.raises(ValueError, match="initial_cows"):
+        CraftingConfig(max_creatures=2, initial_cows=3)
+    with pytest.raises(ValueError, match="craft_radius"):
+        CraftingConfig(craft_radius=0)
+    with pytest.raises(ValueError, match="no option 'bogus'"):
+        envs_jax.make("crafting", bogus=1)
+    env, params = envs_jax.make("crafting")
+    assert isinstance(env, Crafting) and params.max_steps_in_episode == 10_000
+    assert env.action_space(params).n == C.NUM_ACTIONS == 18
+    assert len(ACHIEVEMENTS) == 23
+
+
+def test_shared_conformance_checks(small):
+    env, params, *_ = small
+    # Same rollout shapes as check_determinism's, so its rollouts reuse this compilation.
+    conformance.check_spaces_and_wrappers(env, params, num_envs=2, num_steps=8)
+    conformance.check_out_of_range_actions(env, params, steps=2)
+    conformance.check_auto_reset(env, params, episode_length=4)
+    conformance.check_determinism(env, params, num_steps=8)
+    conformance.check_privileged_twin("crafting", **SMALL, **FLAT)
+    info = conformance.check_pooled_stats(env, params, episode_length=6, num_envs=3)
+    assert np.all(np.asarray(info["returned_episode_success"]) <= 1.0)
+
+
+def test_full_default_episode_runs_to_truncation():
+    """The default 64x64 world for its full 10,000 steps (one env, one lax.scan), random actions.
+    Creatures, lava and starvation are switched off so the random walker survives to the end."""
+    env, params = envs_jax.make("crafting", **PEACEFUL, lava_level=99.0)
+    records = conformance.check_full_episode(env, params)
+    assert not np.any(records["terminated"]) and records["truncated"][-1]
+    assert len(records["lag"]) == 10_000
+    success = np.asarray(records["success"])
+    assert np.all(np.diff(success) >= 0), "achievements are never lost within an episode"
+    assert success[-1] > 0, "a random walker unlocks something in 10,000 steps"
+
+
+# ---------------------------------------------------------------------------------------------
+# World generation
+
+
+def test_default_worlds_have_every_resource_and_reachable_depots():
+    env, params = envs_jax.make("crafting")
+    reset = jax.jit(jax.vmap(env.reset, in_axes=(0, None)))
+    obs, states = reset(jax.random.split(jax.random.PRNGKey(0), 4), params)
+    pad = env.config.view_radius
+    size = env.config.map_size
+    for i in range(4):
+        tiles = np.asarray(states.map[i])[pad : pad + size, pad : pad + size]
+        counts = np.bincount(tiles.reshape(-1), minlength=C.DEPOT_BASE + 4)
+        for tile in (C.GRASS, C.SAND, C.WATER, C.STONE, C.TREE, C.COAL, C.TUNNEL):
+            assert counts[tile] > 0, f"world {i} lacks {C.TILE_NAMES[tile]}"
+        assert counts[C.IRON] == env.config.num_iron
+        assert counts[C.DIAMOND] == env.config.num_diamonds
+        np.testing.assert_array_equal(counts[C.DEPOT_BASE : C.DEPOT_BASE + 4], 1)
+        pos = np.asarray(states.pos[i])
+        assert tuple(pos) == (size // 2, size // 2) and tiles[pos[0], pos[1]] == C.GRASS
+        depots = np.asarray(states.depot_pos[i])
+        far = np.hypot(*(depots - pos).T)
+        assert np.all(far >= params.depot_min_distance * size / 2 - 1e-6)
+        # Each depot sits on a cleared 3x3 patch.
+        for row, col in depots:
+            patch = tiles[row - 1 : row + 2, col - 1 : col + 2].copy()
+            patch[1, 1] = C.GRASS
+            assert np.all(patch == C.GRASS)
+    assert not np.array_equal(np.asarray(states.map[0]), np.asarray(states.map[1]))
+    # Each episode has its own recipe book, a permutation of the six tools.
+    recipes = np.asarray(states.recipe)
+    assert all(sorted(r) == list(range(C.NUM_TOOLS)) for r in recipes)
+    assert len({tuple(r) for r in recipes}) > 1
+    np.testing.assert_array_equal(np.asarray(obs["recipe"]), recipes + 1)
+
+
+# ---------------------------------------------------------------------------------------------
+# Rules
+
+
+def test_tech_tree_from_wood_to_diamond(small):
+    """A scripted crafter climbs the whole tech tree, using the recipe book read at t = 0."""
+    drv = Driver(small, fresh(small))
+    slot_of = {int(tool): slot for slot, tool in enumerate(np.asarray(drv.obs["recipe"]) - 1)}
+    make = {name: C.MAKE_FIRST + slot_of[i] for i, name in enumerate(C.TOOL_NAMES)}
+    right = (0, 1)
+
+    def mine(tile: int, times: int = 1):
+        for _ in range(times):
+            drv.put(right, tile)
+            drv.act(C.MOVE_RIGHT).act(C.DO)  # blocked: turns right, then collects
+
+    drv.put(right, C.STONE)
+    drv.act(C.MOVE_RIGHT).act(C.DO)
+    assert drv.obs["inventory"][C.STONE_ITEM] == 0, "stone needs a wood pickaxe"
+    mine(C.TREE, 5)
+    assert drv.obs["inventory"][C.WOOD] == 5 and drv.state.achievements[ach("collect_wood")]
+    drv.act(C.MOVE_UP)  # face the free cell above
+    assert drv.obs["action_mask"][C.PLACE_TABLE] and not drv.obs["action_mask"][C.PLACE_FURNACE]
+    drv.act(C.PLACE_TABLE)
+    assert drv.reward == pytest.approx(1.0) and drv.state.achievements[ach("place_table")]
+    drv.act(make["wood_pickaxe"])
+    assert drv.obs["inventory"][C.WOOD_PICKAXE] == 1 and bool(drv.info["recall"])
+    assert int(drv.info["lag"]) == int(drv.state.time) - 1  # shown at t = 0 only
+    mine(C.STONE, 3)
+    drv.put(right, C.IRON)
+    drv.act(C.DO)
+    assert drv.obs["inventory"][C.IRON_ITEM] == 0, "iron needs a stone pickaxe"
+    drv.act(make["stone_pickaxe"])
+    assert drv.obs["inventory"][C.STONE_PICKAXE] == 1
+    drv.put(right, C.PATH)
+    drv.act(C.PLACE_FURNACE)  # to the right; the table is above, within craft_radius
+    assert drv.state.achievements[ach("place_furnace")]
+    left = (0, -1)
+    for tile in (C.COAL, C.IRON):
+        drv.put(left, tile)
+        drv.act(C.MOVE_LEFT).act(C.DO)
+    assert drv.obs["action_mask"][C.MAKE_FIRST] and drv.obs["inventory"][C.IRON_ITEM] == 1
+    drv.act(make["iron_pickaxe"])
+    assert drv.obs["inventory"][C.IRON_PICKAXE] == 1
+    assert drv.state.achievements[ach("make_iron_pickaxe")]
+    drv.put(left, C.DIAMOND)
+    drv.act(C.DO)
+    assert drv.obs["inventory"][C.DIAMOND_ITEM] == 1
+    unlocked = {
+        n for n, a in zip(ACHIEVEMENTS, np.asarray(drv.state.achievements), strict=True) if a
+    }
+    assert {
+        "collect_wood",
+        "place_table",
+        "make_wood_pickaxe",
+        "collect_stone",
+        "make_stone_pickaxe",
+        "place_furnace",
+        "collect_coal",
+        "collect_iron",
+        "make_iron_pickaxe",
+        "collect_diamond",
+    } <= unlocked
+    assert float(drv.info["success"]) == pytest.approx(len(unlocked) / 23)
+    # The mined cell is floor now.
+    pad = drv.env.config.view_radius
+    row, col = np.asarray(drv.state.pos) + np.asarray(left) + pad
+    assert int(drv.state.map[row, col]) == C.PATH
+
+
+def test_action_mask_hides_the_recipe_book_and_masked_actions_are_noops(small):
+    drv = Driver(small, fresh(small))
+    drv.edit(inventory=drv.state.inventory.at[C.WOOD].set(1))
+    drv.put((-1, 0), C.TABLE)
+    mask = np.asarray(drv.obs["action_mask"])
+    # Only the wood tools are makeable, yet all six make actions look alike.
+    assert mask[C.MAKE_FIRST : C.MAKE_FIRST + C.NUM_TOOLS].all()
+    assert not mask[C.SLEEP] and not mask[C.DELIVER] and not mask[C.PLACE_FURNACE]
+    before = drv.state
+    drv.act(C.PLACE_FURNACE)  # masked: no stone
+    assert drv.reward == pytest.approx(-drv.params.invalid_action_penalty)
+    np.testing.assert_array_equal(np.asarray(drv.state.map), np.asarray(before.map))
+    np.testing.assert_array_equal(np.asarray(drv.state.inventory), np.asarray(before.inventory))
+
+
+def test_creatures_vitals_sleep_and_night(small):
+    env, params, *_ = small
+    drv = Driver(small, fresh(small))
+    target = np.asarray(drv.state.pos) + np.array([0, 1])
+    # A cow to the right: three bare-handed hits eat it.
+    drv.edit(
+        creature_pos=drv.state.creature_pos.at[0].set(target),
+        creature_kind=drv.state.creature_kind.at[0].set(C.CREATURE_COW),
+        creature_health=drv.state.creature_health.at[0].set(3),
+        creature_alive=drv.state.creature_alive.at[0].set(True),
+        vitals=drv.state.vitals.at[C.FOOD].set(2),
+    )
+    assert drv.obs["view"][env.config.view_radius, env.config.view_radius + 1] == C.COW
+    drv.params = params.replace(cow_move_prob=0.0)
+    drv.act(C.MOVE_RIGHT)
+    assert tuple(np.asarray(drv.state.pos)) != tuple(target), "the cow blocks the way"
+    for _ in range(3):
+        drv.act(C.DO)
+    assert drv.state.achievements[ach("eat_cow")] and not drv.state.creature_alive[0]
+    assert drv.obs["vitals"][C.FOOD] == 2 + params.food_per_cow
+    # A zombie next to the agent hits it (harder while asleep) and wakes it up.
+    drv.edit(
+        creature_kind=drv.state.creature_kind.at[0].set(C.CREATURE_ZOMBIE),
+        creature_health=drv.state.creature_health.at[0].set(5),
+        creature_alive=drv.state.creature_alive.at[0].set(True),
+        creature_cooldown=drv.state.creature_cooldown.at[0].set(0),
+        sleeping=jnp.asarray(True),
+        vitals=drv.state.vitals.at[C.ENERGY].set(3),
+    )
+    assert np.all(np.asarray(drv.obs["view"])[np.asarray(env._view_distance) > 0] == C.DARK)
+    assert np.flatnonzero(np.asarray(drv.obs["action_mask"])).tolist() == [C.NOOP]
+    health = int(drv.state.vitals[C.HEALTH])
+    drv.act(C.NOOP)
+    assert int(drv.state.vitals[C.HEALTH]) == health - params.zombie_sleep_damage
+    assert not bool(drv.state.sleeping) and not drv.state.achievements[ach("wake_up")]
+    drv.edit(creature_alive=drv.state.creature_alive.at[0].set(False))
+    # Sleeping with low energy until rested unlocks wake_up.
+    drv.edit(vitals=drv.state.vitals.at[C.ENERGY].set(C.MAX_COUNT - 1))
+    drv.act(C.SLEEP)
+    steps = 0
+    while bool(drv.state.sleeping) and steps < 3 * params.rest_period:
+        drv.act(C.NOOP)
+        steps += 1
+    assert drv.state.achievements[ach("wake_up")] and steps >= params.rest_period
+    # At night only the cells within night_view_radius are visible.
+    drv.edit(time=jnp.asarray(params.day_length // 2, jnp.int32))
+    dark = np.asarray(drv.obs["view"]) == C.DARK
+    np.testing.assert_array_equal(dark, np.asarray(env._view_distance) > params.night_view_radius)
+    assert float(drv.obs["daylight"][0]) < params.night_threshold
+    # Lava kills.
+    drv.put((0, -1), C.LAVA)
+    drv.act(C.MOVE_LEFT)
+    assert bool(drv.info["terminated"]) and int(drv.state.time) == 0  # auto-reset
+
+
+def test_plants_grow_and_regrow(small):
+    env, params, *_ = small
+    drv = Driver(small, fresh(small))
+    drv.params = params.replace(plant_grow_steps=5)
+    drv.edit(inventory=drv.state.inventory.at[C.SAPLING].set(1))
+    drv.act(C.PLACE_PLANT)  # facing down at reset
+    assert drv.state.achievements[ach("place_plant")]
+    drv.act(C.DO)  # unripe: nothing
+    assert not drv.state.achievements[ach("eat_plant")]
+    for _ in range(5):
+        drv.act(C.NOOP)
+    r = env.config.view_radius
+    assert drv.obs["view"][r + 1, r] == C.RIPE_PLANT
+    food = int(drv.state.vitals[C.FOOD])
+    drv.act(C.DO)
+    assert drv.state.achievements[ach("eat_plant")] and drv.obs["view"][r + 1, r] == C.PLANT
+    assert int(drv.state.vitals[C.FOOD]) == min(C.MAX_COUNT, food + params.food_per_plant)
+
+
+def test_orders_are_shown_once_and_closed_by_the_first_attempt(small):
+    env, params, *_ = small
+    drv = Driver(small, fresh(small))
+    drv.params = params.replace(order_start=2, order_delay=4, order_interval=20)
+    drv.act(C.NOOP)
+    assert np.all(np.asarray(drv.obs["order"]) == 0)
+    drv.act(C.NOOP)  # t = 2: the order is issued and shown
+    item, amount, depot = (int(v) for v in np.asarray(drv.obs["order"]))
+    assert item >= 1 and amount >= 1 and depot >= 1
+    assert list(np.asarray(drv.obs["order_status"])) == [1, 0]
+    drv.act(C.NOOP)
+    assert np.all(np.asarray(drv.obs["order"]) == 0), "the order is shown once"
+    # Stand next to the ordered depot, holding the goods, once the order is due.
+    goal = np.asarray(drv.state.depot_pos)[depot - 1]
+    inventory = drv.state.inventory.at[item - 1].set(amount + 1)
+    drv.edit(pos=jnp.asarray(goal + np.array([0, -1]), jnp.int32), inventory=inventory)
+    drv.act(C.MOVE_RIGHT)  # turn towards the depot
+    assert not drv.obs["action_mask"][C.DELIVER], "not due yet"
+    for _ in range(3):
+        drv.act(C.NOOP)
+    assert drv.obs["action_mask"][C.DELIVER] and list(np.asarray(drv.obs["order_status"])) == [1, 1]
+    drv.act(C.DELIVER)
+    assert bool(drv.info["recall"]) and int(drv.info["lag"]) == int(drv.state.time) - 1 - 2
+    assert drv.state.achievements[ach("deliver_order")] and int(drv.info["deliveries"]) == 1
+    assert int(drv.state.inventory[item - 1]) == 1
+    assert drv.reward == pytest.approx(params.achievement_reward + params.delivery_reward)
+    assert list(np.asarray(drv.obs["order_status"])) == [0, 0]
+    # The next order, delivered to a wrong depot, is lost.
+    while int(drv.state.time) < 22:
+        drv.act(C.NOOP)
+    depot = int(drv.state.order_depot)
+    wrong = np.asarray(drv.state.depot_pos)[(depot + 1) % env.config.num_depots]
+    drv.edit(pos=jnp.asarray(wrong + np.array([0, -1]), jnp.int32))
+    for _ in range(5):
+        drv.act(C.MOVE_RIGHT)
+    drv.act(C.DELIVER)
+    assert int(drv.info["lag"]) >= 0 and not bool(drv.info["recall"])
+    assert not bool(drv.state.order_active) and int(drv.info["deliveries"]) == 1
+
+
+# ---------------------------------------------------------------------------------------------
+# Memory matters
+
+
+def test_memory_matters_for_the_recipe_book(small):
+    """At a table and furnace with one iron, a crafter wants the iron pickaxe. The one that
+    remembers the recipe book (seen at t = 0) makes it first time; the one that guesses a slot
+    per try makes other tools first and, about half the time, spends the iron on the sword."""
+    episodes = 48
+    rng = np.random.default_rng(0)
+    results = {"remember": [], "guess": []}
+    for episode in range(episodes):
+        state = fresh(small, seed=100 + episode)
+        drv = Driver(small, state, seed=episode)
+        seen = np.asarray(drv.obs["recipe"]) - 1  # what a remembering crafter keeps
+        remembered_slot = int(np.argmax(seen == 2))  # tool 2 is the iron pickaxe
+        drv.put((-1, 0), C.TABLE)
+        drv.put((1, 0), C.FURNACE)
+        stock = np.zeros(C.NUM_ITEMS, np.int32)
+        stock[[C.WOOD, C.STONE_ITEM, C.COAL_ITEM]] = 9
+        stock[C.IRON_ITEM] = 1
+        drv.edit(inventory=jnp.asarray(stock), time=jnp.asarray(500, jnp.int32))
+        assert np.all(np.asarray(drv.obs["recipe"]) == 0), "the book is hidden later"
+        start = drv.state
+        for policy in results:
+            drv.edit(**{f: getattr(start, f) for f in ("inventory", "time", "achievements")})
+            tries = 0
+            # Try until the pickaxe is made, the iron is spent, or nothing can be made at all.
+            while (
+                drv.obs["inventory"][C.IRON_PICKAXE] == 0
+                and drv.obs["inventory"][C.IRON_ITEM] > 0
+                and drv.obs["action_mask"][C.MAKE_FIRST]
+            ):
+                slot = remembered_slot if policy == "remember" else int(rng.integers(0, 6))
+                drv.act(C.MAKE_FIRST + slot)
+                tries += 1
+                assert int(drv.info["lag"]) >= 500
+            results[policy].append((int(drv.obs["inventory"][C.IRON_PICKAXE]), tries))
+    remember = np.array(results["remember"])
+    guess = np.array(results["guess"])
+    assert np.all(remember == 1), "made first time, every time"
+    assert 0.25 < guess[:, 0].mean() < 0.75, guess[:, 0].mean()
+    assert guess[:, 1].mean() > 1.5
+
+
+def _deliverer(env, remember: jax.Array):
+    """A scripted courier. Navigation is scripted from the true state (it walks to a depot);
+    only the order it acts on differs: the order seen when it was shown (remember) or a random
+    depot picked when a new order appears (guess)."""
+    r = env.config.view_radius
+    dirs = jnp.asarray(C.DIRECTIONS)
+
+    def direction_to(delta):
+        return jnp.where(
+            delta[0] == 0, jnp.where(delta[1] > 0, 1, 0), jnp.where(delta[0] > 0, 3, 2)
+        )
+
+    def policy(key, target, obs, state):
+        shown = obs["order"][2] > 0
+        guess = jax.random.randint(key, (), 0, env.config.num_depots)
+        target = jnp.where(shown, jnp.where(remember, obs["order"][2] - 1, guess), target)
+        goal = state.depot_pos[target]
+        delta = goal - state.pos
+        distance = jnp.sum(jnp.abs(delta))
+        # Step along the longer axis first; take the other axis if that cell is blocked.
+        first = jnp.where(
+            jnp.abs(delta[0]) >= jnp.abs(delta[1]),
+            jnp.where(delta[0] > 0, 3, 2),
+            jnp.where(delta[1] > 0, 1, 0),
+        )
+        second = jnp.where(
+            jnp.abs(delta[0]) >= jnp.abs(delta[1]),
+            jnp.where(delta[1] > 0, 1, 0),
+            jnp.where(delta[0] > 0, 3, 2),
+        )
+        ahead = dirs[first]
+        free = obs["view"][r + ahead[0], r + ahead[1]] == C.GRASS
+        walk = jnp.where(free, first, second)
+        facing_goal = obs["facing"][0] == direction_to(delta)
+        adjacent = distance == 1
+        action = jnp.where(
+            adjacent,
+            jnp.where(facing_goal, C.DELIVER, C.MOVE_LEFT + direction_to(delta)),
+            C.MOVE_LEFT + walk,
+        )
+        due = obs["order_status"][1] == 1
+        return jnp.where(due, action, C.NOOP).astype(jnp.int32), target
+
+    return policy
+
+
+def test_memory_matters_for_orders_and_lag_bins_fill():
+    """Couriers that start with every raw item: one remembers the order (shown once, due 30
+    steps later), the other guesses the depot. Run through PooledResetWrapper and
+    EpisodeStatsWrapper, whose lag bins must count every delivery attempt."""
+    env, params = envs_jax.make("crafting", **SMALL, **PEACEFUL, **FLAT)
+    params = params.replace(
+        max_steps_in_episode=300, order_start=2, order_delay=30, order_interval=80
+    )
+    pooled = PooledResetWrapper(env, pool_size=8)
+    wrapped = EpisodeStatsWrapper(pooled)
+    pool = pooled.with_pool(jax.random.PRNGKey(0), params)
+    stock = pool.pool_state.inventory.at[:, : C.NUM_ORDER_ITEMS].set(C.MAX_COUNT)
+    pool = pool.replace(pool_state=pool.pool_state.replace(inventory=stock))
+    num_envs = 48
+    remember = jnp.arange(num_envs) < num_envs // 2
+    steps = 301  # one full episode of 300 steps, then the first step of the next
+
+    @jax.jit
+    def run(key):
+        key_reset, key_run = jax.random.split(key)
+        _, state = jax.vmap(wrapped.reset, in_axes=(0, None))(
+            jax.random.split(key_reset, num_envs), pool
+        )
+        # Start from pool worlds too (the wrapper's own reset generates a fresh one).
+        pick = jnp.arange(num_envs) % pooled.pool_size
+        obs = jax.tree.map(lambda leaf: leaf[pick], pool.pool_obs)
+        state = state.replace(env_state=jax.tree.map(lambda leaf: leaf[pick], pool.pool_state))
+
+        def body(carry, key_t):
+            obs, state, target = carry
+            key_act, key_step = jax.random.split(key_t)
+            actions, target = jax.vmap(
+                lambda k, t, o, s, m: _deliverer(env, m)(k, t, o, s.env_state)
+            )(jax.random.split(key_act, num_envs), target, obs, state, remember)
+            obs, state, _, _, _, info = jax.vmap(wrapped.step, in_axes=(0, 0, 0, None))(
+                jax.random.split(key_step, num_envs), state, actions, pool
+            )
+            keep = {k: info[k] for k in ("lag", "recall", "returned_episode")}
+            keep["counts"] = info["returned_lag_counts"]
+            keep["successes"] = info["returned_lag_successes"]
+            return (obs, state, target), keep
+
+        target = jnp.zeros((num_envs,), jnp.int32)
+        _, trace = jax.lax.scan(body, (obs, state, target), jax.random.split(key_run, steps))
+        return trace
+
+    trace = jax.device_get(run(jax.random.PRNGKey(1)))
+    decided = trace["lag"] >= 0
+    half = num_envs // 2
+    rate = {
+        name: trace["recall"][:, cols][decided[:, cols]].mean()
+        for name, cols in (("remember", slice(0, half)), ("guess", slice(half, None)))
+    }
+    per_env = decided.sum(axis=0)
+    assert np.all(per_env[:half] == 4), "the remembering courier attempts all four orders"
+    assert rate["remember"] == 1.0
+    assert rate["guess"] < 0.5, rate
+    lags = trace["lag"][decided]
+    assert lags.min() >= params.order_delay - 1 and lags.max() < 100
+    # EpisodeStatsWrapper: the finished episode's lag bins hold exactly these decisions.
+    assert trace["returned_episode"][steps - 2].all()
+    counts, successes = trace["counts"][-1], trace["successes"][-1]
+    np.testing.assert_array_equal(counts[:, 0], per_env)
+    assert np.all(counts[:, 1:] == 0)
+    np.testing.assert_array_equal(successes[:half, 0], 4)
+
+
+# ---------------------------------------------------------------------------------------------
+# Privileged twin, renderers, score
+
+
+def test_privileged_twin_shows_recipe_and_open_order_every_step(small):
+    env, params, *_ = small
+    twin = Crafting(env.config, privileged=True)
+    drv = Driver(small, fresh(small, seed=2))
+    drv.params = params.replace(order_start=1, order_delay=5)
+    for _ in range(4):
+        drv.act(C.NOOP)
+    obs, _ = jax.jit(twin.refresh)(drv.state, drv.params)
+    extra = np.asarray(obs["privileged"])
+    np.testing.assert_array_equal(extra[: C.NUM_TOOLS], np.asarray(drv.state.recipe) + 1)
+    state = drv.state
+    expected = [int(state.order_item) + 1, int(state.order_amount), int(state.order_depot) + 1]
+    assert list(extra[C.NUM_TOOLS :]) == expected
+    assert np.all(np.asarray(obs["recipe"]) == 0) and np.all(np.asarray(obs["order"]) == 0)
+    for name in drv.obs:
+        np.testing.assert_array_equal(np.asarray(obs[name]), np.asarray(drv.obs[name]))
+
+
+def test_renderers(small):
+    env, params, *_ = small
+    drv = Driver(small, fresh(small))
+    drv.put((0, 1), C.TREE)
+    drv.act(C.MOVE_RIGHT).act(C.DO)
+    text = env.render_text(drv.state, params)
+    size = env.config.map_size
+    lines = text.splitlines()
+    assert "inventory: wood 1" in text and "collect_wood" in text
+    assert "recipe book: make_0 -> " in text and "order: none yet" in text
+    grid = [line for line in lines if len(line) == size and not line.startswith("t=")]
+    assert len(grid) == size and sum(line.count(">") for line in grid) == 1
+    assert sum(line.count(ch) for line in grid for ch in "0123") == env.config.num_depots
+    image = env.render_rgb(drv.state, params)
+    assert image.shape == (size * 8, size * 8, 3) and image.dtype == np.uint8
+    assert len(np.unique(image.reshape(-1, 3), axis=0)) >= 4
+
+
+def test_crafter_score():
+    assert float(crafter_score(np.full(23, 100.0))) == pytest.approx(100.0, rel=1e-5)
+    assert float(crafter_score(np.zeros(23))) == pytest.approx(0.0, abs=1e-6)
+    assert float(crafter_score([100.0, 0.0])) == pytest.approx(np.sqrt(101.0) - 1.0, rel=1e-5)
+    # Unlocking two achievements half the time beats one achievement always.
+    assert float(crafter_score([50.0, 50.0])) > float(crafter_score([100.0, 0.0]))
+    assert float(jax.jit(crafter_score)(jnp.full(3, 10.0))) == pytest.approx(10.0, rel=1e-5)
+    with pytest.raises(ValueError, match="percent"):
+        crafter_score([0.5, 120.0])
+    with pytest.raises(ValueError, match="success_rates"):
+        crafter_score(np.zeros((2, 2)))
+    rates = achievement_success_rates(np.array([[True, False], [True, True]]))
+    np.testing.assert_allclose(rates, [100.0, 50.0])
