@@ -78,6 +78,13 @@ by an event or present in the scene), or since the thread it resolves opened, wh
 longer. ``recall`` is True when the event contradicts nothing. ``success`` is the fraction of
 plot goals written. ``info`` also holds ``contradiction`` [3] int32, ``invalid_action``,
 ``goal_completed`` and ``thread_resolved`` (bool []).
+
+Baselines: :class:`ScriptedAuthor` plans from a belief it updates with the world's rules; with
+``remember=True`` it writes every goal and keeps every thread without a contradiction, with
+``remember=False`` (the current observation only) it guesses, contradicts the story and loses
+the threads. The text renderer prints the world, the plot, the threads and the last
+``history_len`` events as sentences; the RGB renderer draws places, characters (the dead crossed
+out), objects, goals and threads as coloured tiles.
 """
 
 from envs_jax.story.author import ScriptedAuthor

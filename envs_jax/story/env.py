@@ -81,9 +81,6 @@ class Story(MemoryEnv):
             obs["privileged"] = spaces.Box(0, top, (cfg.privileged_size,), jnp.int32)
         return spaces.Dict(obs)
 
-    def state_space(self, params: StoryParams) -> spaces.Dict:
-        raise NotImplementedError("the story state is a structured pytree; see StoryState")
-
     # ----------------------------------------------------------------------------------------
     def reset_env(self, key: jax.Array, params: StoryParams) -> tuple[dict, StoryState]:
         state = generate(key, self.config, params)
@@ -120,7 +117,7 @@ class Story(MemoryEnv):
 
         # Memory statistics: the stalest remembered fact the event relied on.
         kind = jnp.asarray(VERB_ARG_KIND)[verb]
-        big = jnp.iinfo(jnp.int32).max
+        not_needed = jnp.iinfo(jnp.int32).max  # a verb without an argument relies on none
         oldest = jnp.minimum(
             state.char_seen[subject],
             jnp.select(
@@ -130,7 +127,7 @@ class Story(MemoryEnv):
                     state.obj_seen[jnp.clip(arg, 0, cfg.num_objects - 1)],
                     state.secret_seen[jnp.clip(arg, 0, cfg.num_secrets - 1)],
                 ],
-                big,
+                not_needed,
             ),
         )
         fact_lag = jnp.where(acting, t - oldest, -1)
@@ -142,7 +139,7 @@ class Story(MemoryEnv):
         goal_tokens = state.goals[jnp.minimum(goal_index, num_goals - 1)]
         goal_hit = applied & goal_open & token_matches(goal_tokens, tokens)
         goal_done_time = jnp.where(
-            goal_hit & (jnp.arange(num_goals) == goal_index), t, state.goal_done_time
+            goal_hit & (jnp.arange(num_goals) == goal_index), t + 1, state.goal_done_time
         )
 
         # Threads: resolving an open one pays more the longer it has waited.

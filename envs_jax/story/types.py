@@ -223,7 +223,7 @@ class StoryState(environment.EnvState):
     prologue: jax.Array  # [L, 4] int32, narrated initial facts as (verb, subject, arg, place)
     goals: jax.Array  # [G, 4] int32, tokens of each plot goal's event (place may be ANY)
     goal_index: jax.Array  # [] int32, goals completed so far (the current goal's index)
-    goal_done_time: jax.Array  # [G] int32, step at which each goal was completed, -1 if not
+    goal_done_time: jax.Array  # [G] int32, observation time each goal was written, -1 if not
     threads: jax.Array  # [T, 4] int32, tokens of each thread's resolving event
     thread_opener: jax.Array  # [T] int32, index of the goal whose completion opens the thread
     thread_open_time: jax.Array  # [T] int32, observation time it was opened, -1 if not yet
@@ -237,6 +237,6 @@ class StoryState(environment.EnvState):
     focus: jax.Array  # [] int32, the place in focus (the scene)
     history: jax.Array  # [K, 4] int32, ring of the last K events written or narrated
     history_outcome: jax.Array  # [K, 6] int32, their outcome flags
-    history_time: jax.Array  # [K] int32, the step of each (-1 in unused slots)
+    history_time: jax.Array  # [K] int32, observation time of each (-1 in unused slots)
     history_count: jax.Array  # [] int32, events recorded so far (next slot = count % K)
     contradictions: jax.Array  # [3] int32, contradictions committed this episode, per kind

@@ -340,7 +340,7 @@ def test_goal_opens_a_thread_that_pays_by_lag(small, step_env):
     assert obs["outcome"][GOAL_FLAG] == 1
     np.testing.assert_array_equal(obs["thread"], thread)  # shown once, now
     opened_at = int(state.thread_open_time[0])
-    assert opened_at == int(state.time)
+    assert opened_at == int(state.time) == int(state.goal_done_time[0])
     # The next goal is not on show before its chapter.
     assert (np.asarray(obs["goal"]) == NONE_TOKEN).all()
     obs, state, *_ = step_env(jax.random.PRNGKey(0), state, jnp.int32(0), params)
