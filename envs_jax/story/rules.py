@@ -249,16 +249,6 @@ def apply_event(
     )
 
 
-def needed_kinds(verb: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
-    """Which remembered facts an event relies on besides its subject being alive.
-
-    Returns:
-        bool [] each: another character's life, an object's whereabouts, who knows a secret.
-    """
-    kind = jnp.asarray(VERB_ARG_KIND)[verb]
-    return kind == ARG_CHARACTER, kind == ARG_OBJECT, kind == ARG_SECRET
-
-
 def mark_seen(
     config: StoryConfig,
     seen: tuple[jax.Array, jax.Array, jax.Array],
