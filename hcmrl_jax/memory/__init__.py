@@ -7,6 +7,7 @@ pure functions around a state type (``immediate_memory``, ``short_term_memory``,
 
 from hcmrl_jax.memory.compression import (
     SegmentVAE,
+    bhattacharyya_distance,
     gaussian_distance,
     kl_to_standard_normal,
     mean_pool_summary,
@@ -36,6 +37,7 @@ __all__ = [
     "SegmentVAE",
     "ShortTermMemory",
     "ShortTermState",
+    "bhattacharyya_distance",
     "gaussian_distance",
     "immediate_memory",
     "kl_to_standard_normal",

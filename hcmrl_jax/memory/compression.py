@@ -10,9 +10,10 @@ A *summary* of a segment of step embeddings is a diagonal Gaussian ``(mean [Z], 
   closes, instead of re-encoding the whole segment (see ``HierarchicalMemory.write``).
 * :func:`mean_pool_summary` is the no-VAE ablation: the summary of a segment is the mean of its
   embeddings with their per-dimension variance (so ``Z = D``).
-* :func:`gaussian_distance` and :func:`merge_gaussians` measure and merge summaries; the
-  short-term tier merges its most redundant neighbours with them and the long-term tier moves its
-  templates with them.
+* :func:`bhattacharyya_distance`, :func:`gaussian_distance` and :func:`merge_gaussians` measure
+  and merge summaries: the short-term tier finds its most redundant neighbours by Bhattacharyya
+  distance (mean and spread) and merges them; the long-term tier matches a summary to the
+  template whose spread explains it best (precision-weighted distance) and moves it.
 """
 
 from __future__ import annotations
@@ -47,6 +48,36 @@ def gaussian_distance(
         jnp.exp(log_var_b), min_variance
     )
     return jnp.mean(jnp.square(mean_a - mean_b) / variance, axis=-1)
+
+
+def bhattacharyya_distance(
+    mean_a: jax.Array,
+    log_var_a: jax.Array,
+    mean_b: jax.Array,
+    log_var_b: jax.Array,
+    min_variance: float,
+) -> jax.Array:
+    """Bhattacharyya distance between diagonal Gaussians, averaged over dimensions.
+
+    ``mean_z [(mean_a - mean_b)^2 / (4 (var_a + var_b)) + 0.5 log((var_a + var_b) /
+    (2 sqrt(var_a var_b)))]``: 0 only for identical Gaussians. Unlike
+    :func:`gaussian_distance` it also separates Gaussians that differ in spread, so a summary
+    made vague by one unusual step is not taken for a copy of its sharp neighbours.
+
+    Args:
+      mean_a, log_var_a: [..., Z] float32.
+      mean_b, log_var_b: [..., Z] float32 (broadcast against ``a``).
+      min_variance: floor on each variance.
+
+    Returns:
+      [...] float32, >= 0.
+    """
+    log_floor = jnp.log(min_variance)
+    log_var_a = jnp.maximum(log_var_a, log_floor)
+    log_var_b = jnp.maximum(log_var_b, log_floor)
+    variance = jnp.exp(log_var_a) + jnp.exp(log_var_b)
+    spread = 0.5 * (jnp.log(0.5 * variance) - 0.5 * (log_var_a + log_var_b))
+    return jnp.mean(0.25 * jnp.square(mean_a - mean_b) / variance + spread, axis=-1)
 
 
 def merge_gaussians(

@@ -303,13 +303,15 @@ class HierarchicalMemory(nn.Module):
     def init_params(self, key: jax.Array) -> dict[str, Any]:
         """Creates every parameter (attention, tier mix, projections and the VAE).
 
+        The initialisation is compiled as one program (much faster than running it op by op).
+
         Args:
-          key: PRNG key.
+          key: PRNG key (any implementation, e.g. ``jax.random.key(0, impl="rbg")``).
 
         Returns:
           Variables ``{"params": ...}`` for ``memory.apply``.
         """
-        return self.init(key, method=HierarchicalMemory._create_params)
+        return jax.jit(lambda key: self.init(key, method=HierarchicalMemory._create_params))(key)
 
     def _create_params(self) -> None:
         """Touches every submodule once so that ``init`` creates all parameters."""
@@ -521,6 +523,9 @@ class HierarchicalMemory(nn.Module):
         Returns:
           readout [D] float32, the new state and the read's :class:`MemoryReadInfo`.
         """
+        for name, value in (("embedding", embedding), ("query", query)):
+            if value.shape != (self.embed_dim,):
+                raise ValueError(f"{name} must have shape ({self.embed_dim},), got {value.shape}")
         self._ensure_params()
         state = self.reset(state, is_first)
         readout, info = self._read(state, query)

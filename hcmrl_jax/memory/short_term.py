@@ -9,7 +9,8 @@ episode was uneventful and with age:
 
 * adaptive compression merges the adjacent pair with the lowest cost
   ``(distance + redundancy_floor) * covered_steps / age``, where ``distance`` is the
-  precision-weighted distance of the two summaries, ``covered_steps`` the steps the pair covers
+  Bhattacharyya distance of the two summaries (differences of means weighted by precision,
+  plus differences of spread), ``covered_steps`` the steps the pair covers
   and ``age`` the steps from the pair's start to now. Redundant pairs merge first; a novel summary
   (far from its neighbours) keeps its own slot much longer; and since ``covered_steps / age``
   shrinks as the pair gets older, old spans merge before recent ones of equal redundancy.
@@ -32,7 +33,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from hcmrl_jax.memory.compression import gaussian_distance, merge_gaussians
+from hcmrl_jax.memory.compression import bhattacharyya_distance, merge_gaussians
 
 
 @struct.dataclass
@@ -141,7 +142,7 @@ def short_term_memory(
         """[N] slots -> [N - 1] merge costs of adjacent pairs, inf where a slot is empty."""
         both_valid = slots.valid[:-1] & slots.valid[1:]
         if adaptive:
-            distance = gaussian_distance(
+            distance = bhattacharyya_distance(
                 slots.mean[:-1], slots.log_var[:-1], slots.mean[1:], slots.log_var[1:], min_variance
             )
             covered = (slots.span_end[1:] - slots.span_start[:-1]).astype(jnp.float32)
