@@ -3,28 +3,29 @@
 Six games run side by side on one timeline of ``episode_length`` steps (default 2,048). Each
 game has ``num_lanes`` lanes (default 8); a lane plays items one after another, and an item
 shows one or more cards (info events) and asks one question ``lag`` steps after its first card,
-with ``lag`` log-uniform in ``[lag_min, lag_max]`` (default 100 .. 1,600 steps). Every card is
-shown exactly once, so a question can only be answered from memory:
+with ``lag`` log-uniform in ``[lag_min, lag_max]`` (default 100 .. 1,600 steps). With the
+defaults an episode holds about 450 game events, ~145 of them decisions; the other steps are
+interludes that show a stray card (a distractor). The games (``s`` is the item's subject, its
+lane):
 
-============== ============================================ ===================================
-game           info events (subject = lane)                 question and its answer
-============== ============================================ ===================================
-concentration  face ``s`` turned up at slot ``a``           face ``s`` turned up at slot
-                                                            ``b != a``: choose slot ``a``
-battleship     shot at row ``s``, column ``c``: hit / miss  fire at row ``s``: choose the
-               (``battleship_shots`` shots, one hit)         column that hit
-counting       a colour-``s`` card (1 .. ``max_count``)      how many colour-``s`` cards since
-                                                            last asked: choose the count
-recall         key ``s`` holds ``v``                         key ``s``?: choose ``v``
-higher_lower   reference ``s`` is ``v``                     is ``w`` (!= ``v``) higher or
-                                                            lower than reference ``s``?
-match          sample ``s`` is ``v``                        is ``w`` the same as sample ``s``?
-                                                            yes / no
-============== ============================================ ===================================
+* concentration: face ``s`` is turned up at slot ``a``; later its partner turns up at slot
+  ``b != a`` and the player must point at slot ``a``.
+* battleship: ``battleship_shots`` shots at distinct columns of row ``s`` report hit or miss
+  (one hit); later, "fire at row ``s``": the player must choose the column that hit.
+* counting: 1 .. ``max_count`` cards of colour ``s`` are dealt; later the player must say how
+  many were dealt since the last time colour ``s`` was asked about.
+* recall: key ``s`` is shown holding ``v``; later the player must repeat ``v``.
+* higher_lower: reference ``s`` is shown as ``v``; later a value ``w != v`` is shown and the
+  player must say whether it is higher or lower than the reference.
+* match: sample ``s`` is shown as ``v``; later a value ``w`` is shown (``w == v`` with
+  ``match_same_prob``) and the player must say whether it is the same.
 
-Steps that no game uses are interludes that show a stray card (a distractor). A lane's next
-item starts only after its question, so every question is unambiguous and a player that keeps
-a table of everything shown answers every question right; one without memory can only guess.
+What must be remembered, and why: every card is shown exactly once and a question shows only
+the subject (and, for higher/lower and match, the new value), so the answer lies only in what
+was shown ``lag`` steps before, among the other open items of all games (``6 * num_lanes``
+items are open at once). A lane's next item starts only after its question, so every question
+is unambiguous: a player that keeps a table of everything shown answers every question right
+(return 1.0), one without memory can only guess among the allowed actions (~0.25).
 
 Observation (dict; ``N = num_choices``, ``L = num_lanes``, ``V = max(N, L, 3)``,
 ``A = N + 5``):
@@ -39,7 +40,8 @@ key              shape        dtype   meaning
 ``feedback``     []           int32   last step's decision: 0 none, 1 right, 2 wrong
 ``progress``     [2]          float32 (time / max_steps_in_episode, decisions met / decisions)
 ``action_mask``  [A]          bool    actions that apply to the current event
-``privileged``   [2]          int32   twin only: (answer action, remembered value), in [0, A)
+``privileged``   [2]          int32   twin only: (answer action, remembered value), both in
+                                      [0, max(A, V))
 ================ ============ ======= ============================================================
 
 Nothing of the past is in the (plain) observation.
@@ -112,6 +114,16 @@ class Games(MemoryEnv):
                 decision[config.continue_action] = True
         return table
 
+    def __eq__(self, other: object) -> bool:
+        # Equal configs build equal envs, so gymnax's jitted ``step`` / ``reset`` (``self`` is a
+        # static argument) reuse their compiled code across instances.
+        if type(other) is not type(self):
+            return NotImplemented
+        return (self.config, self.privileged) == (other.config, other.privileged)
+
+    def __hash__(self) -> int:
+        return hash((type(self), self.config, self.privileged))
+
     @property
     def default_params(self) -> EnvParams:
         return EnvParams(max_steps_in_episode=self.config.episode_length)
@@ -149,11 +161,8 @@ class Games(MemoryEnv):
         zero = jnp.zeros((), jnp.int32)
         state = EnvState(
             time=zero,
-            event_step=script.step,
-            event=script.event,
-            fields=script.fields,
-            memory=script.memory,
-            lag=script.lag,
+            timing=script.timing,
+            cards=script.cards,
             cursor=zero,
             seed=script.seed,
             horizon=script.horizon,
@@ -171,19 +180,21 @@ class Games(MemoryEnv):
         ([] int32), fields ([3] int32), remembered value ([] int32) and lag ([] int32); an
         interlude (with its hashed card) when no game event falls on it."""
         index = jnp.minimum(state.cursor, self.config.max_events - 1)
+        timing = state.timing[index].astype(jnp.int32)  # [2]
+        card = state.cards[index].astype(jnp.int32)  # [5]
         is_event = (
             (state.cursor < self.config.max_events)
-            & (state.event_step[index].astype(jnp.int32) == state.time)
+            & (timing[gt.TIMING_STEP] == state.time)
             & (state.time < state.horizon)
         )
-        event = jnp.where(is_event, state.event[index].astype(jnp.int32), gt.INTERLUDE_EVENT)
+        event = jnp.where(is_event, card[gt.CARD_EVENT], gt.INTERLUDE_EVENT)
         fields = jnp.where(
             is_event,
-            state.fields[index].astype(jnp.int32),
+            card[gt.CARD_SUBJECT : gt.CARD_RESULT + 1],
             interlude_card(state.seed, state.time, self.config),
         )
-        memory = jnp.where(is_event, state.memory[index].astype(jnp.int32), 0)
-        lag = jnp.where(is_event, state.lag[index].astype(jnp.int32), NO_LAG)
+        memory = jnp.where(is_event, card[gt.CARD_MEMORY], 0)
+        lag = jnp.where(is_event, timing[gt.TIMING_LAG], NO_LAG)
         return is_event, event, fields, memory, lag
 
     def _answer(self, event: jax.Array, fields: jax.Array, memory: jax.Array) -> jax.Array:

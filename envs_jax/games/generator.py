@@ -1,16 +1,19 @@
-"""Generates an episode's event script: every game's items, scheduled onto one timeline.
+"""Generates an episode's schedule: every game's items, laid onto one timeline.
 
 Each played game runs ``num_lanes`` lanes. A lane is a sequence of items; an item shows one or
 more info events ("reveals") and, ``lag`` steps after its first reveal, asks one question whose
 answer depends on what the reveals showed. A lane's next item starts only after its question,
 so a lane's subject (a card face, a board row, a colour, a key) names at most one open item at a
-time and every question is unambiguous. All lanes of all games are laid on one timeline: the
-events are sorted by their wanted step and each is pushed to the first free step at or after it
-(``actual_i = i + cummax_k<=i(wanted_k - k)`` over the sorted order), so order is kept and no
-two events share a step. Steps that no event takes are interludes, whose stray card is a hash
-of the step. The schedule is stored compactly: the first ``max_events`` events in time order.
-Everything is vectorised (an argsort, a cumulative max, one scatter, gathers; no loop over
-time), and all its randomness comes from a single draw of random bits.
+time and every question is unambiguous.
+
+All games share one layout, so the whole generator is a handful of array operations: items are
+``[G, L, J]`` (game, lane, item) and every item has ``P = R + 1`` event slots, ``R`` reveals
+(the most any game uses; unused ones never play) and the question last. The events are sorted
+by their wanted step and each is pushed to the first free step at or after it
+(``placed_i = i + cummax_k<=i(wanted_k - k)`` over the sorted order), which keeps their order and
+gives every event its own step. The schedule keeps the first ``max_events`` events in time
+order; steps between them are interludes, whose stray card is a hash of the step. No loop over
+time, and all randomness comes from one keyed hash of a counter.
 """
 
 from __future__ import annotations
@@ -27,13 +30,13 @@ from flax import struct
 from envs_jax.games import types as gt
 from envs_jax.games.types import EnvParams, GamesConfig
 
-# Wanted step of an event that does not play (a skipped item, an unused counting card); far
-# beyond any script, so such events sort last and are dropped.
+# Wanted step of an event that does not play (a skipped item, an unused reveal slot); far
+# beyond any episode, so such events sort last and are dropped.
 _NEVER = 1 << 30
 #: ``Script.step`` of the unused entries after the last event: beyond any step of an episode.
 NO_STEP = int(np.iinfo(np.int16).max)
-# Odd 32-bit constants of the integer hash behind the interlude cards (golden ratio, then the
-# two multipliers of a well-mixing 32-bit finaliser).
+# Odd 32-bit constants of the integer hash behind the random bits and the interlude cards
+# (golden ratio, then the two multipliers of a well-mixing 32-bit finaliser).
 _GOLDEN = np.uint32(0x9E3779B9)
 _MIX_A = np.uint32(0x7FEB352D)
 _MIX_B = np.uint32(0x846CA68B)
@@ -43,11 +46,10 @@ _UNIT_SCALE = 1.0 / (1 << 24)
 
 
 class _RandomStream:
-    """Hands out slices of one flat draw of random bits.
+    """Hands out slices of one flat array of random bits.
 
-    Every random number of a script comes from a single ``jax.random.bits`` call: XLA compiles
-    each threefry draw separately and slowly (seconds per draw on a busy CPU, worse for
-    multi-dimensional shapes), so one draw keeps the reset's compile time small. With
+    Every random number of a schedule comes from one array (:func:`_hashed_bits`): XLA compiles
+    each random draw separately, so one draw keeps the reset's compile time small. With
     ``bits=None`` the stream only counts what is asked of it (see :func:`_random_budget`).
 
     Args:
@@ -81,7 +83,7 @@ class _RandomStream:
         return minval + unit * (jnp.asarray(maxval, jnp.float32) - minval)
 
     def randint(self, shape: tuple[int, ...], minval: Any, maxval: Any) -> jax.Array:
-        """int32 uniform in ``[minval, maxval)``; ``maxval > minval`` (may be traced)."""
+        """int32 uniform in ``[minval, maxval)``; ``maxval > minval`` (either may be traced)."""
         minval = jnp.asarray(minval, jnp.int32)
         span = jnp.asarray(maxval, jnp.int32) - minval
         offset = jnp.floor(self.uniform(shape) * span.astype(jnp.float32)).astype(jnp.int32)
@@ -92,163 +94,30 @@ class _RandomStream:
 class Script:
     """One episode's schedule of game events, in time order; ``E`` is ``max_events``.
 
-    Steps that hold no event are interludes; their card is :func:`interlude_card`.
+    The columns are named by ``types.TIMING_*`` and ``types.CARD_*``; ``lag`` and ``memory``
+    are -1 and 0 off decisions. Steps that hold no event are interludes, whose card is
+    :func:`interlude_card`.
     """
 
-    step: jax.Array  # [E] int16, step of each event (ascending); NO_STEP after the last one
-    event: jax.Array  # [E] int8, game * NUM_PHASES + phase of each event
-    fields: jax.Array  # [E, 3] int8, (subject, value, result) of each event
-    memory: jax.Array  # [E] int8, at a decision: the remembered value it needs; else 0
-    lag: jax.Array  # [E] int16, at a decision: steps since that value was shown; else -1
+    timing: jax.Array  # [E, 2] int16, (step, lag) per event; step NO_STEP after the last one
+    cards: jax.Array  # [E, 5] int8, (event id, subject, value, result, memory) per event
     seed: jax.Array  # [] uint32, seed of the interlude cards
     horizon: jax.Array  # [] int32, steps that play: min(max_steps_in_episode, episode_length)
     num_decisions: jax.Array  # [] int32, decisions in the schedule
 
 
-@struct.dataclass
-class _Items:
-    """One game's items, before scheduling. ``L`` lanes, ``J`` items per lane, ``R`` reveals."""
-
-    reveal_fields: jax.Array  # [L, J, R, 3] int32, fields of each reveal
-    reveal_present: jax.Array  # [L, J, R] bool, whether each reveal is part of the item
-    reveal_frac: jax.Array  # [L, J, R] float32, when each reveal comes, as a fraction of lag
-    question_fields: jax.Array  # [L, J, 3] int32, fields of the question
-    memory: jax.Array  # [L, J] int32, the remembered value the question needs
-    needed: jax.Array  # [L, J] int32, which reveal shows that value
+def _max_reveals(config: GamesConfig) -> int:
+    return max(config.reveals_per_item(game) for game in gt.PLAYED_GAMES)
 
 
-def _lanes(config: GamesConfig) -> jax.Array:
-    """Lane index of every item, [L, J] int32."""
-    lane = jnp.arange(config.num_lanes, dtype=jnp.int32)[:, None]
-    return jnp.broadcast_to(lane, (config.num_lanes, config.max_items_per_lane))
-
-
-def _fields(subject: jax.Array, value: jax.Array, result: jax.Array) -> jax.Array:
-    """Stacks broadcastable int arrays into event fields [..., 3] int32."""
-    subject, value, result = jnp.broadcast_arrays(subject, value, result)
-    return jnp.stack([subject, value, result], axis=-1).astype(jnp.int32)
-
-
-def _other_value(rng: _RandomStream, value: jax.Array, num_values: int) -> jax.Array:
-    """A uniform value in ``[0, num_values)`` different from ``value`` (same shape)."""
-    shift = rng.randint(value.shape, 1, num_values)
-    return (value + shift) % num_values
-
-
-def _single_reveal(
-    config: GamesConfig, reveal_value: jax.Array, question_value: jax.Array, memory: jax.Array
-) -> _Items:
-    """Items that show one (lane, value) card and later ask about it."""
-    lane = _lanes(config)
-    zero = jnp.zeros_like(lane)
-    return _Items(
-        reveal_fields=_fields(lane, reveal_value, zero)[:, :, None, :],
-        reveal_present=jnp.ones(lane.shape + (1,), jnp.bool_),
-        reveal_frac=jnp.zeros(lane.shape + (1,), jnp.float32),
-        question_fields=_fields(lane, question_value, zero),
-        memory=memory.astype(jnp.int32),
-        needed=zero,
-    )
-
-
-def _spread_fracs(rng: _RandomStream, shape: tuple[int, ...]) -> jax.Array:
-    """Reveal times as fractions of the lag: the first at 0, the others uniform in [0, 1)."""
-    fracs = rng.uniform(shape)
-    return fracs.at[..., 0].set(0.0)
-
-
-def _concentration(rng: _RandomStream, config: GamesConfig, params: EnvParams) -> _Items:
-    """Face ``lane`` is flipped at slot a; later its partner is flipped at slot b != a and the
-    player must point at slot a."""
-    del params
-    shape = (config.num_lanes, config.max_items_per_lane)
-    slot_a = rng.randint(shape, 0, config.num_choices)
-    slot_b = _other_value(rng, slot_a, config.num_choices)
-    return _single_reveal(config, slot_a, slot_b, slot_a)
-
-
-def _battleship(rng: _RandomStream, config: GamesConfig, params: EnvParams) -> _Items:
-    """Shots at distinct columns of row ``lane`` report hit or miss (one hit); later the player
-    must fire at the column that hit."""
-    del params
-    lane = _lanes(config)
-    shots = config.battleship_shots
-    order = jnp.argsort(rng.uniform(lane.shape + (config.num_choices,)), axis=-1)
-    columns = order[..., :shots].astype(jnp.int32)  # [L, J, shots] distinct columns
-    hit = rng.randint(lane.shape, 0, shots)
-    result = jnp.where(jnp.arange(shots) == hit[..., None], gt.HIT, gt.MISS)
-    zero = jnp.zeros_like(lane)
-    return _Items(
-        reveal_fields=_fields(lane[..., None], columns, result),
-        reveal_present=jnp.ones(lane.shape + (shots,), jnp.bool_),
-        reveal_frac=_spread_fracs(rng, lane.shape + (shots,)),
-        question_fields=_fields(lane, zero, zero),
-        memory=jnp.take_along_axis(columns, hit[..., None], axis=-1)[..., 0],
-        needed=hit,
-    )
-
-
-def _counting(rng: _RandomStream, config: GamesConfig, params: EnvParams) -> _Items:
-    """1 .. max_count cards of colour ``lane`` (each with a card value, a distractor) are dealt;
-    later the player must say how many."""
-    del params
-    lane = _lanes(config)
-    cards = config.max_count
-    count = rng.randint(lane.shape, 1, cards + 1)
-    values = rng.randint(lane.shape + (cards,), 0, config.num_choices)
-    zero = jnp.zeros_like(lane)
-    return _Items(
-        reveal_fields=_fields(lane[..., None], values, 0),
-        reveal_present=jnp.arange(cards) < count[..., None],
-        reveal_frac=_spread_fracs(rng, lane.shape + (cards,)),
-        question_fields=_fields(lane, zero, zero),
-        memory=count,
-        needed=zero,  # the first card, the oldest one the count needs
-    )
-
-
-def _recall(rng: _RandomStream, config: GamesConfig, params: EnvParams) -> _Items:
-    """Key ``lane`` is shown with a value; later the player must repeat the value."""
-    del params
-    shape = (config.num_lanes, config.max_items_per_lane)
-    value = rng.randint(shape, 0, config.num_choices)
-    return _single_reveal(config, value, jnp.zeros_like(value), value)
-
-
-def _higher_lower(rng: _RandomStream, config: GamesConfig, params: EnvParams) -> _Items:
-    """Reference ``lane`` is shown with a value; later a different value is shown and the player
-    must say whether it is higher or lower than the reference."""
-    del params
-    shape = (config.num_lanes, config.max_items_per_lane)
-    value = rng.randint(shape, 0, config.num_choices)
-    challenger = _other_value(rng, value, config.num_choices)
-    return _single_reveal(config, value, challenger, value)
-
-
-def _match(rng: _RandomStream, config: GamesConfig, params: EnvParams) -> _Items:
-    """Sample ``lane`` is shown with a value; later a value is shown and the player must say
-    whether it is the same (delayed match-to-sample)."""
-    shape = (config.num_lanes, config.max_items_per_lane)
-    value = rng.randint(shape, 0, config.num_choices)
-    same = rng.uniform(shape) < params.match_same_prob
-    probe = jnp.where(same, value, _other_value(rng, value, config.num_choices))
-    return _single_reveal(config, value, probe, value)
-
-
-_GAME_ITEMS = {
-    gt.CONCENTRATION: _concentration,
-    gt.BATTLESHIP: _battleship,
-    gt.COUNTING: _counting,
-    gt.RECALL: _recall,
-    gt.HIGHER_LOWER: _higher_lower,
-    gt.MATCH: _match,
-}
-
-
-def _lane_timelines(
+def _timelines(
     rng: _RandomStream, config: GamesConfig, params: EnvParams
 ) -> tuple[jax.Array, jax.Array, jax.Array]:
-    """Start step, lag and played flag of every item of every game, each [G, L, J]."""
+    """Start step, lag and played flag of every item, each [G, L, J].
+
+    Lags are log-uniform in ``[lag_min, lag_max]``; an item's question is at ``start + lag`` and
+    the lane's next item starts ``1 + gap`` steps later, ``gap`` uniform in ``[0, item_gap_max]``.
+    """
     shape = (gt.NUM_PLAYED_GAMES, config.num_lanes, config.max_items_per_lane)
     lag_min = jnp.maximum(jnp.asarray(params.lag_min, jnp.int32), 1)
     lag_max = jnp.maximum(jnp.asarray(params.lag_max, jnp.int32), lag_min)
@@ -258,11 +127,9 @@ def _lane_timelines(
         maxval=jnp.log(lag_max.astype(jnp.float32)),
     )
     lag = jnp.clip(jnp.round(jnp.exp(log_lag)).astype(jnp.int32), lag_min, lag_max)
-    gap_max = jnp.maximum(jnp.asarray(params.item_gap_max, jnp.int32), 0)
-    gap = rng.randint(shape, 0, gap_max + 1)
+    gap = rng.randint(shape, 0, jnp.maximum(jnp.asarray(params.item_gap_max, jnp.int32), 0) + 1)
     start_max = jnp.maximum(jnp.asarray(params.lane_start_max, jnp.int32), 0)
     first_start = rng.randint(shape[:2] + (1,), 0, start_max + 1)
-    # An item's question is at start + lag; the lane's next item starts 1 + gap steps later.
     period = lag + 1 + gap
     start = first_start + jnp.cumsum(period, axis=-1) - period
     rates = jnp.asarray(params.game_rates, jnp.float32)
@@ -270,43 +137,73 @@ def _lane_timelines(
     return start, lag, played
 
 
-def _flatten_items(
-    game: int, items: _Items, start: jax.Array, lag: jax.Array, played: jax.Array
-) -> dict[str, jax.Array]:
-    """Flattens one game's items into events (reveals then question, item by item).
+def _items(rng: _RandomStream, config: GamesConfig, params: EnvParams) -> dict[str, jax.Array]:
+    """The payload of every item of every game, in the shared layout.
 
-    Returns arrays over the game's ``n = L * J * (R + 1)`` events: ``wanted`` [n] int32 step,
-    ``event`` [n] int32 id, ``fields`` [n, 3] int32, ``memory`` [n] int32, ``question`` [n] bool
-    and ``needed`` [n] int32 (index, within this game's events, of the reveal a question needs).
+    Per game (``s`` = the lane, the item's subject):
+
+    * concentration: reveal (s, slot a); question (s, slot b != a), answer a.
+    * battleship: ``battleship_shots`` reveals (s, distinct column, hit/miss), one hit;
+      question (s), answer the column that hit.
+    * counting: 1 .. ``max_count`` reveals (s, distractor card value); question (s), answer
+      how many.
+    * recall: reveal (s, v); question (s), answer v.
+    * higher_lower: reveal (s, v); question (s, w != v), answer higher or lower.
+    * match: reveal (s, v); question (s, w), w = v with ``match_same_prob``; answer yes or no.
+
+    Returns:
+        ``reveal_fields`` [G, L, J, R, 3] int32, ``reveal_count`` [G, L, J] int32 (reveals
+        that play, the first ones), ``reveal_frac`` [G, L, J, R] float32 (when each reveal
+        comes, as a fraction of the lag; the first at 0), ``question_fields`` [G, L, J, 3]
+        int32, ``memory`` [G, L, J] int32 (the remembered value the question needs) and
+        ``needed`` [G, L, J] int32 (the reveal that shows it).
     """
-    num_lanes, num_items, num_reveals = items.reveal_present.shape
-    per_item = num_reveals + 1
-    reveal_step = start[..., None] + jnp.floor(items.reveal_frac * lag[..., None]).astype(jnp.int32)
-    wanted = jnp.concatenate([reveal_step, (start + lag)[..., None]], axis=-1)
-    present = jnp.concatenate(
-        [items.reveal_present & played[..., None], played[..., None]], axis=-1
+    num_values, shots, cards = config.num_choices, config.battleship_shots, config.max_count
+    reveals = _max_reveals(config)
+    shape = (gt.NUM_PLAYED_GAMES, config.num_lanes, config.max_items_per_lane)
+    game = np.asarray(gt.PLAYED_GAMES)[:, None, None]  # [G, 1, 1] static game ids
+    lane = jnp.broadcast_to(jnp.arange(config.num_lanes, dtype=jnp.int32)[:, None], shape)
+
+    value = rng.randint(shape, 0, num_values)  # slot a, v, the reference, the sample
+    other = (value + rng.randint(shape, 1, num_values)) % num_values  # a different value
+    same = rng.uniform(shape) < params.match_same_prob
+    count = rng.randint(shape, 1, cards + 1)
+    hit = rng.randint(shape, 0, shots)
+    # Distinct columns for the shots: where the largest of uniform keys lie, one set per item.
+    columns = jax.lax.top_k(rng.uniform(shape + (num_values,)), reveals)[1].astype(jnp.int32)
+    card_values = rng.randint(shape + (reveals,), 0, num_values)
+    slot = np.arange(reveals)  # [R]
+    frac = jnp.where(slot == 0, 0.0, rng.uniform(shape + (reveals,)))
+    is_battleship, is_counting = game == gt.BATTLESHIP, game == gt.COUNTING
+    reveal_value = jnp.where(
+        is_battleship[..., None],
+        columns,
+        jnp.where(is_counting[..., None], card_values, value[..., None]),
     )
-    is_question = jnp.arange(per_item) == num_reveals  # [R + 1]
-    event = jnp.where(
-        is_question, game * gt.NUM_PHASES + gt.DECISION, game * gt.NUM_PHASES + gt.INFO
-    ).astype(jnp.int32)
-    fields = jnp.concatenate([items.reveal_fields, items.question_fields[:, :, None, :]], axis=2)
-    memory = jnp.where(is_question, items.memory[..., None], 0)
-    item_index = jnp.arange(num_lanes * num_items, dtype=jnp.int32).reshape(num_lanes, num_items)
-    needed = item_index * per_item + items.needed  # [L, J]
-    shape = (num_lanes, num_items, per_item)
+    result = jnp.where(slot == hit[..., None], gt.HIT, gt.MISS)
+    reveal_result = jnp.where(is_battleship[..., None], result, gt.NO_RESULT)
+    hit_column = jnp.take_along_axis(columns, hit[..., None], axis=-1)[..., 0]
+    question_value = jnp.select(
+        [game == gt.CONCENTRATION, game == gt.HIGHER_LOWER, game == gt.MATCH],
+        [other, other, jnp.where(same, value, other)],
+        0,
+    )
+    static_count = np.asarray([config.reveals_per_item(g) for g in gt.PLAYED_GAMES])
     return {
-        "wanted": jnp.where(present, wanted, _NEVER).reshape(-1),
-        "event": jnp.broadcast_to(event, shape).reshape(-1),
-        "fields": fields.reshape(-1, gt.NUM_FIELDS),
-        "memory": memory.reshape(-1),
-        "question": jnp.broadcast_to(is_question, shape).reshape(-1),
-        "needed": jnp.broadcast_to(needed[..., None], shape).reshape(-1),
+        "reveal_fields": jnp.stack(
+            [jnp.broadcast_to(lane[..., None], reveal_value.shape), reveal_value, reveal_result],
+            axis=-1,
+        ),
+        "reveal_count": jnp.where(is_counting, count, static_count[:, None, None]),
+        "reveal_frac": frac,
+        "question_fields": jnp.stack([lane, question_value, jnp.zeros_like(lane)], axis=-1),
+        "memory": jnp.where(is_battleship, hit_column, jnp.where(is_counting, count, value)),
+        "needed": jnp.where(is_battleship, hit, 0),  # counting: the first card, the oldest
     }
 
 
 def generate_script(key: jax.Array, config: GamesConfig, params: EnvParams) -> Script:
-    """Generates one episode's script from ``key``.
+    """Generates one episode's schedule from ``key``.
 
     Args:
         key: PRNG key of the episode.
@@ -317,16 +214,41 @@ def generate_script(key: jax.Array, config: GamesConfig, params: EnvParams) -> S
         The :class:`Script`: the events placed before ``min(max_steps_in_episode,
         episode_length)``, in time order, at most ``max_events`` of them (the latest dropped).
     """
-    rng = _RandomStream(jax.random.bits(key, (_random_budget(config),), jnp.uint32))
+    budget = _random_budget(config)
+    rng = _RandomStream(_hashed_bits(key, budget))
     script = _generate(rng, config, params)
-    if rng.used != _random_budget(config):
+    if rng.used != budget:
         raise RuntimeError("the random budget does not match the generator's draws")
     return script
 
 
+def _mix(word: jax.Array) -> jax.Array:
+    """A 32-bit finaliser: every input bit flips about half of the output bits (uint32)."""
+    word = (word ^ (word >> 16)) * _MIX_A
+    word = (word ^ (word >> 15)) * _MIX_B
+    return word ^ (word >> 16)
+
+
+def _hashed_bits(key: jax.Array, size: int) -> jax.Array:
+    """``size`` random uint32 words from ``key``: a keyed hash of a counter.
+
+    The schedule needs a few thousand well-mixed words per reset; a counter hash keyed by the
+    key's words gives them from a handful of elementwise operations, where a threefry draw
+    costs XLA far more compile time (and the reset is compiled into every ``step``).
+    """
+    if jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
+        key = jax.random.key_data(key)
+    words = jnp.asarray(key).reshape(-1).astype(jnp.uint32)
+    seed = _mix(words[0] ^ _GOLDEN)
+    for word in words[1:]:  # a static number of key words (two for threefry keys)
+        seed = _mix(seed ^ word)
+    counter = jnp.arange(size, dtype=jnp.uint32)
+    return _mix(_mix(counter * _GOLDEN ^ seed) + seed)
+
+
 @functools.cache
 def _random_budget(config: GamesConfig) -> int:
-    """Number of random words one script draws (counted by tracing the generator once)."""
+    """Number of random words one schedule draws (counted by tracing the generator once)."""
     counter = _RandomStream(None)
     jax.eval_shape(lambda: _generate(counter, config, EnvParams()))
     return counter.used
@@ -334,45 +256,62 @@ def _random_budget(config: GamesConfig) -> int:
 
 def _generate(rng: _RandomStream, config: GamesConfig, params: EnvParams) -> Script:
     """The body of :func:`generate_script`, drawing from ``rng``."""
-    start, lag, played = _lane_timelines(rng, config, params)
-    blocks, offset = [], 0
-    for index, game in enumerate(gt.PLAYED_GAMES):
-        items = _GAME_ITEMS[game](rng, config, params)
-        block = _flatten_items(game, items, start[index], lag[index], played[index])
-        block["needed"] = block["needed"] + offset
-        offset += block["wanted"].shape[0]
-        blocks.append(block)
-    events = {name: jnp.concatenate([b[name] for b in blocks]) for name in blocks[0]}
+    start, lag, played = _timelines(rng, config, params)
+    items = _items(rng, config, params)
+    reveals = _max_reveals(config)
+    per_item = reveals + 1  # event slots of an item: the reveals, then the question
+    game = np.asarray(gt.PLAYED_GAMES)[:, None, None, None]  # [G, 1, 1, 1]
+    slot = np.arange(per_item)  # [P]
+    is_question = slot == reveals
+
+    # Every event slot of every item, [G, L, J, P].
+    reveal_step = start[..., None] + jnp.floor(items["reveal_frac"] * lag[..., None]).astype(
+        jnp.int32
+    )
+    wanted = jnp.concatenate([reveal_step, (start + lag)[..., None]], axis=-1)
+    present = played[..., None] & (is_question | (slot < items["reveal_count"][..., None]))
+    event = game * gt.NUM_PHASES + np.where(is_question, gt.DECISION, gt.INFO)
+    fields = jnp.concatenate([items["reveal_fields"], items["question_fields"][..., None, :]], -2)
+    memory = jnp.where(is_question, items["memory"][..., None], 0)
+    item_index = np.arange(math.prod(start.shape)).reshape(start.shape)
+    needed = item_index * per_item + items["needed"]  # [G, L, J] flat index of the needed reveal
+    shape = wanted.shape
+    num_slots = math.prod(shape)
 
     # Schedule: sort by wanted step, push each event to the first free step at or after it.
-    # The kept events (placed before the horizon) are then a prefix of the sorted order.
-    num_events = events["wanted"].shape[0]
-    order = jnp.argsort(events["wanted"], stable=True)
-    rank = jnp.arange(num_events, dtype=jnp.int32)
-    placed = rank + jax.lax.cummax(events["wanted"][order] - rank, axis=0)
-    step_of = jnp.zeros((num_events,), jnp.int32).at[order].set(placed)  # in generation order
-    lags = placed - step_of[events["needed"][order]]
+    # The events placed before the horizon are then a prefix of the sorted order.
+    wanted = jnp.where(present, wanted, _NEVER).reshape(-1)
+    order = jnp.argsort(wanted, stable=True)
+    rank = jnp.arange(num_slots, dtype=jnp.int32)
+    placed = rank + jax.lax.cummax(wanted[order] - rank, axis=0)
+    step_of = jnp.zeros((num_slots,), jnp.int32).at[order].set(placed)  # in slot order
+    needed_sorted = jnp.broadcast_to(needed[..., None], shape).reshape(-1)[order]
+    lags = placed - step_of[needed_sorted]
     horizon = jnp.clip(
         jnp.asarray(params.max_steps_in_episode, jnp.int32), 1, config.episode_length
     )
 
-    def first(sorted_values: jax.Array, fill: Any) -> jax.Array:
-        """The first ``max_events`` entries of an array in sorted order, padded with ``fill``."""
-        values = sorted_values[: config.max_events]
-        padding = config.max_events - values.shape[0]
-        if padding > 0:
-            pad = jnp.full((padding,) + values.shape[1:], fill, values.dtype)
-            values = jnp.concatenate([values, pad])
-        return values
-
-    kept = first(placed, _NEVER) < horizon
-    question = first(events["question"][order], False) & kept
+    # Everything an event carries, as int32 columns [G, L, J, P, 5], then in time order.
+    cards = jnp.concatenate(
+        [jnp.broadcast_to(event, shape)[..., None], fields, memory[..., None]], axis=-1
+    )
+    cards = cards.reshape(num_slots, gt.NUM_CARD_COLUMNS)[order][: config.max_events]
+    timing = jnp.stack([placed, lags], axis=-1)[: config.max_events]
+    question = jnp.broadcast_to(is_question, shape).reshape(-1)[order][: config.max_events]
+    padding = config.max_events - timing.shape[0]
+    if padding > 0:  # fewer candidate events than the capacity
+        cards = jnp.pad(cards, ((0, padding), (0, 0)))
+        timing = jnp.pad(timing, ((0, padding), (0, 0)), constant_values=_NEVER)
+        question = jnp.pad(question, (0, padding))
+    kept = timing[:, 0] < horizon
+    question = question & kept
+    timing = jnp.stack(
+        [jnp.where(kept, timing[:, 0], NO_STEP), jnp.where(question, timing[:, 1], -1)], axis=-1
+    )
+    cards = jnp.where(kept[:, None], cards, 0)  # entries past the last event are never read
     return Script(
-        step=jnp.where(kept, first(placed, NO_STEP), NO_STEP).astype(jnp.int16),
-        event=first(events["event"][order], gt.INTERLUDE_EVENT).astype(jnp.int8),
-        fields=first(events["fields"][order], 0).astype(jnp.int8),
-        memory=first(events["memory"][order], 0).astype(jnp.int8),
-        lag=jnp.where(question, first(lags, -1), -1).astype(jnp.int16),
+        timing=timing.astype(jnp.int16),
+        cards=cards.astype(jnp.int8),
         seed=rng.bits(()),
         horizon=horizon,
         num_decisions=jnp.sum(question).astype(jnp.int32),
@@ -386,10 +325,7 @@ def interlude_card(seed: jax.Array, time: jax.Array, config: GamesConfig) -> jax
     A hash of the episode's seed and the step, so interludes are part of the generated world
     (like the schedule) and cost no random draw and no storage per step.
     """
-    mixed = jnp.asarray(seed, jnp.uint32) ^ (jnp.asarray(time).astype(jnp.uint32) * _GOLDEN)
-    mixed = (mixed ^ (mixed >> 16)) * _MIX_A
-    mixed = (mixed ^ (mixed >> 15)) * _MIX_B
-    mixed = mixed ^ (mixed >> 16)
+    mixed = _mix(jnp.asarray(seed, jnp.uint32) ^ (jnp.asarray(time).astype(jnp.uint32) * _GOLDEN))
     subject = (mixed % config.num_lanes).astype(jnp.int32)
     value = ((mixed >> 16) % config.num_choices).astype(jnp.int32)
     return jnp.stack([subject, value, jnp.zeros_like(subject)], axis=-1)

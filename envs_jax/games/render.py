@@ -105,17 +105,18 @@ def timeline(config: GamesConfig, state: EnvState) -> dict[str, np.ndarray]:
     """The episode step by step, on the host: ``event`` [T] event id, ``fields`` [T, 3],
     ``memory`` [T] and ``lag`` [T] (-1 off decisions), interludes included."""
     length = config.episode_length
-    steps = np.arange(length)
-    valid = np.asarray(state.event_step, np.int64) < int(state.horizon)
-    where = np.asarray(state.event_step, np.int64)[valid]
+    timing = np.asarray(state.timing, np.int64)
+    cards = np.asarray(state.cards, np.int64)
+    valid = timing[:, gt.TIMING_STEP] < int(state.horizon)
+    where = timing[valid, gt.TIMING_STEP]
     event = np.full(length, gt.INTERLUDE_EVENT, np.int64)
-    event[where] = np.asarray(state.event, np.int64)[valid]
-    fields = np.asarray(interlude_card(state.seed, steps, config), np.int64)
-    fields[where] = np.asarray(state.fields, np.int64)[valid]
+    event[where] = cards[valid, gt.CARD_EVENT]
+    fields = np.asarray(interlude_card(state.seed, np.arange(length), config), np.int64)
+    fields[where] = cards[valid, gt.CARD_SUBJECT : gt.CARD_RESULT + 1]
     memory = np.zeros(length, np.int64)
-    memory[where] = np.asarray(state.memory, np.int64)[valid]
+    memory[where] = cards[valid, gt.CARD_MEMORY]
     lag = np.full(length, -1, np.int64)
-    lag[where] = np.asarray(state.lag, np.int64)[valid]
+    lag[where] = timing[valid, gt.TIMING_LAG]
     return {"event": event, "fields": fields, "memory": memory, "lag": lag}
 
 

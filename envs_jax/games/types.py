@@ -41,6 +41,12 @@ NO_FEEDBACK, RIGHT, WRONG = 0, 1, 2
 NUM_FEEDBACKS = 3
 
 NUM_FIELDS = 3  # (subject, value, result) of the current event
+
+# Columns of the schedule's tables (``EnvState.cards`` and ``EnvState.timing``).
+CARD_EVENT, CARD_SUBJECT, CARD_VALUE, CARD_RESULT, CARD_MEMORY = range(5)
+NUM_CARD_COLUMNS = 5  # event id, the three fields, the remembered value
+TIMING_STEP, TIMING_LAG = range(2)
+NUM_TIMING_COLUMNS = 2  # step of the event, lag of a decision
 NUM_PROGRESS = 2  # (episode progress, decisions progress)
 NUM_PRIVILEGED = 2  # (answer action, remembered value)
 NUM_NAMED_ACTIONS = 5  # yes, no, higher, lower, continue (after the num_choices choices)
@@ -52,14 +58,18 @@ _INT16_MAX = int(np.iinfo(np.int16).max)
 
 @dataclasses.dataclass(frozen=True)
 class GamesConfig:
-    """Shape-defining sizes (static under ``jit``); validated on construction."""
+    """Shape-defining sizes (static under ``jit``); validated on construction.
+
+    The default schedule holds about 450 game events (info events and ~145 decisions) in 2,048
+    steps; shorter lags fit more items, so raise ``max_events`` (and ``max_items_per_lane``)
+    with them.
+    """
 
     episode_length: int = 2048  # steps in the event script (its capacity); default time limit
     num_choices: int = 16  # "choose" actions: slots, board columns, card values, counts
     num_lanes: int = 8  # items of each game open at once: card faces, rows, colours, keys
     max_items_per_lane: int = 16  # capacity of each lane's item sequence (later items dropped)
-    max_events: int = 768  # capacity of the stored schedule (info events + decisions); later
-    # events are dropped (the defaults schedule about 450; raise it for short lags)
+    max_events: int = 768  # capacity of the stored schedule; the latest events beyond it drop
     battleship_shots: int = 3  # shot reports per battleship row (one hit, the rest misses)
     max_count: int = 5  # a counting window holds 1 .. max_count cards of its colour
 
@@ -204,16 +214,16 @@ class EnvParams(environment.EnvParams):
 class EnvState(environment.EnvState):
     """One episode: its schedule of game events (drawn at reset) and the score so far.
 
-    ``E`` is ``GamesConfig.max_events``. A step reads the event at ``cursor`` when its step is
-    ``time``, and an interlude otherwise.
+    ``E`` is ``GamesConfig.max_events``; the columns of ``timing`` and ``cards`` are named by
+    ``TIMING_*`` and ``CARD_*``. A step reads the event at ``cursor`` when its step is ``time``,
+    and an interlude otherwise.
     """
 
     time: jax.Array  # [] int32, steps taken in this episode
-    event_step: jax.Array  # [E] int16, step of each game event (ascending); NO_STEP after the last
-    event: jax.Array  # [E] int8, game * NUM_PHASES + phase of each game event
-    fields: jax.Array  # [E, 3] int8, (subject, value, result) of each game event
-    memory: jax.Array  # [E] int8, at a decision: the remembered value it needs; else 0
-    lag: jax.Array  # [E] int16, at a decision: steps since that value was shown; else -1
+    timing: jax.Array  # [E, 2] int16, per game event (time order): step (NO_STEP after the
+    # last event) and, at a decision, steps since the needed value was shown (else -1)
+    cards: jax.Array  # [E, 5] int8, per game event: id (game * NUM_PHASES + phase), the three
+    # fields (subject, value, result) and, at a decision, the remembered value it needs (else 0)
     cursor: jax.Array  # [] int32, index of the first game event not yet played
     seed: jax.Array  # [] uint32, seed of the interlude cards
     horizon: jax.Array  # [] int32, steps whose events play: min(time limit, episode_length)

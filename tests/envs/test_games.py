@@ -1,0 +1,407 @@
+"""The games benchmark: conformance, the schedule's invariants, perfect play, and that memory
+matters (a player with a table of everything shown vs the same player without memory)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import envs_jax
+from envs_jax.games import GAME_NAMES, EnvParams, Games, GamesConfig
+from envs_jax.games import types as gt
+from envs_jax.games.render import timeline
+from tests.envs import conformance
+
+#: A short marathon: 256 steps, 3 lanes per game, lags of 20 .. 150 steps.
+SMALL = dict(
+    episode_length=256,
+    num_choices=8,
+    num_lanes=3,
+    max_items_per_lane=4,
+    battleship_shots=2,
+    max_count=3,
+    max_events=192,
+    lag_min=20,
+    lag_max=150,
+    item_gap_max=8,
+    lane_start_max=32,
+)
+NUM_EPISODES = 8  # episodes played by each scripted player
+
+
+@pytest.fixture(scope="module")
+def small():
+    return envs_jax.make("games", **SMALL)
+
+
+@pytest.fixture(scope="module")
+def twin():
+    return envs_jax.make("games", privileged=True, **SMALL)
+
+
+@pytest.fixture(scope="module")
+def reset_many(small):
+    """Jitted, vmapped ``reset_env`` of the small env (params are an argument: one compile)."""
+    env, _ = small
+    return jax.jit(jax.vmap(env.reset_env, in_axes=(0, None)))
+
+
+def _timelines(env, states, count):
+    states = jax.device_get(states)
+    unbatched = [jax.tree.map(lambda leaf, i=i: leaf[i], states) for i in range(count)]
+    return [(timeline(env.config, s), s) for s in unbatched]
+
+
+@pytest.fixture(scope="module")
+def scripts(small, reset_many):
+    """Eight small schedules as host-side timelines (plus their states)."""
+    env, params = small
+    keys = jax.random.split(jax.random.PRNGKey(42), NUM_EPISODES)
+    _, states = reset_many(keys, params)
+    return _timelines(env, states, NUM_EPISODES)
+
+
+@pytest.fixture(scope="module")
+def twin_step(twin):
+    """Jitted ``step_env`` of the privileged twin (no auto-reset; params are an argument)."""
+    env, _ = twin
+    return jax.jit(env.step_env)
+
+
+# ------------------------------------------------------------------------------------------
+# Shared conformance checks
+
+
+def test_spaces_and_gymnax_wrappers(small):
+    conformance.check_spaces_and_wrappers(*small, num_envs=4, num_steps=40)
+
+
+def test_out_of_range_actions_are_clipped(small):
+    conformance.check_out_of_range_actions(*small, steps=4)
+
+
+def test_determinism(small):
+    conformance.check_determinism(*small)
+
+
+def test_auto_reset(small):
+    conformance.check_auto_reset(*small, episode_length=6)
+
+
+def test_privileged_twin_adds_only_the_answer():
+    conformance.check_privileged_twin("games", **SMALL)
+
+
+def test_pooled_reset_and_lag_bins(small):
+    env, params = small
+    info = conformance.check_pooled_stats(env, params, episode_length=SMALL["episode_length"])
+    done = np.asarray(info["returned_episode"])
+    counts = np.asarray(info["returned_lag_counts"])[done]
+    assert counts.sum() > 0 and counts[:, 0].sum() > 0 and counts[:, 1].sum() > 0
+
+
+# ------------------------------------------------------------------------------------------
+# Perfect play: the oracle reads the privileged answer
+
+
+def test_oracle_scores_one_over_a_full_episode_to_truncation(twin):
+    env, params = twin
+    records = conformance.check_full_episode(
+        env, params, policy=lambda key, obs: obs["privileged"][0]
+    )
+    assert not records["terminated"].any() and records["truncated"][-1]
+    np.testing.assert_allclose(records["reward"].sum(), 1.0, atol=1e-5)
+    np.testing.assert_allclose(records["success"][-1], 1.0, atol=1e-6)
+    decided = records["lag"] >= 0
+    assert decided.sum() >= 20 and records["recall"][decided].all()
+    assert np.all(np.diff(records["success"]) >= 0)
+
+
+def test_oracle_scores_one_when_the_time_limit_cuts_the_script(twin, twin_step):
+    env, params = twin
+    params = params.replace(max_steps_in_episode=150)
+    obs, state = env.reset(jax.random.PRNGKey(8), params)
+    total = 0.0
+    for t in range(150):
+        obs, state, reward, _, _ = twin_step(
+            jax.random.PRNGKey(t), state, obs["privileged"][0], params
+        )
+        total += float(reward)
+        assert bool(env.is_truncated(state, params)) == (t == 149)
+    np.testing.assert_allclose(total, 1.0, atol=1e-5)
+
+
+def test_answer_is_always_allowed_and_masked_actions_are_wrong(twin, twin_step):
+    env, params = twin
+    obs, state = env.reset(jax.random.PRNGKey(3), params)
+    masked_tries = 0
+    for t in range(SMALL["episode_length"]):
+        answer = int(obs["privileged"][0])
+        mask = np.asarray(obs["action_mask"])
+        assert mask[answer], f"the answer {answer} is masked at t={t}"
+        if int(obs["phase"]) == gt.INFO:
+            assert mask.sum() == 1 and answer == env.config.continue_action
+        elif masked_tries < 3:
+            # A masked action at a decision is a wrong answer and earns nothing.
+            bad = int(np.flatnonzero(~mask)[0])
+            _, _, reward, _, info = twin_step(jax.random.PRNGKey(t), state, bad, params)
+            assert float(reward) == 0.0 and not bool(info["recall"]) and int(info["lag"]) > 0
+            masked_tries += 1
+        was_decision = int(obs["phase"]) == gt.DECISION
+        obs, state, reward, _, info = twin_step(jax.random.PRNGKey(t), state, answer, params)
+        assert (float(reward) > 0) == was_decision == bool(info["recall"])
+        assert int(obs["feedback"]) == (gt.RIGHT if was_decision else gt.NO_FEEDBACK)
+    assert masked_tries == 3
+
+
+# ------------------------------------------------------------------------------------------
+# Memory matters
+
+
+def _player(env: Games):
+    """A scripted player on the plain observation.
+
+    It keeps a table of the last value shown for every (game, subject) and a running count per
+    colour, each with the step it was written, and forgets entries older than its memory window
+    (window 0: no memory at all). Without the needed entry it guesses uniformly among the
+    allowed actions.
+    """
+    config = env.config
+
+    def init():
+        return {
+            "value": jnp.zeros((gt.NUM_GAMES, config.num_lanes), jnp.int32),
+            "stamp": jnp.full((gt.NUM_GAMES, config.num_lanes), -(2**30), jnp.int32),
+            "count": jnp.zeros((config.num_lanes,), jnp.int32),
+            "count_start": jnp.full((config.num_lanes,), -(2**30), jnp.int32),
+        }
+
+    def act(key, table, obs, time, window):
+        game, phase = obs["game"], obs["phase"]
+        subject, value, result = obs["fields"][0], obs["fields"][1], obs["fields"][2]
+        info = phase == gt.INFO
+        # Remember what an info event shows.
+        writes = info & (
+            (game == gt.CONCENTRATION)
+            | ((game == gt.BATTLESHIP) & (result == gt.HIT))
+            | (game == gt.RECALL)
+            | (game == gt.HIGHER_LOWER)
+            | (game == gt.MATCH)
+        )
+        stored = (
+            table["value"]
+            .at[game, subject]
+            .set(jnp.where(writes, value, table["value"][game, subject]))
+        )
+        stamps = (
+            table["stamp"]
+            .at[game, subject]
+            .set(jnp.where(writes, time, table["stamp"][game, subject]))
+        )
+        card = info & (game == gt.COUNTING)
+        first_card = card & (table["count"][subject] == 0)
+        count = table["count"].at[subject].add(card.astype(jnp.int32))
+        count_start = (
+            table["count_start"]
+            .at[subject]
+            .set(jnp.where(first_card, time, table["count_start"][subject]))
+        )
+        # Answer a decision from the table, if the entry is still remembered.
+        remembered = stored[game, subject]
+        known = time - stamps[game, subject] <= window
+        answer = jnp.where(
+            game == gt.HIGHER_LOWER,
+            jnp.where(value > remembered, config.higher_action, config.lower_action),
+            jnp.where(
+                game == gt.MATCH,
+                jnp.where(value == remembered, config.yes_action, config.no_action),
+                remembered,
+            ),
+        )
+        is_count = game == gt.COUNTING
+        answer = jnp.where(is_count, count[subject], answer)
+        known = jnp.where(is_count, time - count_start[subject] <= window, known)
+        guess = jax.random.categorical(key, jnp.where(obs["action_mask"], 0.0, -jnp.inf))
+        action = jnp.where(info, config.continue_action, jnp.where(known, answer, guess))
+        asked = (~info) & is_count
+        count = count.at[subject].set(jnp.where(asked, 0, count[subject]))
+        table = {"value": stored, "stamp": stamps, "count": count, "count_start": count_start}
+        return action.astype(jnp.int32), table
+
+    return init, act
+
+
+@pytest.fixture(scope="module")
+def play(small, reset_many):
+    """``play(window) -> {"return": [N], "lag": [N, T], "recall": [N, T]}``: NUM_EPISODES full
+    episodes of :func:`_player` with the given memory window (one compile for all windows)."""
+    env, params = small
+    init, act = _player(env)
+    length = int(params.max_steps_in_episode)
+
+    def episode(key, obs, state, window):
+        def body(carry, key_t):
+            obs, state, table = carry
+            key_act, key_step = jax.random.split(key_t)
+            action, table = act(key_act, table, obs, state.time, window)
+            obs, state, reward, _, info = env.step_env(key_step, state, action, params)
+            return (obs, state, table), (reward, info["lag"], info["recall"])
+
+        _, out = jax.lax.scan(body, (obs, state, init()), jax.random.split(key, length))
+        return out
+
+    run = jax.jit(jax.vmap(episode, in_axes=(0, 0, 0, None)))
+    key_reset, key_run = jax.random.split(jax.random.PRNGKey(17))
+    obs, states = reset_many(jax.random.split(key_reset, NUM_EPISODES), params)
+    keys = jax.random.split(key_run, NUM_EPISODES)
+
+    def play_with(window: int) -> dict[str, np.ndarray]:
+        reward, lag, recall = jax.device_get(run(keys, obs, states, jnp.int32(window)))
+        return {"return": reward.sum(axis=1), "lag": lag, "recall": recall}
+
+    return play_with
+
+
+@pytest.fixture(scope="module")
+def played(play):
+    window = SMALL["lag_min"] // 2
+    return {
+        "memory": play(2**30),
+        "no memory": play(0),
+        "window": play(window),
+        "window_size": window,
+    }
+
+
+def test_player_with_memory_scores_one_and_without_memory_guesses(played):
+    remembering = played["memory"]["return"]
+    forgetful = played["no memory"]["return"]
+    np.testing.assert_allclose(remembering, 1.0, atol=1e-5)
+    # Chance level: 1/8 for the choice games, 1/4 for counting, 1/2 for the two binary games.
+    assert 0.15 < forgetful.mean() < 0.4, forgetful
+    assert np.all(forgetful < 0.6)
+
+
+def test_short_memory_fails_the_long_lags(played):
+    window = played["window_size"]
+    lag, recall = played["window"]["lag"], played["window"]["recall"]
+    short, long = (lag >= 0) & (lag <= window), lag > window
+    assert short.sum() > 0 and long.sum() > 10 * short.sum()
+    assert recall[short].all(), "an item still in the window must be recalled"
+    assert recall[long].mean() < 0.4
+    assert played["window"]["return"].mean() < played["memory"]["return"].mean() - 0.5
+
+
+# ------------------------------------------------------------------------------------------
+# The schedule
+
+
+def test_every_question_refers_to_its_lane_s_last_reveal(small, scripts):
+    config = small[0].config
+    for script, state in scripts:
+        event, fields, memory, lag = (
+            script["event"],
+            script["fields"],
+            script["memory"],
+            script["lag"],
+        )
+        game, phase = event // gt.NUM_PHASES, event % gt.NUM_PHASES
+        decisions = np.flatnonzero(phase == gt.DECISION)
+        assert len(decisions) == int(state.num_decisions) > 0
+        assert np.all(lag[decisions] >= 1) and np.all(lag[phase == gt.INFO] == -1)
+        for t in decisions:
+            g, s = game[t], fields[t, 0]
+            shown = t - lag[t]
+            assert game[shown] == g and phase[shown] == gt.INFO and fields[shown, 0] == s
+            same_lane = np.flatnonzero((game[:t] == g) & (fields[:t, 0] == s))
+            info_lane = same_lane[phase[same_lane] == gt.INFO]
+            previous_question = same_lane[phase[same_lane] == gt.DECISION]
+            since = previous_question[-1] if len(previous_question) else -1
+            item = info_lane[info_lane > since]  # reveals of this item, after the last question
+            assert len(item) >= 1 and shown in item
+            if g == gt.COUNTING:
+                assert memory[t] == len(item) and shown == item[0]
+                assert 1 <= memory[t] <= config.max_count
+            elif g == gt.BATTLESHIP:
+                hits = item[fields[item, 2] == gt.HIT]
+                assert list(hits) == [shown] and fields[shown, 1] == memory[t]
+                assert len(item) == config.battleship_shots
+                assert len(set(fields[item, 1])) == len(item), "shots hit distinct columns"
+            else:
+                assert list(item) == [shown] and fields[shown, 1] == memory[t]
+            if g == gt.CONCENTRATION:
+                assert fields[t, 1] != memory[t], "the partner lies in another slot"
+            if g == gt.HIGHER_LOWER:
+                assert fields[t, 1] != memory[t], "higher/lower never ties"
+
+
+def test_default_lags_reach_hundreds_to_thousands_of_steps():
+    env, params = envs_jax.make("games")
+    _, state = jax.jit(env.reset_env)(jax.random.PRNGKey(0), params)
+    state = jax.device_get(state)
+    step, lag = np.asarray(state.timing, int).T
+    lag = lag[lag >= 0]
+    assert len(lag) == int(state.num_decisions) >= 100
+    assert np.mean(lag >= 100) > 0.85 and np.median(lag) > 250 and lag.max() > 1000
+    scheduled = step < int(state.horizon)
+    assert scheduled.sum() < env.config.max_events, "the default capacity must not overflow"
+    assert np.all(np.diff(step[scheduled]) >= 1)
+
+
+def test_game_rates_switch_games_off(small, reset_many):
+    env, params = small
+    only_recall = np.zeros(gt.NUM_PLAYED_GAMES, np.float32)
+    only_recall[gt.PLAYED_GAMES.index(gt.RECALL)] = 1.0
+    keys = jax.random.split(jax.random.PRNGKey(1), NUM_EPISODES)
+    _, states = reset_many(keys, params.replace(game_rates=jnp.asarray(only_recall)))
+    for script, state in _timelines(env, states, NUM_EPISODES):
+        assert set((script["event"] // gt.NUM_PHASES).tolist()) == {gt.INTERLUDE, gt.RECALL}
+        assert int(state.num_decisions) > 0
+
+
+def test_make_routes_overrides_and_validates():
+    env, params = envs_jax.make("games", num_lanes=4, lag_max=900, game_rates=(1, 0, 1, 0, 1, 0))
+    assert env.config.num_lanes == 4 and int(params.lag_max) == 900
+    assert params.max_steps_in_episode == env.config.episode_length == 2048
+    np.testing.assert_array_equal(params.game_rates, [1, 0, 1, 0, 1, 0])
+    assert env.num_actions == env.config.num_choices + 5
+    with pytest.raises(ValueError, match="max_count"):
+        GamesConfig(max_count=16)
+    with pytest.raises(ValueError, match="max_events"):
+        GamesConfig(episode_length=64, max_events=65)
+    with pytest.raises(ValueError, match="num_choices"):
+        GamesConfig(num_choices=1)
+    with pytest.raises(ValueError, match="lag_max"):
+        EnvParams(lag_min=50, lag_max=10)
+    with pytest.raises(ValueError, match="game_rates"):
+        EnvParams(game_rates=(1.0, 2.0, 1.0, 1.0, 1.0, 1.0))
+    with pytest.raises(ValueError, match="no option 'lag'"):
+        envs_jax.make("games", lag=3)
+    assert dataclasses.asdict(GamesConfig())["episode_length"] == 2048
+
+
+# ------------------------------------------------------------------------------------------
+# Renderers
+
+
+def test_renderers(small, scripts):
+    env, params = small
+    _, state = scripts[0]
+    script, _ = scripts[0]
+    first_decision = int(np.flatnonzero(script["event"] % gt.NUM_PHASES == gt.DECISION)[0])
+    played = int((np.asarray(state.timing)[:, gt.TIMING_STEP] < first_decision).sum())
+    state = state.replace(time=np.int32(first_decision), cursor=np.int32(played))
+    text = env.render_text(state, params)
+    assert f"t={first_decision}/256" in text and "score 0/" in text
+    now = text.splitlines()[1]
+    game = GAME_NAMES[int(script["event"][first_decision]) // gt.NUM_PHASES].replace("_", "/")
+    assert now.startswith("now:") and f"[{game}] DECIDE" in now and "steps ago" in now
+    assert len(text.splitlines()) == 2 + 4
+    image = env.render_rgb(state, params)
+    rows = -(-SMALL["episode_length"] // 64) + 2
+    assert image.shape == (rows * 4, 64 * 4, 3) and image.dtype == np.uint8
+    assert len(np.unique(image.reshape(-1, 3), axis=0)) > 4
