@@ -27,6 +27,7 @@ from collections.abc import Callable, Sequence
 from typing import Annotated, Any
 
 import jax
+import jax.numpy as jnp
 import tyro
 
 from hcmrl_jax.rl.config import PPOConfig
@@ -104,6 +105,7 @@ class RunResult:
     """What a finished (or stopped) run leaves behind."""
 
     run_dir: str  # the run directory
+    config: PPOConfig  # the config the run used (the saved one on resume)
     runner_state: Any  # the final runner state (device arrays)
     rows: list[dict[str, Any]]  # one metrics row per update done
     updates_done: int  # updates done so far
@@ -197,6 +199,24 @@ def chunk_schedule(num_updates: int, chunk_updates: int, start: int = 0) -> list
     return sizes
 
 
+def strong_types(tree: Any) -> Any:
+    """The same arrays without weak types.
+
+    A checkpoint stores dtypes, not JAX's weak-type flag (e.g. a Python int in the env params
+    becomes a weakly typed int32), so a restored state would otherwise differ from a fresh one
+    in its abstract types: the chunk function would be compiled again, as a different program.
+    Starting every run from strongly typed leaves makes fresh and resumed runs share one program.
+    """
+
+    def strong(leaf: Any) -> jax.Array:
+        leaf = jnp.asarray(leaf)  # Python scalars (e.g. in env params) become weak arrays
+        if jax.typeof(leaf).weak_type:
+            return jax.lax.convert_element_type(leaf, leaf.dtype)
+        return leaf
+
+    return jax.tree.map(strong, tree)
+
+
 class ChunkedTrainer:
     """Compiled init and chunk-update functions of one config, compiled once per chunk size.
 
@@ -219,19 +239,23 @@ class ChunkedTrainer:
             self._init_fn = init_fn
         return init_fn, update_fn
 
-    def init(self, key: jax.Array) -> Any:
+    def _strong_init(self, key: jax.Array) -> Any:
         if self._init_fn is None:
             self._fns(1)
+        return strong_types(self._init_fn(key))
+
+    def init(self, key: jax.Array) -> Any:
+        """The initial runner state, committed to its devices like a restored one, so a fresh
+        and a resumed run hit the same compiled chunk."""
         if self._init_jit is None:
-            self._init_jit = jax.jit(self._init_fn)
-        return self._init_jit(key)
+            self._init_jit = jax.jit(self._strong_init)
+        state = self._init_jit(key)
+        return jax.tree.map(lambda leaf: jax.device_put(leaf, leaf.sharding), state)
 
     def state_template(self, key: jax.Array) -> Any:
         """The runner state's structure, shapes and dtypes, without computing it."""
-        if self._init_fn is None:
-            self._fns(1)
         if self._template is None:
-            self._template = jax.eval_shape(self._init_fn, key)
+            self._template = jax.eval_shape(self._strong_init, key)
         return self._template
 
     def update(self, runner_state: Any, size: int) -> tuple[Any, dict[str, Any]]:
@@ -407,6 +431,7 @@ def train(
         )
     return RunResult(
         run_dir=run_dir,
+        config=config,
         runner_state=runner_state,
         rows=rows,
         updates_done=updates_done,

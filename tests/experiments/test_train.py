@@ -6,7 +6,7 @@ import os
 import jax
 import numpy as np
 
-from experiments.train import chunk_schedule
+from experiments.train import chunk_schedule, get_trainer
 from hcmrl_jax.utils.checkpoint import RunCheckpointer
 from hcmrl_jax.utils.logging import read_tensorboard_scalars
 from hcmrl_jax.utils.metrics import read_jsonl
@@ -43,6 +43,14 @@ def test_resume_is_bitwise_equal_to_uninterrupted(tiny_runs):
     full_file = _without_time(read_jsonl(os.path.join(full.run_dir, "metrics.jsonl")))
     part_file = _without_time(read_jsonl(os.path.join(resumed.run_dir, "metrics.jsonl")))
     assert part_file == full_file and len(full_file) == 4
+
+
+def test_resume_reuses_the_compiled_chunk(tiny_runs):
+    # A restored state has the fresh state's exact abstract types (no weak types, committed), so
+    # the three runs above (fresh, stopped, resumed) compiled the chunk function once.
+    trainer = get_trainer(tiny_runs["full"].config)
+    assert list(trainer._update_fns) == [2]
+    assert trainer._update_fns[2]._cache_size() == 1
 
 
 def test_run_directory_contents(tiny_runs):

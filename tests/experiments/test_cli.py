@@ -1,0 +1,117 @@
+"""The training CLI: --help documents every config field; bad values exit with a clear message."""
+
+import ast
+import dataclasses
+import inspect
+import io
+import re
+import tokenize
+
+import pytest
+
+from experiments.train import RunOptions, RunSetupError, expand_aliases, parse_args, train
+from hcmrl_jax.rl.config import PPOConfig
+
+
+def _field_docs(cls) -> dict[str, str]:
+    """Each dataclass field's documentation as written in the source: the comment on the
+    field's line(s), or the string literal right below it."""
+    source = inspect.getsource(cls)
+    comments: dict[int, str] = {}
+    for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        if token.type == tokenize.COMMENT:
+            comments[token.start[0]] = token.string.lstrip("#").strip()
+    body = ast.parse(source).body[0].body
+    docs = {}
+    for index, node in enumerate(body):
+        if not isinstance(node, ast.AnnAssign):
+            continue
+        name = node.target.id
+        following = body[index + 1] if index + 1 < len(body) else None
+        if (
+            isinstance(following, ast.Expr)
+            and isinstance(following.value, ast.Constant)
+            and isinstance(following.value.value, str)
+        ):
+            docs[name] = following.value.value
+        else:
+            lines = range(node.lineno, node.end_lineno + 1)
+            docs[name] = " ".join(comments[line] for line in lines if line in comments)
+    return docs
+
+
+def _collapse(text: str) -> str:
+    return " ".join(re.sub(r"[│╭╮╰╯─]", " ", text).split())
+
+
+@pytest.fixture(scope="module")
+def help_text():
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("COLUMNS", "400")  # no wrapping: each doc stays on one line
+        stream = io.StringIO()
+        with pytest.raises(SystemExit) as exit_info:
+            import contextlib
+
+            with contextlib.redirect_stdout(stream):
+                parse_args(["--help"])
+    assert exit_info.value.code == 0
+    return _collapse(stream.getvalue())
+
+
+@pytest.mark.parametrize("cls", [PPOConfig, RunOptions])
+def test_help_lists_every_field_with_its_doc(help_text, cls):
+    docs = _field_docs(cls)
+    assert set(docs) == {field.name for field in dataclasses.fields(cls)}
+    for name, doc in docs.items():
+        flag = "--" + name.replace("_", "-")
+        assert re.search(re.escape(flag) + r"\b", help_text), f"{flag} missing from --help"
+        assert doc, f"{cls.__name__}.{name} has no doc comment"
+        assert _collapse(doc) in help_text, f"the doc of {flag} is missing from --help: {doc!r}"
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--num-envs", "0"], "num_envs must be a positive integer"),
+        (["--gamma", "1.5"], "gamma must lie in [0, 1]"),
+        (["--num-minibatches", "3"], "num_minibatches (3) must divide num_envs"),
+        (["--total-steps", "10"], "total_timesteps (10) is less than one update"),
+        (["--env", "no-such-env"], "unknown env 'no-such-env'"),
+        (["--memory", "lstm"], "invalid choice 'lstm'"),
+        (["--lr", "fast"], "could not convert string to float"),
+        (["--chunk-updates", "0"], "chunk_updates must be a positive integer"),
+        (["--resume", "--overwrite"], "--resume and --overwrite contradict"),
+    ],
+)
+def test_bad_values_exit_with_a_clear_message(capsys, monkeypatch, argv, message):
+    monkeypatch.setenv("COLUMNS", "400")
+    with pytest.raises(SystemExit) as exit_info:
+        parse_args(argv)
+    assert exit_info.value.code == 2
+    err = _collapse(capsys.readouterr().err)
+    assert message in err
+    assert "Traceback" not in err
+
+
+def test_short_flags_and_good_values_parse():
+    assert expand_aliases(["--env=story", "--total-steps", "5"]) == [
+        "--env-id=story",
+        "--total-timesteps",
+        "5",
+    ]
+    args = parse_args(
+        ["--env", "crafting", "--total-steps", "9000", "--memory", "gru", "--seed", "3", "--resume"]
+    )
+    assert args.config == PPOConfig(env_id="crafting", total_timesteps=9000, memory="gru")
+    assert args.run.seed == 3 and args.run.resume
+
+
+def test_run_directory_mistakes_are_reported_before_compiling(tmp_path, tiny_runs):
+    config = PPOConfig(env_id="MemoryChain-bsuite", num_envs=4, num_steps=32, total_timesteps=128)
+    with pytest.raises(RunSetupError, match="no checkpoint"):
+        train(config, RunOptions(out_dir=str(tmp_path), resume=True))
+    existing = RunOptions(out_dir=tiny_runs["out_dir"], name="full")
+    with pytest.raises(RunSetupError, match="already holds checkpoints"):
+        train(config, existing)
+    with pytest.raises(RunSetupError, match="differs from the run's saved config in"):
+        train(config, dataclasses.replace(existing, resume=True))
