@@ -103,6 +103,45 @@ COLOUR_RGB = np.array(
 )
 
 
+#: Constants of the counter-based hash that turns a PRNG key into uniform numbers.
+_GOLDEN_GAMMA = 0x9E3779B9  # odd increment between counters (2**32 / golden ratio)
+_MIX_MULTIPLIERS = (0x7FEB352D, 0x846CA68B)  # a 32-bit avalanche mix with low bias
+
+
+def _mix32(x: jax.Array) -> jax.Array:
+    """A bijective 32-bit avalanche mix (xor-shift-multiply), uint32 -> uint32."""
+    x = x ^ (x >> 16)
+    x = x * jnp.uint32(_MIX_MULTIPLIERS[0])
+    x = x ^ (x >> 15)
+    x = x * jnp.uint32(_MIX_MULTIPLIERS[1])
+    return x ^ (x >> 16)
+
+
+def key_uniforms(key: jax.Array, num: int) -> jax.Array:
+    """``num`` uniform numbers in [0, 1) (float32 [num]) derived from a PRNG key.
+
+    The key's words are folded into a seed, then each counter ``i`` is hashed with
+    :func:`_mix32` (splitmix-style counter mode). This is deterministic in the key like
+    ``jax.random.uniform`` but compiles to a handful of integer operations; the generator
+    needs about a thousand numbers per world and threefry's compile time would otherwise
+    dominate every program that contains a reset.
+
+    Args:
+        key: a PRNG key (raw ``uint32 [2]`` or a typed key).
+        num: how many numbers.
+    """
+    if jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
+        key = jax.random.key_data(key)
+    words = jnp.asarray(key).astype(jnp.uint32).reshape(-1)
+    seed = jnp.uint32(0)
+    for i in range(words.shape[0]):  # static: two words for threefry keys
+        seed = _mix32(seed ^ words[i] + jnp.uint32(_GOLDEN_GAMMA))
+    counters = jnp.arange(1, num + 1, dtype=jnp.uint32) * jnp.uint32(_GOLDEN_GAMMA)
+    bits = _mix32(_mix32(counters + seed) ^ seed)
+    # The top 24 bits give floats exactly representable in float32, all below 1.
+    return (bits >> 8).astype(jnp.float32) * jnp.float32(1.0 / (1 << 24))
+
+
 @dataclasses.dataclass(frozen=True)
 class NavigationConfig:
     """Static, shape-defining sizes of the building."""
@@ -227,6 +266,11 @@ class Navigation(MemoryEnv):
         self.door_base = np.array(door_base, np.int32)
         self.door_step = np.array(door_step, np.int32)
         self.num_edges = len(rooms_a)
+        # Which room pair each candidate edge joins, both ways: bool [E, R, R].
+        incidence = np.zeros((self.num_edges, self.num_rooms, self.num_rooms), bool)
+        incidence[np.arange(self.num_edges), self.edge_a, self.edge_b] = True
+        incidence[np.arange(self.num_edges), self.edge_b, self.edge_a] = True
+        self.edge_incidence = incidence
 
         rows, cols = np.arange(self.height), np.arange(self.width)
         interior = (rows[:, None] % self.pitch != 0) & (cols[None, :] % self.pitch != 0)
@@ -287,31 +331,35 @@ class Navigation(MemoryEnv):
         _, in_tree = jax.lax.fori_loop(0, self.num_edges, add_edge, init)
         return in_tree
 
-    def _reachable(self, start_room: jax.Array, passable: jax.Array) -> jax.Array:
-        """Rooms reachable from ``start_room`` through the passable edges (bool [E]) -> bool [R]."""
-        adjacency = jnp.zeros((self.num_rooms, self.num_rooms), jnp.bool_)
-        adjacency = adjacency.at[self.edge_a, self.edge_b].set(passable)
-        adjacency = adjacency.at[self.edge_b, self.edge_a].set(passable)
-        reach = jnp.arange(self.num_rooms) == start_room
+    def _adjacency(self, passable: jax.Array) -> jax.Array:
+        """Room adjacency through the passable candidate edges (bool [..., E]) -> bool
+        [..., R, R], symmetric, with the diagonal set (a room reaches itself)."""
+        joins = passable[..., :, None, None] & jnp.asarray(self.edge_incidence)  # [..., E, R, R]
+        return jnp.any(joins, axis=-3) | jnp.eye(self.num_rooms, dtype=jnp.bool_)
 
-        def spread(_, reach):
-            return reach | jnp.any(adjacency & reach[:, None], axis=0)
+    @property
+    def _doubling_steps(self) -> int:
+        """Squarings after which paths of every length up to R - 1 are covered."""
+        return max(int(np.ceil(np.log2(max(self.num_rooms - 1, 1)))), 1)
 
-        return jax.lax.fori_loop(0, self.num_rooms - 1, spread, reach)
+    def _closure(self, adjacency: jax.Array) -> jax.Array:
+        """Transitive closure of adjacency matrices (bool [..., R, R]) by repeated squaring:
+        a few boolean products instead of a loop of R - 1 frontier steps."""
+        reach = adjacency
+        for _ in range(self._doubling_steps):  # static, about log2(R)
+            reach = jnp.any(reach[..., :, :, None] & reach[..., None, :, :], axis=-2)
+        return reach
 
     def _room_distances(self, is_door: jax.Array) -> jax.Array:
-        """All-pairs room distance through doors (Floyd-Warshall): int32 [R, R]."""
+        """All-pairs room distance through doors, int32 [R, R], by min-plus squaring."""
         num_rooms = self.num_rooms
         unreachable = jnp.int32(num_rooms)  # longer than any path; every room is connected
-        dist = jnp.full((num_rooms, num_rooms), unreachable, jnp.int32)
-        step = jnp.where(is_door, 1, unreachable).astype(jnp.int32)
-        dist = dist.at[self.edge_a, self.edge_b].set(step).at[self.edge_b, self.edge_a].set(step)
-        dist = jnp.where(jnp.eye(num_rooms, dtype=jnp.bool_), 0, dist)
-
-        def relax(k, dist):
-            return jnp.minimum(dist, dist[:, k, None] + dist[None, k, :])
-
-        return jax.lax.fori_loop(0, num_rooms, relax, dist)
+        adjacency = self._adjacency(is_door)
+        dist = jnp.where(adjacency, 1, unreachable)
+        dist = jnp.where(jnp.eye(num_rooms, dtype=jnp.bool_), 0, dist).astype(jnp.int32)
+        for _ in range(self._doubling_steps):  # static, about log2(R)
+            dist = jnp.min(dist[:, :, None] + dist[None, :, :], axis=1)
+        return jnp.minimum(dist, unreachable)
 
     def _room_cell(self, room: jax.Array, cell: jax.Array) -> jax.Array:
         """Grid (row, col) of interior cell ``cell`` (row-major in the room) of ``room``."""
@@ -328,8 +376,7 @@ class Navigation(MemoryEnv):
     def _draw_uniforms(self, key: jax.Array) -> dict[str, jax.Array]:
         """Every random number the generator needs, from one draw, by name (float32 in [0, 1)).
 
-        A single ``uniform`` call keeps compilation short: each random-bits call site compiles
-        its own copy of the counter-based generator.
+        One call of :func:`key_uniforms` keeps the compiled program small.
         """
         cfg = self.config
         num_edges, num_rooms, num_colours = self.num_edges, self.num_rooms, cfg.num_colours
@@ -347,12 +394,33 @@ class Navigation(MemoryEnv):
             "first_target": (),
         }
         sizes = [int(np.prod(shape)) for shape in shapes.values()]
-        flat = jax.random.uniform(key, (sum(sizes),))
+        flat = key_uniforms(key, sum(sizes))
         parts = jnp.split(flat, np.cumsum(sizes)[:-1])
         return {
             name: part.reshape(shape)
             for (name, shape), part in zip(shapes.items(), parts, strict=True)
         }
+
+    @staticmethod
+    def _ranks(scores: jax.Array) -> jax.Array:
+        """Rank of each score along the last axis, highest first, ties by position (int32).
+
+        Pairwise comparisons instead of a sort: the axes are short, and it compiles faster.
+        """
+        n = scores.shape[-1]
+        above = scores[..., None, :] > scores[..., :, None]
+        tied_before = (scores[..., None, :] == scores[..., :, None]) & jnp.tril(
+            jnp.ones((n, n), jnp.bool_), k=-1
+        )
+        return jnp.sum(above | tied_before, axis=-1).astype(jnp.int32)
+
+    @classmethod
+    def _order(cls, scores: jax.Array) -> jax.Array:
+        """Indices sorted by score, highest first (int32 [n]): a random permutation when the
+        scores are uniform draws."""
+        n = scores.shape[-1]
+        is_at = cls._ranks(scores)[None, :] == jnp.arange(n)[:, None]  # [position, index]
+        return jnp.sum(jnp.where(is_at, jnp.arange(n)[None, :], 0), axis=1).astype(jnp.int32)
 
     @staticmethod
     def _scaled(u: jax.Array, n: int) -> jax.Array:
@@ -367,41 +435,38 @@ class Navigation(MemoryEnv):
         u = self._draw_uniforms(key)
 
         # Doors: a spanning tree plus extra doors drawn among the other candidate edges.
-        in_tree = self._spanning_tree(jnp.argsort(u["tree_order"]))
-        extra_rank = jnp.argsort(jnp.argsort(-jnp.where(in_tree, -1.0, u["extra_doors"])))
+        in_tree = self._spanning_tree(self._order(u["tree_order"]))
+        extra_rank = self._ranks(jnp.where(in_tree, -1.0, u["extra_doors"]))
         is_door = in_tree | (extra_rank < cfg.num_extra_doors)
         offset = self._scaled(u["door_offset"], cfg.room_size)
         door_pos = jnp.asarray(self.door_base) + jnp.asarray(self.door_step) * offset[:, None]
 
         # Locks: the first num_locked_doors doors of a random order; colours cycle along it.
-        lock_rank = jnp.argsort(jnp.argsort(-jnp.where(is_door, u["lock_order"], -1.0)))
+        lock_rank = self._ranks(jnp.where(is_door, u["lock_order"], -1.0))
         is_locked = is_door & (lock_rank < cfg.num_locked_doors)
         door_colour = (lock_rank % num_colours).astype(jnp.int32)
 
         # Keys: colours are unlocked in a random order; the key of the i-th colour lies in a
         # room reachable from the start with only the earlier colours unlocked.
         start_room = self._scaled(u["start_room"], num_rooms)
-        colour_order = jnp.argsort(u["colour_order"])
 
-        def place_key(i, carry):
-            unlocked, key_room = carry
-            passable = is_door & (~is_locked | unlocked[door_colour])
-            reach = self._reachable(start_room, passable)
-            room = jnp.argmax(jnp.where(reach, u["key_rooms"][i], -1.0)).astype(jnp.int32)
-            colour = colour_order[i]
-            return unlocked.at[colour].set(True), key_room.at[colour].set(room)
-
-        init = (jnp.zeros((num_colours,), jnp.bool_), jnp.zeros((num_colours,), jnp.int32))
-        _, key_room = jax.lax.fori_loop(0, num_colours, place_key, init)
+        # Colours unlocked before the i-th one: row i of [C (step), C (colour)].
+        colour_rank = self._ranks(u["colour_order"])
+        unlocked = colour_rank[None, :] < jnp.arange(num_colours)[:, None]
+        passable = is_door & (~is_locked | unlocked[:, door_colour])  # [C, E]
+        reach = self._closure(self._adjacency(passable))[:, start_room]  # [C, R]
+        room_of_step = jnp.argmax(jnp.where(reach, u["key_rooms"], -1.0), axis=1)
+        key_room = room_of_step[colour_rank].astype(jnp.int32)
 
         # Landmarks in distinct rooms; every item gets its own cell of its room.
-        landmark_room = jnp.argsort(u["landmark_rooms"])[:num_landmarks].astype(jnp.int32)
+        landmark_room = self._order(u["landmark_rooms"])[:num_landmarks]
         item_room = jnp.concatenate([key_room, landmark_room])
         num_items = num_colours + num_landmarks
-        cell_order = jnp.argsort(u["item_cells"], axis=1)
+        cell_rank = self._ranks(u["item_cells"])  # [R, room_size**2]
         earlier = jnp.tril(jnp.ones((num_items, num_items), jnp.bool_), k=-1)
         rank_in_room = jnp.sum(earlier & (item_room[:, None] == item_room[None, :]), axis=1)
-        item_pos = self._room_cell(item_room, cell_order[item_room, rank_in_room])
+        item_cell = jnp.argmax(cell_rank[item_room] == rank_in_room[:, None], axis=1)
+        item_pos = self._room_cell(item_room, item_cell)
         key_pos, landmark_pos = item_pos[:num_colours], item_pos[num_colours:]
 
         # The grid: the static floor plan, then doors, keys and landmarks scattered in.
@@ -551,8 +616,9 @@ class Navigation(MemoryEnv):
         targets_reached = state.targets_reached + reached.astype(jnp.int32)
 
         # The next target is another landmark, drawn from the step key.
-        shift = jax.random.randint(key, (), 1, self.config.num_landmarks)
-        next_target = (state.target + shift) % self.config.num_landmarks
+        num_landmarks = self.config.num_landmarks
+        shift = 1 + self._scaled(key_uniforms(key, 1)[0], num_landmarks - 1)
+        next_target = (state.target + shift) % num_landmarks
         target = jnp.where(reached, next_target, state.target)
 
         new_state = NavigationState(
