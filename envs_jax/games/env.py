@@ -181,19 +181,27 @@ class Games(MemoryEnv):
         interlude (with its hashed card) when no game event falls on it."""
         index = jnp.minimum(state.cursor, self.config.max_events - 1)
         timing = state.timing[index].astype(jnp.int32)  # [2]
-        card = state.cards[index].astype(jnp.int32)  # [5]
+        card = state.cards[index].astype(jnp.int32)  # [4]
         is_event = (
             (state.cursor < self.config.max_events)
             & (timing[gt.TIMING_STEP] == state.time)
             & (state.time < state.horizon)
         )
         event = jnp.where(is_event, card[gt.CARD_EVENT], gt.INTERLUDE_EVENT)
+        is_decision = event % gt.NUM_PHASES == gt.DECISION
+        extra = card[gt.CARD_EXTRA]
         fields = jnp.where(
             is_event,
-            card[gt.CARD_SUBJECT : gt.CARD_RESULT + 1],
+            jnp.stack(
+                [
+                    card[gt.CARD_SUBJECT],
+                    card[gt.CARD_VALUE],
+                    jnp.where(is_decision, gt.NO_RESULT, extra),
+                ]
+            ),
             interlude_card(state.seed, state.time, self.config),
         )
-        memory = jnp.where(is_event, card[gt.CARD_MEMORY], 0)
+        memory = jnp.where(is_decision, extra, 0)
         lag = jnp.where(is_event, timing[gt.TIMING_LAG], NO_LAG)
         return is_event, event, fields, memory, lag
 

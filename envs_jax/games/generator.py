@@ -94,13 +94,14 @@ class _RandomStream:
 class Script:
     """One episode's schedule of game events, in time order; ``E`` is ``max_events``.
 
-    The columns are named by ``types.TIMING_*`` and ``types.CARD_*``; ``lag`` and ``memory``
-    are -1 and 0 off decisions. Steps that hold no event are interludes, whose card is
+    The columns are named by ``types.TIMING_*`` and ``types.CARD_*``; ``lag`` is -1 off
+    decisions, and the last card column is the shot result of an info event or the remembered
+    value of a decision. Steps that hold no event are interludes, whose card is
     :func:`interlude_card`.
     """
 
     timing: jax.Array  # [E, 2] int16, (step, lag) per event; step NO_STEP after the last one
-    cards: jax.Array  # [E, 5] int8, (event id, subject, value, result, memory) per event
+    cards: jax.Array  # [E, 4] int8, (event id, subject, value, result or memory) per event
     seed: jax.Array  # [] uint32, seed of the interlude cards
     horizon: jax.Array  # [] int32, steps that play: min(max_steps_in_episode, episode_length)
     num_decisions: jax.Array  # [] int32, decisions in the schedule
@@ -272,7 +273,8 @@ def _generate(rng: _RandomStream, config: GamesConfig, params: EnvParams) -> Scr
     present = played[..., None] & (is_question | (slot < items["reveal_count"][..., None]))
     event = game * gt.NUM_PHASES + np.where(is_question, gt.DECISION, gt.INFO)
     fields = jnp.concatenate([items["reveal_fields"], items["question_fields"][..., None, :]], -2)
-    memory = jnp.where(is_question, items["memory"][..., None], 0)
+    # A question's result field is always NO_RESULT: its column carries the remembered value.
+    extra = jnp.where(is_question, items["memory"][..., None], fields[..., gt.NUM_FIELDS - 1])
     item_index = np.arange(math.prod(start.shape)).reshape(start.shape)
     needed = item_index * per_item + items["needed"]  # [G, L, J] flat index of the needed reveal
     shape = wanted.shape
@@ -291,9 +293,9 @@ def _generate(rng: _RandomStream, config: GamesConfig, params: EnvParams) -> Scr
         jnp.asarray(params.max_steps_in_episode, jnp.int32), 1, config.episode_length
     )
 
-    # Everything an event carries, as int32 columns [G, L, J, P, 5], then in time order.
+    # Everything an event carries, as int32 columns [G, L, J, P, 4], then in time order.
     cards = jnp.concatenate(
-        [jnp.broadcast_to(event, shape)[..., None], fields, memory[..., None]], axis=-1
+        [jnp.broadcast_to(event, shape)[..., None], fields[..., :-1], extra[..., None]], axis=-1
     )
     cards = cards.reshape(num_slots, gt.NUM_CARD_COLUMNS)[order][: config.max_events]
     timing = jnp.stack([placed, lags], axis=-1)[: config.max_events]

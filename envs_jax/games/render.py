@@ -111,10 +111,13 @@ def timeline(config: GamesConfig, state: EnvState) -> dict[str, np.ndarray]:
     where = timing[valid, gt.TIMING_STEP]
     event = np.full(length, gt.INTERLUDE_EVENT, np.int64)
     event[where] = cards[valid, gt.CARD_EVENT]
+    decision = event % gt.NUM_PHASES == gt.DECISION
     fields = np.asarray(interlude_card(state.seed, np.arange(length), config), np.int64)
-    fields[where] = cards[valid, gt.CARD_SUBJECT : gt.CARD_RESULT + 1]
-    memory = np.zeros(length, np.int64)
-    memory[where] = cards[valid, gt.CARD_MEMORY]
+    fields[where, 0] = cards[valid, gt.CARD_SUBJECT]
+    fields[where, 1] = cards[valid, gt.CARD_VALUE]
+    fields[where, 2] = cards[valid, gt.CARD_EXTRA]
+    memory = np.where(decision, fields[:, 2], 0)
+    fields[decision, 2] = gt.NO_RESULT
     lag = np.full(length, -1, np.int64)
     lag[where] = timing[valid, gt.TIMING_LAG]
     return {"event": event, "fields": fields, "memory": memory, "lag": lag}

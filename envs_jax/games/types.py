@@ -43,8 +43,10 @@ NUM_FEEDBACKS = 3
 NUM_FIELDS = 3  # (subject, value, result) of the current event
 
 # Columns of the schedule's tables (``EnvState.cards`` and ``EnvState.timing``).
-CARD_EVENT, CARD_SUBJECT, CARD_VALUE, CARD_RESULT, CARD_MEMORY = range(5)
-NUM_CARD_COLUMNS = 5  # event id, the three fields, the remembered value
+# The last card column holds an info event's shot result or a decision's remembered value (a
+# decision's result field is always NO_RESULT), which keeps the stored schedule small.
+CARD_EVENT, CARD_SUBJECT, CARD_VALUE, CARD_EXTRA = range(4)
+NUM_CARD_COLUMNS = 4  # event id, subject, value, result (info) or remembered value (decision)
 TIMING_STEP, TIMING_LAG = range(2)
 NUM_TIMING_COLUMNS = 2  # step of the event, lag of a decision
 NUM_PROGRESS = 2  # (episode progress, decisions progress)
@@ -60,7 +62,7 @@ _INT16_MAX = int(np.iinfo(np.int16).max)
 class GamesConfig:
     """Shape-defining sizes (static under ``jit``); validated on construction.
 
-    The default schedule holds about 450 game events (info events and ~145 decisions) in 2,048
+    The default schedule holds about 460 game events (at most ~550; ~150 decisions) in 2,048
     steps; shorter lags fit more items, so raise ``max_events`` (and ``max_items_per_lane``)
     with them.
     """
@@ -69,7 +71,7 @@ class GamesConfig:
     num_choices: int = 16  # "choose" actions: slots, board columns, card values, counts
     num_lanes: int = 8  # items of each game open at once: card faces, rows, colours, keys
     max_items_per_lane: int = 16  # capacity of each lane's item sequence (later items dropped)
-    max_events: int = 768  # capacity of the stored schedule; the latest events beyond it drop
+    max_events: int = 640  # capacity of the stored schedule; the latest events beyond it drop
     battleship_shots: int = 3  # shot reports per battleship row (one hit, the rest misses)
     max_count: int = 5  # a counting window holds 1 .. max_count cards of its colour
 
@@ -222,8 +224,8 @@ class EnvState(environment.EnvState):
     time: jax.Array  # [] int32, steps taken in this episode
     timing: jax.Array  # [E, 2] int16, per game event (time order): step (NO_STEP after the
     # last event) and, at a decision, steps since the needed value was shown (else -1)
-    cards: jax.Array  # [E, 5] int8, per game event: id (game * NUM_PHASES + phase), the three
-    # fields (subject, value, result) and, at a decision, the remembered value it needs (else 0)
+    cards: jax.Array  # [E, 4] int8, per game event: id (game * NUM_PHASES + phase), subject,
+    # value, and the shot result (info events) or the remembered value it needs (decisions)
     cursor: jax.Array  # [] int32, index of the first game event not yet played
     seed: jax.Array  # [] uint32, seed of the interlude cards
     horizon: jax.Array  # [] int32, steps whose events play: min(time limit, episode_length)
