@@ -245,7 +245,7 @@ class Games(MemoryEnv):
     ) -> tuple[dict[str, jax.Array], EnvState, jax.Array, jax.Array, dict[str, jax.Array]]:
         """Scores the action against the current event and moves to the next step.
 
-        The step is deterministic (``key`` is unused): the script was drawn at reset.
+        The step is deterministic (``key`` is unused): the schedule was drawn at reset.
         """
         del key
         action = clip_action(action, self.config.num_actions)
@@ -284,6 +284,6 @@ class Games(MemoryEnv):
         )
 
     def render_rgb(self, state: EnvState, params: EnvParams) -> np.ndarray:
-        """The script as a timeline under a score bar, uint8 [H, W, 3] (see ``render``)."""
+        """The schedule as a timeline under a score bar, uint8 [H, W, 3] (see ``render``)."""
         del params
         return render.render_rgb(self.config, jax.device_get(state))

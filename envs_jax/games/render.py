@@ -125,7 +125,7 @@ def timeline(config: GamesConfig, state: EnvState) -> dict[str, np.ndarray]:
 
 def _step_line(script: dict[str, np.ndarray], step: int) -> str:
     if step >= len(script["event"]):
-        return f"t={step:>5}  (after the script: interlude)"
+        return f"t={step:>5}  (after the schedule: interlude)"
     line = describe_event(
         int(script["event"][step]),
         script["fields"][step],
@@ -153,7 +153,7 @@ def render_text(config: GamesConfig, state: EnvState, max_steps: int) -> str:
 
 
 def render_rgb(config: GamesConfig, state: EnvState) -> np.ndarray:
-    """The whole script as a timeline (one cell per step, a row per ``TIMELINE_WIDTH`` steps)
+    """The whole schedule as a timeline (one cell per step, a row per ``TIMELINE_WIDTH`` steps)
     under a score bar: colour = game, bright = decision, dim = played, white = now."""
     length = config.episode_length
     time = int(state.time)

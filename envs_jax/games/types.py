@@ -53,7 +53,7 @@ NUM_PROGRESS = 2  # (episode progress, decisions progress)
 NUM_PRIVILEGED = 2  # (answer action, remembered value)
 NUM_NAMED_ACTIONS = 5  # yes, no, higher, lower, continue (after the num_choices choices)
 
-# Largest values the script stores in int8 / int16 arrays.
+# Largest values the schedule stores in int8 / int16 arrays.
 _INT8_MAX = int(np.iinfo(np.int8).max)
 _INT16_MAX = int(np.iinfo(np.int16).max)
 
@@ -67,7 +67,7 @@ class GamesConfig:
     with them.
     """
 
-    episode_length: int = 2048  # steps in the event script (its capacity); default time limit
+    episode_length: int = 2048  # steps the schedule spans; also the default time limit
     num_choices: int = 16  # "choose" actions: slots, board columns, card values, counts
     num_lanes: int = 8  # items of each game open at once: card faces, rows, colours, keys
     max_items_per_lane: int = 16  # capacity of each lane's item sequence (later items dropped)
@@ -160,7 +160,7 @@ class EnvParams(environment.EnvParams):
     step, so realised lags (reported in ``info["lag"]``) can be a few steps longer.
     """
 
-    max_steps_in_episode: int = 2048  # time limit; only the script's first steps up to it play
+    max_steps_in_episode: int = 2048  # time limit; events after it (or episode_length) drop
     lag_min: int = 100  # shortest span (steps) from an item's first reveal to its question
     lag_max: int = 1600  # longest span (steps) from an item's first reveal to its question
     item_gap_max: int = 64  # a lane pauses 0 .. this many steps between two items

@@ -121,18 +121,24 @@ def test_oracle_scores_one_over_a_full_episode_to_truncation(twin):
     assert np.all(np.diff(records["success"]) >= 0)
 
 
-def test_oracle_scores_one_when_the_time_limit_cuts_the_script(twin, twin_step):
+@pytest.mark.parametrize("time_limit", [150, 300])
+def test_oracle_scores_one_under_any_time_limit(twin, twin_step, time_limit):
+    """A limit below ``episode_length`` cuts the schedule (only the decisions before it count);
+    one above it adds interludes."""
     env, params = twin
-    params = params.replace(max_steps_in_episode=150)
+    params = params.replace(max_steps_in_episode=time_limit)
     obs, state = env.reset(jax.random.PRNGKey(8), params)
-    total = 0.0
-    for t in range(150):
+    total, last_decision = 0.0, -1
+    for t in range(time_limit):
+        if int(obs["phase"]) == gt.DECISION:
+            last_decision = t
         obs, state, reward, _, _ = twin_step(
             jax.random.PRNGKey(t), state, obs["privileged"][0], params
         )
         total += float(reward)
-        assert bool(env.is_truncated(state, params)) == (t == 149)
+        assert bool(env.is_truncated(state, params)) == (t == time_limit - 1)
     np.testing.assert_allclose(total, 1.0, atol=1e-5)
+    assert last_decision < min(time_limit, SMALL["episode_length"])
 
 
 def test_answer_is_always_allowed_and_masked_actions_are_wrong(twin, twin_step):
