@@ -88,6 +88,8 @@ COLOUR_NAMES = ("red", "green", "blue", "yellow", "purple", "orange", "cyan", "p
 #: Text-renderer characters: locked doors upper case, keys lower case, landmarks from the list.
 COLOUR_LETTERS = "RGBYPOCK"
 LANDMARK_CHARS = "0123456789&$%*+=?!~^"
+#: RGB renderer: brightness of the cells outside the agent's view, relative to those inside.
+OUT_OF_VIEW_BRIGHTNESS = 0.55
 COLOUR_RGB = np.array(
     [
         [220, 40, 40],
@@ -135,7 +137,7 @@ def key_uniforms(key: jax.Array, num: int) -> jax.Array:
     words = jnp.asarray(key).astype(jnp.uint32).reshape(-1)
     seed = jnp.uint32(0)
     for i in range(words.shape[0]):  # static: two words for threefry keys
-        seed = _mix32(seed ^ words[i] + jnp.uint32(_GOLDEN_GAMMA))
+        seed = _mix32(seed ^ (words[i] + jnp.uint32(_GOLDEN_GAMMA)))
     counters = jnp.arange(1, num + 1, dtype=jnp.uint32) * jnp.uint32(_GOLDEN_GAMMA)
     bits = _mix32(_mix32(counters + seed) ^ seed)
     # The top 24 bits give floats exactly representable in float32, all below 1.
@@ -153,7 +155,7 @@ class NavigationConfig:
     num_colours: int = 4  # lock colours; one key per colour
     num_locked_doors: int = 6  # doors locked by colour (colours cycle over them)
     num_extra_doors: int = 4  # doors beyond the spanning tree, which make loops
-    num_landmarks: int = 8  # target objects, each in its own room
+    num_landmarks: int = 12  # target objects, each in its own room
 
     def __post_init__(self):
         for name in ("rooms_high", "rooms_wide", "room_size", "num_colours"):
@@ -266,11 +268,6 @@ class Navigation(MemoryEnv):
         self.door_base = np.array(door_base, np.int32)
         self.door_step = np.array(door_step, np.int32)
         self.num_edges = len(rooms_a)
-        # Which room pair each candidate edge joins, both ways: bool [E, R, R].
-        incidence = np.zeros((self.num_edges, self.num_rooms, self.num_rooms), bool)
-        incidence[np.arange(self.num_edges), self.edge_a, self.edge_b] = True
-        incidence[np.arange(self.num_edges), self.edge_b, self.edge_a] = True
-        self.edge_incidence = incidence
 
         rows, cols = np.arange(self.height), np.arange(self.width)
         interior = (rows[:, None] % self.pitch != 0) & (cols[None, :] % self.pitch != 0)
@@ -334,8 +331,10 @@ class Navigation(MemoryEnv):
     def _adjacency(self, passable: jax.Array) -> jax.Array:
         """Room adjacency through the passable candidate edges (bool [..., E]) -> bool
         [..., R, R], symmetric, with the diagonal set (a room reaches itself)."""
-        joins = passable[..., :, None, None] & jnp.asarray(self.edge_incidence)  # [..., E, R, R]
-        return jnp.any(joins, axis=-3) | jnp.eye(self.num_rooms, dtype=jnp.bool_)
+        shape = (*passable.shape[:-1], self.num_rooms, self.num_rooms)
+        adjacency = jnp.broadcast_to(jnp.eye(self.num_rooms, dtype=jnp.bool_), shape)
+        adjacency = adjacency.at[..., self.edge_a, self.edge_b].set(passable)
+        return adjacency.at[..., self.edge_b, self.edge_a].set(passable)
 
     @property
     def _doubling_steps(self) -> int:
@@ -344,22 +343,23 @@ class Navigation(MemoryEnv):
 
     def _closure(self, adjacency: jax.Array) -> jax.Array:
         """Transitive closure of adjacency matrices (bool [..., R, R]) by repeated squaring:
-        a few boolean products instead of a loop of R - 1 frontier steps."""
-        reach = adjacency
+        a few matrix products (memory R^2, not R^3) instead of R - 1 frontier steps."""
+        reach = adjacency.astype(jnp.float32)
         for _ in range(self._doubling_steps):  # static, about log2(R)
-            reach = jnp.any(reach[..., :, :, None] & reach[..., None, :, :], axis=-2)
-        return reach
+            reach = (jnp.matmul(reach, reach) > 0).astype(jnp.float32)
+        return reach > 0
 
     def _room_distances(self, is_door: jax.Array) -> jax.Array:
-        """All-pairs room distance through doors, int32 [R, R], by min-plus squaring."""
+        """All-pairs room distance through doors (Floyd-Warshall, memory R^2): int32 [R, R]."""
         num_rooms = self.num_rooms
         unreachable = jnp.int32(num_rooms)  # longer than any path; every room is connected
-        adjacency = self._adjacency(is_door)
-        dist = jnp.where(adjacency, 1, unreachable)
+        dist = jnp.where(self._adjacency(is_door), 1, unreachable)
         dist = jnp.where(jnp.eye(num_rooms, dtype=jnp.bool_), 0, dist).astype(jnp.int32)
-        for _ in range(self._doubling_steps):  # static, about log2(R)
-            dist = jnp.min(dist[:, :, None] + dist[None, :, :], axis=1)
-        return jnp.minimum(dist, unreachable)
+
+        def relax(k, dist):
+            return jnp.minimum(dist, dist[:, k, None] + dist[None, k, :])
+
+        return jax.lax.fori_loop(0, num_rooms, relax, dist)
 
     def _room_cell(self, room: jax.Array, cell: jax.Array) -> jax.Array:
         """Grid (row, col) of interior cell ``cell`` (row-major in the room) of ``room``."""
@@ -730,19 +730,35 @@ class Navigation(MemoryEnv):
     ) -> np.ndarray:
         """The building, uint8 [(H + 1) * tile, W * tile, 3].
 
-        Cells outside the agent's view are dimmed; the agent is a black square, the target
-        landmark has a black frame; a status row under the map shows the target's colour and
-        the held key's colour (grey when empty).
+        Walls dark grey, floor light, open doors brown, locked doors a dark shade of their
+        colour, keys a bar of their colour on the floor, landmarks a tile of their own hue with
+        a white centre. Cells outside the agent's view are dimmed; the agent is a black square,
+        the target landmark has a black frame; a status row under the map shows the target's
+        colour and the held key's colour (grey when empty).
         """
         grid = self._unpadded(state)
         palette = self._palette()
-        image = tile_grid(grid, palette, tile).astype(np.float32)
+        floor_rgb = palette[FLOOR]
+        is_key = (grid >= self.key_base) & (grid < self.landmark_base)
+        image = tile_grid(np.where(is_key, FLOOR, grid), palette, tile)
+        eighth = max(tile // 8, 1)
+        for row, col in np.argwhere(is_key):  # a few keys at most
+            top, left = row * tile, col * tile
+            image[
+                top + 3 * eighth : top + tile - 3 * eighth, left + eighth : left + tile - eighth
+            ] = palette[grid[row, col]]
+        for row, col in np.argwhere(grid >= self.landmark_base):
+            top, left = row * tile, col * tile
+            image[
+                top + 3 * eighth : top + tile - 3 * eighth,
+                left + 3 * eighth : left + tile - 3 * eighth,
+            ] = floor_rgb
         agent_row, agent_col = (int(v) for v in np.asarray(state.agent_pos))
         rows, cols = np.arange(self.height), np.arange(self.width)
         in_view = (np.abs(rows - agent_row)[:, None] <= self.radius) & (
             np.abs(cols - agent_col)[None, :] <= self.radius
         )
-        dim = np.repeat(np.repeat(np.where(in_view, 1.0, 0.55), tile, 0), tile, 1)
+        dim = np.repeat(np.repeat(np.where(in_view, 1.0, OUT_OF_VIEW_BRIGHTNESS), tile, 0), tile, 1)
         image = (image * dim[..., None]).astype(np.uint8)
         quarter = max(tile // 4, 1)
         top, left = agent_row * tile, agent_col * tile

@@ -165,8 +165,8 @@ def test_bad_config_names_the_field(field, value):
 def test_unknown_override_is_rejected():
     with pytest.raises(ValueError, match="colour_count"):
         envs_jax.make("navigation", colour_count=3)
-    env, params = envs_jax.make("navigation", rooms_high=2, recall_slack=3.0)
-    assert isinstance(env, Navigation) and env.config.rooms_high == 2
+    env, params = envs_jax.make("navigation", rooms_high=3, recall_slack=3.0)
+    assert isinstance(env, Navigation) and env.config.rooms_high == 3
     assert params.recall_slack == 3.0
 
 
