@@ -43,6 +43,8 @@ EPISODE_GIF = "episode.gif"
 ATTENTION_PNG = "attention.png"
 ATTENTION_NPZ = "attention.npz"
 LAG_PNG = "lag_success.png"
+#: GIF frames smaller than this (pixels, shorter side) are scaled up by a whole factor.
+GIF_MIN_SIDE = 240
 #: MemoryReadInfo fields drawn as per-tier attention, with their panel names.
 TIER_WEIGHT_FIELDS: dict[str, str] = {
     "immediate": "immediate_weights",
@@ -288,6 +290,9 @@ def write_episode_gif(
             frames.append(np.asarray(render(state, env_params), np.uint8))
         except NotImplementedError:
             return None
+    # Small renders are scaled up (nearest neighbour) so the GIF is readable.
+    scale = max(1, GIF_MIN_SIDE // max(1, min(frames[0].shape[:2])))
+    frames = [frame.repeat(scale, axis=0).repeat(scale, axis=1) for frame in frames]
     return envs_jax.write_gif(frames, path, fps=fps)
 
 

@@ -4,7 +4,8 @@ The whole run of every seed is one XLA program, ``jax.jit(jax.vmap(train))(keys)
 share each compiled kernel, so N seeds cost far less than N runs on an accelerator (on a CPU,
 they cost about N times one run, without N compilations). Seed ``i`` uses the key of
 ``--seed + i``, the key ``python -m experiments.train --seed <seed + i>`` uses. Takes every
-:class:`hcmrl_jax.rl.PPOConfig` flag. Writes into ``<out-dir>/<name>``:
+:class:`hcmrl_jax.rl.PPOConfig` flag, the short forms ``--env``/``--total-steps`` and
+``--preset NAME``, like ``experiments.train``. Writes into ``<out-dir>/<name>``:
 
 * ``config.json`` — the PPO config and the seeds;
 * ``seed<i>/metrics.jsonl`` — one row per update for each seed;
@@ -27,7 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 import tyro
 
-from experiments.train import FLAG_ALIASES, config_to_dict, expand_aliases
+from experiments.train import config_to_dict, expand_aliases, split_preset
 from hcmrl_jax.rl.config import PPOConfig
 from hcmrl_jax.rl.ppo import make_train
 from hcmrl_jax.utils.logging import METRICS_JSONL
@@ -158,13 +159,15 @@ def run_multiseed(
 def main(argv: Sequence[str] | None = None) -> MultiSeedResult:
     argv = expand_aliases(sys.argv[1:] if argv is None else argv)
     try:
+        preset, argv = split_preset(argv)
         args = tyro.cli(
             MultiSeedArgs,
             args=argv,
             prog="python -m experiments.multiseed",
-            description=__doc__ + f"\nShort flags: {FLAG_ALIASES}.",
+            description=__doc__,
+            default=MultiSeedArgs(config=preset),
         )
-    except KeyError as error:
+    except (KeyError, ValueError) as error:
         print(f"error: {error.args[0] if error.args else error}", file=sys.stderr)
         raise SystemExit(2) from error
     return run_multiseed(args.config, args.run)

@@ -2,7 +2,9 @@
 
 Every :class:`hcmrl_jax.rl.PPOConfig` field is a flag (``--help`` lists them with their docs),
 plus the run options of :class:`RunOptions`. ``--env`` and ``--total-steps`` are short forms of
-``--env-id`` and ``--total-timesteps``.
+``--env-id`` and ``--total-timesteps``; ``--preset NAME`` starts from a named config of
+``experiments/configs`` (demo, tiny, default, crafting, navigation, games, story), which later
+flags override.
 
 The run advances in chunks of ``--chunk-updates`` compiled PPO updates. Only the per-update
 scalar metrics cross to the host, once per chunk; between chunks the run logs them and saves the
@@ -30,6 +32,7 @@ import jax
 import jax.numpy as jnp
 import tyro
 
+from experiments.configs import PRESETS, get_preset
 from hcmrl_jax.rl.config import PPOConfig
 from hcmrl_jax.rl.ppo import make_train_chunks
 from hcmrl_jax.utils.checkpoint import RunCheckpointer
@@ -43,7 +46,7 @@ CURVE_PNG = "learning_curve.png"
 
 #: The per-update metric shown as the return (progress bar) and the learning-curve panels.
 RETURN_KEY = "episode_return"
-CURVE_KEYS: tuple[str, ...] = (RETURN_KEY, "success", "episode_length")
+CURVE_KEYS: tuple[str, ...] = (RETURN_KEY, "success", "reward")
 #: Short flag forms accepted on the command line -> the generated flag.
 FLAG_ALIASES: dict[str, str] = {"--env": "--env-id", "--total-steps": "--total-timesteps"}
 
@@ -122,11 +125,47 @@ def expand_aliases(argv: Sequence[str]) -> list[str]:
     return out
 
 
+def split_preset(argv: Sequence[str]) -> tuple[PPOConfig, list[str]]:
+    """Takes ``--preset NAME`` (or ``--preset=NAME``) out of ``argv``.
+
+    Returns:
+        The preset's config (``PPOConfig()`` without one) and the remaining arguments.
+
+    Raises:
+        KeyError: unknown preset name.
+        ValueError: ``--preset`` without a name.
+    """
+    rest, name = [], None
+    arguments = iter(argv)
+    for arg in arguments:
+        if arg == "--preset":
+            name = next(arguments, None)
+            if name is None or name.startswith("--"):
+                raise ValueError(f"--preset needs a name; presets: {sorted(PRESETS)}")
+        elif arg.startswith("--preset="):
+            name = arg.partition("=")[2]
+        else:
+            rest.append(arg)
+    return (PPOConfig() if name is None else get_preset(name)), rest
+
+
 def parse_args(argv: Sequence[str] | None = None, prog: str = "python -m experiments.train"):
-    """Parses the command line into :class:`TrainArgs`; bad values exit with a clear message."""
+    """Parses the command line into :class:`TrainArgs`; bad values exit with a clear message.
+
+    ``--preset NAME`` starts from a named config of :mod:`experiments.configs` (later flags
+    override its fields); ``--env`` and ``--total-steps`` are short for ``--env-id`` and
+    ``--total-timesteps``.
+    """
     argv = expand_aliases(sys.argv[1:] if argv is None else argv)
     try:
-        return tyro.cli(TrainArgs, args=argv, prog=prog, description=__doc__)
+        preset, argv = split_preset(argv)
+        return tyro.cli(
+            TrainArgs,
+            args=argv,
+            prog=prog,
+            description=__doc__,
+            default=TrainArgs(config=preset),
+        )
     except (KeyError, ValueError) as error:
         # tyro reports ValueError itself; KeyError (unknown env / memory names) lands here.
         message = error.args[0] if isinstance(error, KeyError) and error.args else error

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from hcmrl_jax.utils.metrics import ema, mean_and_std
 
@@ -64,8 +65,20 @@ def plot_learning_curves(
     x = np.asarray(columns[x_key])
     for axis, key in zip(axes, present, strict=True):
         y = np.asarray(columns[key], np.float64)
-        axis.plot(x, y, color="tab:blue", alpha=0.3, linewidth=1.0, label="per update")
-        axis.plot(x, ema(y, smoothing), color="tab:blue", linewidth=2.0, label="smoothed")
+        # Updates in which no episode ended are NaN: join the measured points across them.
+        measured = np.isfinite(y)
+        axis.plot(
+            x[measured],
+            y[measured],
+            color="tab:blue",
+            alpha=0.35,
+            linewidth=1.0,
+            marker=".",
+            markersize=3,
+            label="per update",
+        )
+        smooth = ema(y, smoothing)
+        axis.plot(x[measured], smooth[measured], color="tab:blue", linewidth=2.0, label="smoothed")
         axis.set_xlabel(x_key.replace("_", " "))
         axis.set_ylabel(key)
         axis.grid(alpha=0.3)
@@ -147,6 +160,7 @@ def plot_memory_attention(
         axis.set_title(f"{name} attention")
         axis.set_xlabel("episode step")
         axis.set_ylabel("slot")
+        axis.yaxis.set_major_locator(MaxNLocator(integer=True))
         figure.colorbar(shown, ax=axis, fraction=0.05)
     if tier_mix is not None:
         mix = np.asarray(tier_mix, np.float64)

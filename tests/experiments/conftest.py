@@ -2,6 +2,7 @@
 
 import pytest
 
+from experiments.evaluate import main as evaluate_main
 from experiments.train import main as train_main
 
 #: A tiny HCMRL run on a small navigation building: 4 updates of 4 envs x 16 steps.
@@ -81,3 +82,13 @@ def tiny_runs(tmp_path_factory):
         "stopped_rows": stopped_rows,
         "resumed": resumed,
     }
+
+
+@pytest.fixture(scope="session")
+def tiny_evaluation(tiny_runs):
+    """Evaluation of the uninterrupted tiny run, written to its default ``<run dir>/eval``."""
+    run_dir = tiny_runs["full"].run_dir
+    result = evaluate_main(
+        ["--checkpoint", run_dir, "--num-episodes", "3", "--gif-max-frames", "24"]
+    )
+    return run_dir, result

@@ -7,27 +7,15 @@ import imageio.v2 as imageio
 import numpy as np
 import pytest
 
-from experiments.evaluate import first_episode_length, main, summarize
+from experiments.evaluate import first_episode_length, summarize
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture(scope="module")
-def evaluation(tiny_runs, tmp_path_factory):
-    out_dir = str(tmp_path_factory.mktemp("eval"))
-    result = main(
-        [
-            "--checkpoint",
-            tiny_runs["full"].run_dir,
-            "--num-episodes",
-            "3",
-            "--gif-max-frames",
-            "24",
-            "--out-dir",
-            out_dir,
-        ]
-    )
-    return out_dir, result
+def evaluation(tiny_evaluation):
+    run_dir, result = tiny_evaluation
+    return os.path.join(run_dir, "eval"), result
 
 
 def test_report(evaluation):
