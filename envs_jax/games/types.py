@@ -200,10 +200,10 @@ class EnvParams(environment.EnvParams):
         need(same is None or 0.0 <= same <= 1.0, "match_same_prob", "must be in [0, 1]")
         rates = self.game_rates
         if isinstance(rates, np.ndarray | jax.Array) and not isinstance(rates, jax.core.Tracer):
-            need(
-                np.shape(rates) == (NUM_PLAYED_GAMES,),
+            need(  # leading axes are allowed: a batch of params for a vmapped sweep
+                np.ndim(rates) >= 1 and np.shape(rates)[-1] == NUM_PLAYED_GAMES,
                 "game_rates",
-                f"must have shape ({NUM_PLAYED_GAMES},), one rate per game {GAME_NAMES[1:]}",
+                f"must have {NUM_PLAYED_GAMES} entries, one rate per game {GAME_NAMES[1:]}",
             )
             need(
                 bool(np.all((np.asarray(rates) >= 0) & (np.asarray(rates) <= 1))),
