@@ -28,10 +28,25 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
+#: Parameter scopes whose name starts with this are training-only decoders (the observation
+#: reconstruction decoder, the VAE decoder); they are not part of the acting network.
+DECODER_PREFIX = "decoder"
 
-def count_params(params) -> int:
-    """Number of scalar parameters in a pytree of arrays (or ShapeDtypeStructs)."""
-    return int(sum(int(x.size) for x in jax.tree.leaves(params)))
+
+def count_params(params, acting_only: bool = False) -> int:
+    """Number of scalar parameters in a pytree of arrays (or ShapeDtypeStructs).
+
+    Args:
+        params: the parameter pytree.
+        acting_only: leave out training-only decoders (any path entry named ``decoder*``).
+    """
+    total = 0
+    for path, leaf in jax.tree_util.tree_leaves_with_path(params):
+        names = [str(getattr(entry, "key", "")) for entry in path]
+        if acting_only and any(name.startswith(DECODER_PREFIX) for name in names):
+            continue
+        total += int(leaf.size)
+    return total
 
 
 def _broadcast(x: jax.Array, batch_shape: tuple[int, ...]) -> jax.Array:
@@ -320,14 +335,14 @@ class WindowTransformerCore(nn.Module):
 
 
 def core_param_count(core: nn.Module, embed_dim: int) -> int:
-    """Parameters a core's ``step`` creates, counted from shapes only (nothing is computed)."""
+    """Parameters a core uses to act (training-only decoders excluded), from shapes only."""
     state = core.initial_state()
     emb = jnp.zeros((embed_dim,), jnp.float32)
     shapes = jax.eval_shape(
         lambda key: core.init(key, state, emb, emb, jnp.bool_(False), method="step"),
         jax.random.key(0),
     )
-    return count_params(shapes.get("params", {}))
+    return count_params(shapes.get("params", {}), acting_only=True)
 
 
 def size_core(

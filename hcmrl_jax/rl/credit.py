@@ -78,25 +78,25 @@ def memory_credit(
     """Moves a fraction of each reward back to the past steps the memory attended to.
 
     What it does, exactly: at step t the policy read the short-term tier; summary s covers the
-    episode steps ``[span_start[t, s], span_end[t, s]]`` (inclusive) and received the effective
-    attention weight ``weights[t, s]`` (the tier-mix weight of the short-term tier times the
-    head-averaged attention on s; 0 for invalid summaries, so the weights of a step sum to at
-    most 1). Of the reward r_t, the amount ``fraction * r_t * weights[t, s]`` is spread
-    uniformly over the steps of that span, i.e. ``fraction * r_t * weights[t, s] / len_s`` goes
-    to each step of the span. Only steps that lie in this rollout and before t can receive it
-    (the episode step e maps to rollout index ``t - episode_step[t] + e``); the part that
-    falls before the rollout's first step stays at t. Hence the rewards of each environment
-    sum to the same total before and after, rewards never move forward in time or across
-    episodes (the short-term tier is cleared at episode start, so spans lie in t's episode),
-    and ``fraction = 0`` is the identity. The moved rewards then feed GAE as ordinary rewards,
-    so an action long before a payoff can get credit that the lambda-return would have
-    discounted away.
+    half-open range of episode steps ``[span_start[t, s], span_end[t, s])`` (the memory's
+    convention) and received the effective attention weight ``weights[t, s]`` (the tier-mix
+    weight of the short-term tier times the head-averaged attention on s; 0 for invalid
+    summaries, so the weights of a step sum to at most 1). Of the reward r_t, the amount
+    ``fraction * r_t * weights[t, s]`` is spread uniformly over the steps of that span, i.e.
+    ``fraction * r_t * weights[t, s] / (span_end - span_start)`` goes to each step of the span.
+    Only steps that lie in this rollout and before t can receive it (episode step e maps to
+    rollout index ``t - episode_step[t] + e``); the part that falls before the rollout's first
+    step (already trained on) stays at t. Hence each environment's rewards sum to the same total
+    before and after, reward never moves forward in time or across episodes (the short-term
+    tier is cleared at episode start, so spans lie in t's episode), and ``fraction = 0`` is the
+    identity. The moved rewards then feed GAE as ordinary rewards, so an action long before a
+    payoff can get credit that the lambda-return would have discounted away.
 
     Args:
         rewards: [T, N] float32.
         weights: [T, N, S] float32 >= 0, effective attention on each summary at step t.
         span_start: [T, N, S] int32 first episode step covered by summary s as read at t.
-        span_end: [T, N, S] int32 last episode step covered (inclusive).
+        span_end: [T, N, S] int32 one past the last episode step covered.
         episode_step: [T, N] int32 episode step index of rollout step t (0 at episode start).
         fraction: in [0, 1], share of each reward that may move.
 
@@ -109,9 +109,9 @@ def memory_credit(
         t = jnp.arange(num_steps, dtype=jnp.int32)[:, None]  # [T, 1]
         offset = t - e[:, None]  # rollout index of episode step 0 for row t
         lo = jnp.maximum(offset + start, 0)
-        hi = jnp.minimum(offset + end, t - 1)
+        hi = jnp.minimum(offset + end - 1, t - 1)  # last receiving index (inclusive)
         count = jnp.maximum(hi - lo + 1, 0)  # in-rollout steps of the span before t
-        length = jnp.maximum(end - start + 1, 1)
+        length = jnp.maximum(end - start, 1)
         per_step = fraction * r[:, None] * w / length  # [T, S]
         per_step = jnp.where(count > 0, per_step, 0.0)
         moved = jnp.sum(per_step * count, axis=1)  # [T]

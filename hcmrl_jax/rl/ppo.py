@@ -27,7 +27,7 @@ all-reduce, so the result equals a single-device run of the same global batch.
 from __future__ import annotations
 
 import dataclasses
-import math
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -45,6 +45,7 @@ from hcmrl_jax.models.baselines import (
     MLPCore,
     WindowTransformerCore,
     core_param_count,
+    count_params,
     size_core,
 )
 from hcmrl_jax.models.encoder import observation_spec
@@ -217,9 +218,39 @@ def make_memory(config: PPOConfig) -> nn.Module:
 
 def hcmrl_memory_param_count(config: PPOConfig) -> int:
     """Parameters HCMRL's memory uses to act (its ``step``) at this config's sizes."""
-    return core_param_count(
-        make_memory(dataclasses.replace(config, memory="hcmrl")), config.state_dim
+    return _memory_param_count(
+        config.immediate_size,
+        config.short_term_size,
+        config.long_term_size,
+        config.state_dim,
+        config.latent_dim,
+        config.segment_length,
+        config.num_heads,
     )
+
+
+@functools.lru_cache(maxsize=64)
+def _memory_param_count(
+    immediate_size: int,
+    short_term_size: int,
+    long_term_size: int,
+    embed_dim: int,
+    latent_dim: int,
+    segment_length: int,
+    num_heads: int,
+) -> int:
+    from hcmrl_jax.memory import HierarchicalMemory
+
+    memory = HierarchicalMemory(
+        immediate_size=immediate_size,
+        short_term_size=short_term_size,
+        long_term_size=long_term_size,
+        embed_dim=embed_dim,
+        latent_dim=latent_dim,
+        segment_length=segment_length,
+        num_heads=num_heads,
+    )
+    return core_param_count(memory, embed_dim)
 
 
 def make_core(config: PPOConfig) -> nn.Module:
@@ -341,14 +372,14 @@ def _masked_mean(values: jax.Array, mask: jax.Array) -> jax.Array:
     return jnp.where(count > 0, total / jnp.maximum(count, 1), jnp.nan)
 
 
-def _credit_inputs(policy: MemoryAugmentedPolicy, carry: Any, is_first: jax.Array, info: Any):
+def _credit_inputs(carry: Any, is_first: jax.Array, info: Any) -> dict:
     """What the memory credit option needs from one rollout step (batched over envs).
 
     Returns weights [N, S] (tier-mix weight of the short-term tier x head-mean attention),
-    span_start / span_end [N, S] int32 of the summaries read at this step and episode_step [N]
-    int32 (the memory's episode step counter before this step; 0 on a first step).
+    span_start / span_end [N, S] int32 (half-open) of the summaries read at this step and
+    episode_step [N] int32 (the memory's episode step counter before this step; 0 on a first
+    step, where the episodic tiers are cleared before the read).
     """
-    del policy
     short = carry.short_term
     valid = jnp.logical_and(short.valid, jnp.logical_not(is_first)[:, None])
     attention = jnp.mean(info.short_term_weights, axis=1)  # [N, S]
@@ -467,12 +498,25 @@ def _build(
         )
     use_credit = config.credit == "memory"
     use_novelty = config.novelty_bonus
-    tx = optax.chain(
-        optax.clip_by_global_norm(config.max_grad_norm),
-        optax.scale_by_adam(eps=config.adam_eps),
+    # Flattened: the optimiser works on one vector instead of one array per parameter leaf,
+    # which keeps the compiled program (and its compile time) small.
+    tx = optax.flatten(
+        optax.chain(
+            optax.clip_by_global_norm(config.max_grad_norm),
+            optax.scale_by_adam(eps=config.adam_eps),
+        )
     )
 
     apply_batch = jax.vmap(policy.apply, in_axes=(None, 0, 0, 0))
+
+    def replay_step(params, carry, obs, is_first):
+        carry, logits, value, aux = apply_batch(params, carry, obs, is_first)
+        return carry, logits, value, aux["embedding"]
+
+    if config.remat:
+        # Stores only each step's carry for the backward pass and recomputes the rest: less
+        # memory for long rollouts, at the price of a second forward pass.
+        replay_step = jax.checkpoint(replay_step)
 
     # -- init ----------------------------------------------------------------------------------
 
@@ -518,9 +562,7 @@ def _build(
             new_carry, logits, value, aux = apply_batch(params, carry, obs, is_first)
             action = jax.random.categorical(key_action, logits).astype(jnp.int32)
             log_prob = losses_lib.log_prob(logits, action)
-            credit_in = (
-                _credit_inputs(policy, carry, is_first, aux["memory_info"]) if use_credit else ()
-            )
+            credit_in = _credit_inputs(carry, is_first, aux["memory_info"]) if use_credit else ()
             next_obs, env_state, reward, terminated, truncated, info = jax.vmap(
                 wrapped_env.step, in_axes=(0, 0, 0, None)
             )(jax.random.split(key_env, num_envs), env_state, action, env_params_run)
@@ -552,8 +594,8 @@ def _build(
 
         def replay(carry, step):
             obs, is_first = step
-            carry, logits, value, aux = apply_batch(params, carry, obs, is_first)
-            return carry, (logits, value, aux["embedding"])
+            carry, logits, value, embedding = replay_step(params, carry, obs, is_first)
+            return carry, (logits, value, embedding)
 
         _, (logits, values, embeddings) = jax.lax.scan(
             replay, init_carry, (traj.obs, traj.is_first)
@@ -858,27 +900,21 @@ class PPOTrainer:
 
 
 def param_count(config: PPOConfig, acting_only: bool = True) -> int:
-    """Parameters of the agent ``config`` builds for its env.
+    """Parameters of the agent ``config`` builds for its env (counted from shapes only).
 
     Args:
         config: the configuration.
-        acting_only: count only what the agent uses to act (encoder, memory step, heads);
-            False adds the training-only decoders (observation reconstruction, VAE decoder).
+        acting_only: count only what the agent uses to act (encoder, memory, heads); False adds
+            the training-only decoders (observation reconstruction, VAE decoder).
     """
     bundle = make_env(config)
     policy = make_policy(config, bundle.observation_space, bundle.num_actions)
-    obs_shape = jax.eval_shape(
-        lambda k: bundle.env.reset(k, bundle.make_params(k))[0], jax.random.key(0)
+    obs = jax.eval_shape(
+        lambda key: bundle.env.reset(key, bundle.make_params(key))[0], jax.random.key(0)
     )
-    obs = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), obs_shape)
-    carry = policy.initial_carry()
-    first = jnp.bool_(True)
-
-    def init(key):
-        if acting_only:
-            return policy.init(key, carry, obs, first)
-        return policy.init(key, carry, obs, first, key, method="init_all")
-
-    return int(
-        sum(math.prod(x.shape) for x in jax.tree.leaves(jax.eval_shape(init, jax.random.key(0))))
+    obs = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), obs)
+    carry, first = policy.initial_carry(), jnp.bool_(True)
+    shapes = jax.eval_shape(
+        lambda key: policy.init(key, carry, obs, first, key, method="init_all"), jax.random.key(0)
     )
+    return count_params(shapes["params"], acting_only=acting_only)

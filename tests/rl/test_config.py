@@ -1,0 +1,76 @@
+"""Configuration validation, clear errors for bad setups, and parameter budgets."""
+
+import dataclasses
+
+import pytest
+
+from hcmrl_jax.models.baselines import GRUCore
+from hcmrl_jax.models.policy import MemoryAugmentedPolicy
+from hcmrl_jax.rl import PPOConfig, PPOTrainer, make_train, make_train_chunks, param_count
+
+SMALL = dict(
+    num_envs=4,
+    num_steps=4,
+    total_timesteps=64,
+    num_minibatches=2,
+    segment_length=4,
+    immediate_size=8,
+)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "error", "match"),
+    [
+        (dict(num_envs=6, num_minibatches=4), ValueError, "num_minibatches .* must divide"),
+        (dict(memory="lstm"), KeyError, "unknown memory kind"),
+        (dict(env_id="NoSuchEnv-v0"), KeyError, "unknown env"),
+        (dict(num_steps=0), ValueError, "num_steps must be a positive"),
+        (dict(state_dim=-8), ValueError, "state_dim must be a positive"),
+        (dict(total_timesteps=8), ValueError, "less than one update"),
+        (dict(gamma=1.5), ValueError, "gamma must lie in"),
+        (dict(lr=0.0), ValueError, "lr must be > 0"),
+        (dict(state_dim=30, num_heads=4), ValueError, "divide by num_heads"),
+        (dict(segment_length=16), ValueError, "segment_length"),
+        (dict(num_steps=4, segment_length=8, immediate_size=8), ValueError, "segment_length"),
+        (dict(credit="memory", memory="gru"), ValueError, "short-term tier"),
+        (dict(credit="rudder"), ValueError, "unknown mode"),
+        (dict(novelty_bonus=True, memory="mlp"), ValueError, "scores novelty"),
+        (dict(ent_schedule="step"), ValueError, "unknown schedule"),
+    ],
+)
+def test_bad_configs_raise_clear_errors(overrides, error, match):
+    kwargs = {**SMALL, **overrides}
+    with pytest.raises(error, match=match):
+        PPOConfig(**kwargs)
+
+
+def test_good_config_properties():
+    config = PPOConfig(**SMALL)
+    assert config.num_updates == 4 and config.minibatch_envs == 2
+    assert config.steps_per_update == 16
+
+
+def test_action_count_mismatch_is_a_clear_error():
+    config = PPOConfig(**SMALL, memory="gru", state_dim=16, num_heads=2)
+    policy = MemoryAugmentedPolicy(state_dim=16, action_dim=10, memory=GRUCore(16, 8))
+    with pytest.raises(ValueError, match=r"action_dim \(10\).*2 actions"):
+        make_train(config, policy=policy)
+    with pytest.raises(ValueError, match=r"action_dim \(10\)"):
+        PPOTrainer(policy, policy.memory, env="MemoryChain-bsuite", config=config)
+    with pytest.raises(ValueError, match="memory"):
+        PPOTrainer(policy, GRUCore(16, 8), config=config)
+    with pytest.raises(ValueError, match="updates_per_chunk"):
+        make_train_chunks(config, 0)
+
+
+def test_baselines_match_the_hcmrl_parameter_budget():
+    config = PPOConfig(**SMALL)
+    hcmrl = param_count(config)
+    counts = {
+        kind: param_count(dataclasses.replace(config, memory=kind))
+        for kind in ("mlp", "gru", "transformer")
+    }
+    for kind, count in counts.items():
+        assert abs(count - hcmrl) / hcmrl <= 0.10, (kind, count, hcmrl)
+    # The training-only decoders (observation reconstruction, VAE decoder) are extra.
+    assert param_count(config, acting_only=False) > hcmrl
