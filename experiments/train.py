@@ -29,16 +29,53 @@ from collections.abc import Callable, Sequence
 from typing import Annotated, Any
 
 import jax
-import jax.numpy as jnp
-import tyro
 
-from experiments.configs import PRESETS, get_preset
-from hcmrl_jax.rl.config import PPOConfig
-from hcmrl_jax.rl.ppo import make_train_chunks
-from hcmrl_jax.utils.checkpoint import RunCheckpointer
-from hcmrl_jax.utils.logging import MetricsLogger, TrainingProgress
-from hcmrl_jax.utils.metrics import TIME_KEY, rows_to_columns
-from hcmrl_jax.utils.visualization import plot_learning_curves
+
+def initialize_distributed_if_requested(argv: Sequence[str]) -> bool:
+    """Calls ``jax.distributed.initialize()`` when ``--distributed`` is on the command line.
+
+    It must run before any JAX computation, so it looks at the raw arguments before parsing.
+    On SLURM, Open MPI and TPU pods the coordinator, process count and process id are detected;
+    elsewhere set ``JAX_COORDINATOR_ADDRESS`` (host:port of process 0, read by JAX) and
+    ``JAX_NUM_PROCESSES`` and ``JAX_PROCESS_ID`` (passed on here).
+
+    Returns:
+        Whether it initialised (False without the flag or when already initialised).
+    """
+    if "--distributed" not in argv or jax.distributed.is_initialized():
+        return False
+    kwargs = {}
+    for variable, argument in (
+        ("JAX_NUM_PROCESSES", "num_processes"),
+        ("JAX_PROCESS_ID", "process_id"),
+    ):
+        if variable in os.environ:
+            kwargs[argument] = int(os.environ[variable])
+    jax.distributed.initialize(**kwargs)
+    print(
+        f"jax.distributed: process {jax.process_index()} of {jax.process_count()}, "
+        f"{jax.local_device_count()} local / {jax.device_count()} global devices",
+        file=sys.stderr,
+    )
+    return True
+
+
+# JAX's multi-process runtime must start before anything touches a backend, and importing the
+# env and trainer modules below already does (gymnax builds arrays on import): so a
+# `python -m experiments.train --distributed` run starts it here, before those imports.
+if __name__ == "__main__":
+    initialize_distributed_if_requested(sys.argv[1:])
+
+import jax.numpy as jnp  # noqa: E402
+import tyro  # noqa: E402
+
+from experiments.configs import PRESETS, get_preset  # noqa: E402
+from hcmrl_jax.rl.config import PPOConfig  # noqa: E402
+from hcmrl_jax.rl.ppo import make_train_chunks  # noqa: E402
+from hcmrl_jax.utils.checkpoint import RunCheckpointer  # noqa: E402
+from hcmrl_jax.utils.logging import MetricsLogger, TrainingProgress  # noqa: E402
+from hcmrl_jax.utils.metrics import TIME_KEY, rows_to_columns  # noqa: E402
+from hcmrl_jax.utils.visualization import plot_learning_curves  # noqa: E402
 
 CONFIG_JSON = "config.json"
 CHECKPOINT_DIR = "checkpoints"
@@ -479,21 +516,18 @@ def train(
     )
 
 
-def initialize_distributed_if_requested(argv: Sequence[str]) -> None:
-    """Calls ``jax.distributed.initialize()`` when ``--distributed`` is on the command line.
-
-    It must run before any JAX computation, so it looks at the raw arguments before parsing.
-    The coordinator address, process count and id come from the cluster (SLURM, Open MPI,
-    Kubernetes/TPU pods are auto-detected) or from ``JAX_COORDINATOR_ADDRESS``,
-    ``JAX_NUM_PROCESSES`` and ``JAX_PROCESS_ID``.
-    """
-    if "--distributed" in argv:
-        jax.distributed.initialize()
-
-
 def main(argv: Sequence[str] | None = None) -> RunResult:
     argv = list(sys.argv[1:] if argv is None else argv)
-    initialize_distributed_if_requested(argv)
+    try:
+        initialize_distributed_if_requested(argv)
+    except RuntimeError as error:
+        # Called from Python after JAX already started (e.g. in a notebook).
+        print(
+            f"error: --distributed must start before JAX does; launch the run as "
+            f"`python -m experiments.train --distributed ...` ({error})",
+            file=sys.stderr,
+        )
+        raise SystemExit(2) from error
     args = parse_args(argv)
     try:
         return train(args.config, args.run)
