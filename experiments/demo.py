@@ -4,7 +4,7 @@
 agent (immediate 16 / short-term 8 / long-term 4 slots, D = 32) with PPO on a small navigation
 building (2 x 2 rooms, 3 landmarks to reach on demand, 200-step episodes), 32 envs x 32 steps
 per update, 400 updates (~410k env steps) — a few minutes on 2 CPU cores. Then it evaluates the
-final checkpoint on fresh buildings. Everything lands in ``outputs/demo/`` (or ``--out-dir``):
+final checkpoint on fresh buildings (actions sampled from the policy). Everything lands in ``outputs/demo/`` (or ``--out-dir``):
 
 * ``navigation-hcmrl/`` — the run: ``config.json``, ``metrics.jsonl``/``.csv``, ``tensorboard/``,
   ``checkpoints/``, ``learning_curve.png``;
@@ -96,6 +96,8 @@ def run_demo(options: DemoOptions) -> dict[str, str]:
             EvalOptions(
                 checkpoint=result.run_dir,
                 num_episodes=options.eval_episodes,
+                # The policy as trained: sampling. A greedy navigation policy can loop in place.
+                greedy=False,
                 seed=options.seed + 1,
                 gif_max_frames=int(config.env_overrides.get("max_steps_in_episode", 200)),
             )
