@@ -4,7 +4,8 @@
 agent (immediate 16 / short-term 8 / long-term 4 slots, D = 32) with PPO on a small navigation
 building (2 x 2 rooms, 3 landmarks to reach on demand, 200-step episodes), 32 envs x 32 steps
 per update, 400 updates (~410k env steps) — a few minutes on 2 CPU cores. Then it evaluates the
-final checkpoint on fresh buildings (actions sampled from the policy). Everything lands in ``outputs/demo/`` (or ``--out-dir``):
+final checkpoint on fresh buildings (actions sampled from the policy). Everything lands in
+``outputs/demo/`` (or ``--out-dir``):
 
 * ``navigation-hcmrl/`` — the run: ``config.json``, ``metrics.jsonl``/``.csv``, ``tensorboard/``,
   ``checkpoints/``, ``learning_curve.png``;
