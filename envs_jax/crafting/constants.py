@@ -238,7 +238,7 @@ COLLECTABLE = COLLECT_ACHIEVEMENT >= 0  # [rows]
 NUM_CREATURE_KINDS = 3
 CREATURE_COW, CREATURE_ZOMBIE, CREATURE_SKELETON = 0, 1, 2
 CREATURE_NAMES = ("cow", "zombie", "skeleton")
-CREATURE_TILE = np.array([COW, ZOMBIE, SKELETON], np.int32)  # [K] id in the view
+CREATURE_TILE = np.array([COW, ZOMBIE, SKELETON], np.int32)  # [K] id in the view (COW + kind)
 CREATURE_HEALTH = np.array([3, 5, 3], np.int32)  # [K] hits (of damage 1) to defeat
 CREATURE_ACHIEVEMENT = np.array(
     [_ACH["eat_cow"], _ACH["defeat_zombie"], _ACH["defeat_skeleton"]], np.int32
@@ -306,8 +306,8 @@ PLACE_INFO = np.concatenate(  # [P, 15] int32
     [PLACE_COST, PLACE_NEEDS_TABLE[:, None], PLACE_MATERIAL[:, None], PLACE_ACHIEVEMENT[:, None]],
     axis=1,
 ).astype(np.int32)
-#: All recipes (placements, then tools) stacked: one reduction checks what is affordable.
-RECIPE_COSTS = np.concatenate([PLACE_COST, TOOL_COST], axis=0)  # [P + T, I]
+# Every recipe costs something, so nothing is affordable with the empty starting inventory.
+assert PLACE_COST.sum(axis=1).min() > 0 and TOOL_COST.sum(axis=1).min() > 0
 
 CREATURE_INFO_TILE, CREATURE_INFO_HEALTH, CREATURE_INFO_ACHIEVEMENT = 0, 1, 2
 CREATURE_INFO = np.stack(  # [K, 3] int32

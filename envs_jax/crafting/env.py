@@ -26,12 +26,11 @@ key                 shape / dtype        content
                                          agent's cell while asleep); ids < 20 + num_depots
 ``inventory``       [12] int32           item counts in [0, 9] (``ITEM_NAMES``)
 ``vitals``          [4] int32            health, food, drink, energy in [0, 9]
-``facing``          [1] int32            0 left, 1 right, 2 up, 3 down
-``sleeping``        [1] int32            1 while asleep
+``status``          [4] int32            facing (0 left, 1 right, 2 up, 3 down), asleep,
+                                         an order is open, it can be delivered now (0 / 1)
 ``daylight``        [1] float32          in [0, 1]; night when below ``night_threshold``
 ``recipe``          [6] int32            slot s -> 1 + tool made by make_s while shown, else 0
 ``order``           [3] int32            (1 + item, amount, 1 + depot) while shown, else 0
-``order_status``    [2] int32            (an order is open, it can be delivered now)
 ``action_mask``     [18] bool            True where the action is allowed
 ``privileged``      [9] int32            privileged twin only: the recipe row and the open
                                          order, every step
@@ -55,8 +54,9 @@ Info every step: ``lag`` / ``recall`` / ``success`` (:func:`envs_jax.core.memory
 action is a recipe decision (lag = steps since the recipe book was last shown, recall = a tool
 was made), a deliver action an order decision (lag = steps since the order was last shown,
 recall = delivered); lags count from the plain observation in both twins. ``success`` is the
-fraction of achievements unlocked so far. Also ``achievements`` (bool [23]), ``deliveries``
-(int32) and ``memory_event`` (int32: 0 none, 1 make, 2 deliver).
+fraction of achievements unlocked so far. Also ``achievements`` (bool [23], for
+:func:`envs_jax.crafting.crafter_score`) and ``memory_event`` (int32: 0 none, 1 make,
+2 deliver).
 """
 
 from __future__ import annotations
@@ -71,6 +71,7 @@ from gymnax.environments import spaces
 from envs_jax.core import MemoryEnv, clip_action, memory_info
 from envs_jax.crafting import constants as C
 from envs_jax.crafting import renderer
+from envs_jax.crafting import types as T
 from envs_jax.crafting.generator import generate_world
 from envs_jax.crafting.hashing import uniforms
 from envs_jax.crafting.types import CraftingConfig, EnvParams, EnvState
@@ -95,6 +96,21 @@ def _same_cell(positions: jax.Array, cell: jax.Array) -> jax.Array:
     return (positions[..., 0] == cell[..., 0]) & (positions[..., 1] == cell[..., 1])
 
 
+def _direction(facing: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """(row, col) step of a facing index (left, right, up, down), without a table lookup."""
+    d_row = (facing == 3).astype(jnp.int32) - (facing == 2).astype(jnp.int32)
+    d_col = (facing == 1).astype(jnp.int32) - (facing == 0).astype(jnp.int32)
+    return d_row, d_col
+
+
+def _select(index: jax.Array, values: list) -> jax.Array:
+    """``values[index]`` for a short static list, as a chain of selects (no gather)."""
+    out = jnp.asarray(values[-1])
+    for k in range(len(values) - 2, -1, -1):
+        out = jnp.where(index == k, values[k], out)
+    return out
+
+
 def _one_hot_flags(size: int, indices: list[jax.Array], flags: list[jax.Array]) -> jax.Array:
     """bool [size]: True at ``indices[k]`` where ``flags[k]`` (an elementwise OR, no scatter)."""
     positions = jnp.arange(size)
@@ -117,8 +133,8 @@ class Crafting(MemoryEnv):
         grid = np.arange(size) - self.config.view_radius
         #: [V, V] Chebyshev distance of each view cell from the agent.
         self._view_distance = np.maximum(np.abs(grid)[:, None], np.abs(grid)[None, :])
-        #: Uniforms drawn per step: sapling, 4 per creature, 3 for spawning, 3 for an order.
-        self._num_uniforms = 1 + 4 * self.config.max_creatures + 3 + 3
+        #: Uniforms drawn per step: sapling, 4 per creature, 4 for spawning, 3 for an order.
+        self._num_uniforms = 1 + 4 * self.config.max_creatures + 4 + 3
 
     # ------------------------------------------------------------------------------------------
     # gymnax API
@@ -141,12 +157,10 @@ class Crafting(MemoryEnv):
             "view": spaces.Box(0, cfg.num_tile_ids - 1, (v, v), jnp.int32),
             "inventory": spaces.Box(0, C.MAX_COUNT, (C.NUM_ITEMS,), jnp.int32),
             "vitals": spaces.Box(0, C.MAX_COUNT, (C.NUM_VITALS,), jnp.int32),
-            "facing": spaces.Box(0, len(C.DIRECTIONS) - 1, (1,), jnp.int32),
-            "sleeping": spaces.Box(0, 1, (1,), jnp.int32),
+            "status": spaces.Box(0, len(C.DIRECTIONS) - 1, (4,), jnp.int32),
             "daylight": spaces.Box(0.0, 1.0, (1,), jnp.float32),
             "recipe": spaces.Box(0, C.NUM_TOOLS, (C.NUM_TOOLS,), jnp.int32),
             "order": spaces.Box(0, order_high, (ORDER_FIELDS,), jnp.int32),
-            "order_status": spaces.Box(0, 1, (2,), jnp.int32),
             "action_mask": spaces.Box(0, 1, (C.NUM_ACTIONS,), jnp.bool_),
         }
         if self.privileged:
@@ -163,48 +177,46 @@ class Crafting(MemoryEnv):
         cfg = self.config
         world = generate_world(key, params, cfg)
         tiles = jnp.pad(world.tiles, cfg.view_radius, constant_values=C.OUT)
-        num_slots = cfg.max_creatures
-        creature_pos = jnp.zeros((num_slots, 2), jnp.int32)
-        creature_alive = jnp.zeros((num_slots,), jnp.bool_)
-        if cfg.initial_cows:
-            creature_pos = creature_pos.at[: cfg.initial_cows].set(world.cow_pos)
-            creature_alive = creature_alive.at[: cfg.initial_cows].set(world.cow_valid)
-        zero = jnp.zeros((), jnp.int32)
+        agent = jnp.concatenate(
+            [
+                world.start,
+                jnp.asarray([3, 0, 0, 0, 0, 0, 0], jnp.int32),  # facing down, awake, counters 0
+                jnp.full((C.NUM_VITALS,), C.MAX_COUNT, jnp.int32),
+                jnp.zeros((C.NUM_ITEMS,), jnp.int32),
+            ]
+        )
+        # The first slots hold the initial cows; the others are free.
+        num_cows = cfg.initial_cows
+        cows = jnp.concatenate(
+            [
+                world.cow_pos,
+                jnp.full((num_cows, 1), C.CREATURE_COW, jnp.int32),
+                jnp.full((num_cows, 1), C.CREATURE_HEALTH[C.CREATURE_COW], jnp.int32),
+                jnp.zeros((num_cows, 1), jnp.int32),
+                world.cow_valid[:, None].astype(jnp.int32),
+            ],
+            axis=1,
+        )
+        creatures = jnp.zeros((cfg.max_creatures, T.CREATURE_FIELDS), jnp.int32)
+        creatures = jnp.concatenate([cows, creatures[num_cows:]], axis=0)
+        no_order = jnp.zeros((T.ORDER_SIZE,), jnp.int32).at[T.ORDER_TIME].set(-1)
+        book = jnp.concatenate(
+            [jnp.asarray(C.TOOL_INFO)[world.recipe], world.recipe[:, None]], axis=1
+        )
         state = EnvState(
-            time=zero,
+            time=jnp.zeros((), jnp.int32),
             map=tiles,
-            pos=world.start,
-            facing=jnp.asarray(3, jnp.int32),  # facing down
-            inventory=jnp.zeros((C.NUM_ITEMS,), jnp.int32),
-            vitals=jnp.full((C.NUM_VITALS,), C.MAX_COUNT, jnp.int32),
-            hunger=zero,
-            thirst=zero,
-            fatigue=zero,
-            recover=zero,
-            sleeping=jnp.zeros((), jnp.bool_),
+            agent=agent,
             achievements=jnp.zeros((C.NUM_ACHIEVEMENTS,), jnp.bool_),
-            creature_pos=creature_pos,
-            creature_kind=jnp.full((num_slots,), C.CREATURE_COW, jnp.int32),
-            creature_health=jnp.full((num_slots,), C.CREATURE_HEALTH[C.CREATURE_COW], jnp.int32),
-            creature_cooldown=jnp.zeros((num_slots,), jnp.int32),
-            creature_alive=creature_alive,
-            plant_pos=jnp.zeros((cfg.max_plants, 2), jnp.int32),
-            plant_time=jnp.zeros((cfg.max_plants,), jnp.int32),
-            plant_ripe=jnp.zeros((cfg.max_plants,), jnp.bool_),
-            plant_alive=jnp.zeros((cfg.max_plants,), jnp.bool_),
+            creatures=creatures,
+            plants=jnp.zeros((cfg.max_plants, T.PLANT_FIELDS), jnp.int32),
+            order=no_order,
             depot_pos=world.depot_pos,
-            recipe=world.recipe,
-            order_item=zero,
-            order_amount=zero,
-            order_depot=zero,
-            order_time=jnp.asarray(-1, jnp.int32),
-            order_active=jnp.zeros((), jnp.bool_),
-            deliveries=zero,
-            makeable=jnp.zeros((C.NUM_TOOLS,), jnp.bool_),
-            action_mask=jnp.ones((C.NUM_ACTIONS,), jnp.bool_),
+            book=book,
+            cache=jnp.zeros((T.CACHE_SIZE,), jnp.int32),
         )
         state = self._maybe_issue_order(world.order_uniforms, state, params)
-        return self._finish(state, params)
+        return self._start_observation(state, params)
 
     # ------------------------------------------------------------------------------------------
     def step_env(
@@ -217,8 +229,8 @@ class Crafting(MemoryEnv):
         noise = uniforms(key, (self._num_uniforms,))
         u_sapling = noise[0]
         u_creatures = noise[1 : 1 + 4 * n].reshape(4, n)
-        u_spawn = noise[1 + 4 * n : 4 + 4 * n]
-        u_order = noise[4 + 4 * n : 7 + 4 * n]
+        u_spawn = noise[1 + 4 * n : 5 + 4 * n]
+        u_order = noise[5 + 4 * n : 8 + 4 * n]
         t = state.time
         action = clip_action(action, C.NUM_ACTIONS)
         allowed = state.action_mask[action]
@@ -228,13 +240,24 @@ class Crafting(MemoryEnv):
         # --- Turn and walk. Moving into a blocked cell only turns the agent.
         is_move = (act >= C.MOVE_LEFT) & (act <= C.MOVE_DOWN)
         facing = jnp.where(is_move, act - C.MOVE_LEFT, state.facing)
-        target = state.pos + jnp.asarray(C.DIRECTIONS)[facing]
-        target_tile = state.map[target[0] + pad, target[1] + pad].astype(jnp.int32)
+        d_row, d_col = _direction(facing)
+        target = state.pos + jnp.stack([d_row, d_col])
+        target_tile = _select(facing, [state.neighbours[k] for k in range(len(C.DIRECTIONS))])
         rule = jnp.asarray(C.TILE_INFO)[jnp.minimum(target_tile, C.DEPOT_BASE)]  # [17]
-        # Creatures never share a cell, so at most one stands in front of the agent.
+        # Creatures never share a cell, so at most one stands in front of the agent: masked
+        # sums read its health and kind in one reduction.
         at_target = state.creature_alive & _same_cell(state.creature_pos, target)  # [C]
-        victim = jnp.argmax(at_target)
-        creature_there = at_target[victim]
+        victim = jnp.sum(
+            jnp.where(
+                at_target[None, :],
+                jnp.stack(
+                    [jnp.ones_like(state.creature_kind), state.creature_health, state.creature_kind]
+                ),
+                0,
+            ),
+            axis=1,
+        )
+        creature_there = victim[0] > 0
         moved = is_move & (rule[C.TILE_WALKABLE] > 0) & ~creature_there
         pos = jnp.where(moved, target, state.pos)
         burnt = moved & (target_tile == C.LAVA)
@@ -251,18 +274,22 @@ class Crafting(MemoryEnv):
             ),
         )
         hit = is_do & creature_there
-        victim_health = state.creature_health[victim] - damage
+        victim_health = victim[1] - damage
         killed = hit & (victim_health <= 0)
-        victim_kind = state.creature_kind[victim]
-        is_victim = jnp.arange(n) == victim
-        creature_health = jnp.where(is_victim & hit, victim_health, state.creature_health)
-        creature_alive = state.creature_alive & ~(is_victim & killed)
-        kill_ach = jnp.asarray(C.CREATURE_INFO)[victim_kind, C.CREATURE_INFO_ACHIEVEMENT]
+        victim_kind = victim[2]
+        creature_health = jnp.where(at_target & hit, victim_health, state.creature_health)
+        creature_alive = state.creature_alive & ~(at_target & killed)
+        kill_ach = _select(victim_kind, [int(a) for a in C.CREATURE_ACHIEVEMENT])
         ate_cow = killed & (victim_kind == C.CREATURE_COW)
 
         # --- "do" on a tile: collect, drink or eat it.
         requires = rule[C.TILE_REQUIRES]
-        has_tool = (requires < 0) | (inventory[jnp.maximum(requires, 0)] > 0)
+        # The counts of the tool a tile needs and of the ordered item, in one reduction.
+        held = jnp.sum(
+            jnp.where(jnp.stack([items == requires, items == state.order_item]), inventory, 0),
+            axis=1,
+        )
+        has_tool = (requires < 0) | (held[0] > 0)
         chance = jnp.where(target_tile == C.GRASS, params.sapling_prob, 1.0)
         collected = is_do & ~creature_there & (rule[C.TILE_COLLECTABLE] > 0) & has_tool
         collected = collected & (u_sapling < chance)
@@ -290,15 +317,15 @@ class Crafting(MemoryEnv):
 
         # --- Make with recipe-book slot s: the tool is recipe[s]; its recipe must be met.
         is_make = (act >= C.MAKE_FIRST) & (act < C.MAKE_FIRST + C.NUM_TOOLS)
-        tool = state.recipe[jnp.clip(act - C.MAKE_FIRST, 0, C.NUM_TOOLS - 1)]
-        recipe = jnp.asarray(C.TOOL_INFO)[tool]  # [15]
-        made = is_make & state.makeable[tool]
+        slot = jnp.clip(act - C.MAKE_FIRST, 0, C.NUM_TOOLS - 1)
+        recipe = state.slot_rules[slot]  # [15] the rules of the tool this slot makes
+        made = is_make & state.makeable[slot]
         recipe_lag = jnp.maximum(t - jnp.minimum(t, params.recipe_show_steps - 1), 0)
 
         # --- Deliver to the depot in front (the mask has checked that an order is due).
         is_deliver = act == C.DELIVER
         right_depot = target_tile - C.DEPOT_BASE == state.order_depot
-        enough = inventory[state.order_item] >= state.order_amount
+        enough = held[1] >= state.order_amount
         delivered = is_deliver & right_depot & enough
         order_last_seen = state.order_time + jnp.maximum(params.order_show_steps, 1) - 1
         order_lag = jnp.maximum(t - order_last_seen, 0)
@@ -339,7 +366,7 @@ class Crafting(MemoryEnv):
 
         # --- Vitals: hunger, thirst, fatigue and health recovery.
         vitals, counters, rested = self._update_vitals(state, sleeping, vital_gain, hurt, params)
-        vitals = jnp.where(burnt, vitals.at[C.HEALTH].set(0), vitals)
+        vitals = jnp.where(burnt & (jnp.arange(C.NUM_VITALS) == C.HEALTH), 0, vitals)
         woke_rested = sleeping & rested
         sleeping = sleeping & ~rested & ~(hurt > 0)
 
@@ -365,26 +392,30 @@ class Crafting(MemoryEnv):
             - jnp.where(allowed, 0.0, params.invalid_action_penalty)
         ).astype(jnp.float32)
 
+        agent = jnp.concatenate(
+            [
+                pos,
+                facing[None],
+                sleeping.astype(jnp.int32)[None],
+                counters,
+                (state.deliveries + delivered.astype(jnp.int32))[None],
+                vitals,
+                jnp.clip(inventory + inv_delta, 0, C.MAX_COUNT),
+            ]
+        ).astype(jnp.int32)
+        plants = jnp.stack(
+            [plant_pos[:, 0], plant_pos[:, 1], plant_time, plant_ripe, plant_alive], axis=1
+        ).astype(jnp.int32)
+        # One delivery attempt per order.
+        closed = is_deliver & (jnp.arange(T.ORDER_SIZE) == T.ORDER_ACTIVE)
         new_state = state.replace(
             time=t + 1,
             map=tiles,
-            pos=pos,
-            facing=facing,
-            inventory=jnp.clip(inventory + inv_delta, 0, C.MAX_COUNT),
-            vitals=vitals,
-            hunger=counters[0],
-            thirst=counters[1],
-            fatigue=counters[2],
-            recover=counters[3],
-            sleeping=sleeping,
+            agent=agent,
             achievements=achievements,
-            plant_pos=plant_pos,
-            plant_time=plant_time,
-            plant_ripe=plant_ripe,
-            plant_alive=plant_alive,
-            order_active=state.order_active & ~is_deliver,  # one attempt per order
-            deliveries=state.deliveries + delivered.astype(jnp.int32),
-            **creatures,
+            creatures=creatures,
+            plants=plants,
+            order=jnp.where(closed, 0, state.order),
         )
         new_state = self._maybe_issue_order(u_order, new_state, params)
         obs, new_state = self._finish(new_state, params)
@@ -396,7 +427,6 @@ class Crafting(MemoryEnv):
             counts[1].astype(jnp.float32) / C.NUM_ACHIEVEMENTS,
         )
         info["achievements"] = achievements
-        info["deliveries"] = new_state.deliveries
         info["memory_event"] = jnp.where(
             is_make, EVENT_MAKE, jnp.where(is_deliver, EVENT_DELIVER, EVENT_NONE)
         ).astype(jnp.int32)
@@ -451,10 +481,12 @@ class Crafting(MemoryEnv):
                 kind == C.CREATURE_ZOMBIE, params.zombie_move_prob, params.skeleton_move_prob
             ),
         )
-        target = cpos + jnp.asarray(C.DIRECTIONS)[direction]
+        target = cpos + jnp.stack(_direction(direction), axis=-1)
         target_tile = tiles[target[:, 0] + pad, target[:, 1] + pad].astype(jnp.int32)
         rules = jnp.asarray(C.TILE_INFO)[jnp.minimum(target_tile, C.DEPOT_BASE)]  # [C, 17]
-        walkable = jnp.take_along_axis(rules, (C.TILE_CREATURE_WALKABLE + kind)[:, None], 1)[:, 0]
+        walkable = _select(
+            kind, [rules[:, C.TILE_CREATURE_WALKABLE + k] for k in range(C.NUM_CREATURE_KINDS)]
+        )
         wants = alive & (u[1] < move_prob) & (walkable > 0) & ~_same_cell(target, pos)
         # A cell is blocked by a creature standing there or by a lower slot stepping into it.
         into_creature = _same_cell(target[:, None, :], cpos[None, :, :]) & alive[None, :]
@@ -497,11 +529,11 @@ class Crafting(MemoryEnv):
         pos: jax.Array,
         creatures: dict[str, jax.Array],
         params: EnvParams,
-    ) -> dict[str, jax.Array]:
-        """One spawn attempt per step near the agent, into the first free creature slot.
+    ) -> jax.Array:
+        """One spawn attempt per step near the agent, into a random slot if that one is free.
 
         Args:
-            u: float32 [3] uniforms: the kind draw and the (row, col) offset draws.
+            u: float32 [4] uniforms: the kind, (row, col) offset and slot draws.
             state: the state before the step (for the time of day).
             tiles: uint8 [M, M] the padded map.
             pos: int32 [2] the agent's position.
@@ -509,7 +541,7 @@ class Crafting(MemoryEnv):
             params: env params.
 
         Returns:
-            The creature fields with the new creature, if one spawned.
+            int32 [C, CREATURE_FIELDS] the packed creatures, with the new one if one spawned.
         """
         cfg = self.config
         night = daylight(state.time, params) < params.night_threshold
@@ -526,26 +558,40 @@ class Crafting(MemoryEnv):
         kind_row = jnp.minimum(kind, C.NUM_CREATURE_KINDS - 1)
         width = 2 * params.spawn_radius + 1
         offset = jnp.minimum((u[1:3] * width).astype(jnp.int32), width - 1) - params.spawn_radius
+        # The slot is drawn too (from the kind draw's position within its band), and the spawn
+        # happens only if it is free: no search for a free slot.
+        slot = jnp.minimum((u[3] * cfg.max_creatures).astype(jnp.int32), cfg.max_creatures - 1)
         spot = jnp.clip(pos + offset, 0, cfg.map_size - 1)
         far_enough = jnp.maximum(*jnp.abs(spot - pos)) >= params.spawn_min_distance
         tile = tiles[spot[0] + cfg.view_radius, spot[1] + cfg.view_radius].astype(jnp.int32)
-        fits = jnp.asarray(C.TILE_INFO)[jnp.minimum(tile, C.DEPOT_BASE), C.TILE_SPAWNS + kind_row]
+        rule = jnp.asarray(C.TILE_INFO)[jnp.minimum(tile, C.DEPOT_BASE)]
+        fits = _select(kind_row, [rule[C.TILE_SPAWNS + k] for k in range(C.NUM_CREATURE_KINDS)])
         alive = creatures["creature_alive"]
-        slot = jnp.argmin(alive)
         taken = jnp.any(alive & _same_cell(creatures["creature_pos"], spot))
-        spawn = (kind < C.NUM_CREATURE_KINDS) & (fits > 0) & far_enough & ~taken & ~alive[slot]
-        put = spawn & (jnp.arange(cfg.max_creatures) == slot)  # [C]
-        return {
-            "creature_pos": jnp.where(put[:, None], spot, creatures["creature_pos"]),
-            "creature_kind": jnp.where(put, kind_row, creatures["creature_kind"]),
-            "creature_health": jnp.where(
-                put,
-                jnp.asarray(C.CREATURE_INFO)[kind_row, C.CREATURE_INFO_HEALTH],
+        spawn = (kind < C.NUM_CREATURE_KINDS) & (fits > 0) & far_enough & ~taken
+        put = spawn & ~alive & (jnp.arange(cfg.max_creatures) == slot)  # [C]
+        born = jnp.stack(
+            [
+                spot[0],
+                spot[1],
+                kind_row,
+                _select(kind_row, [int(h) for h in C.CREATURE_HEALTH]),
+                jnp.zeros((), jnp.int32),
+                jnp.ones((), jnp.int32),
+            ]
+        )  # [CREATURE_FIELDS]
+        current = jnp.stack(
+            [
+                creatures["creature_pos"][:, 0],
+                creatures["creature_pos"][:, 1],
+                creatures["creature_kind"],
                 creatures["creature_health"],
-            ),
-            "creature_cooldown": jnp.where(put, 0, creatures["creature_cooldown"]),
-            "creature_alive": alive | put,
-        }
+                creatures["creature_cooldown"],
+                alive.astype(jnp.int32),
+            ],
+            axis=1,
+        )  # [C, CREATURE_FIELDS]
+        return jnp.where(put[:, None], born[None, :], current).astype(jnp.int32)
 
     def _update_vitals(
         self,
@@ -629,13 +675,8 @@ class Crafting(MemoryEnv):
             (u[1] * cfg.order_max_amount).astype(jnp.int32), cfg.order_max_amount - 1
         )
         depot = jnp.minimum((u[2] * cfg.num_depots).astype(jnp.int32), cfg.num_depots - 1)
-        return state.replace(
-            order_item=jnp.where(issue, item, state.order_item),
-            order_amount=jnp.where(issue, amount, state.order_amount),
-            order_depot=jnp.where(issue, depot, state.order_depot),
-            order_time=jnp.where(issue, t, state.order_time),
-            order_active=state.order_active | issue,
-        )
+        new_order = jnp.stack([item, amount, depot, t, jnp.ones((), jnp.int32)]).astype(jnp.int32)
+        return state.replace(order=jnp.where(issue, new_order, state.order))
 
     # ------------------------------------------------------------------------------------------
     # Observation
@@ -649,7 +690,8 @@ class Crafting(MemoryEnv):
         return self._finish(state, self.default_params if params is None else params)[0]
 
     def _finish(self, state: EnvState, params: EnvParams) -> tuple[dict[str, jax.Array], Any]:
-        """Refreshes the cached makeable flags and action mask; builds the observation.
+        """Refreshes the cached neighbour tiles, makeable slots and action mask; builds the
+        observation.
 
         The mask: noop, moves and do are always allowed; sleep when energy is not full; a
         placement when affordable, onto an allowed free tile (the furnace next to a table, the
@@ -662,27 +704,29 @@ class Crafting(MemoryEnv):
         # The padding equals the view radius, so the view's corner is the agent's position.
         raw = jax.lax.dynamic_slice(state.map, (state.pos[0], state.pos[1]), (size, size))
         raw = raw.astype(jnp.int32)
+        neighbours = jnp.stack([raw[r, r - 1], raw[r, r + 1], raw[r - 1, r], raw[r + 1, r]])
+        target_tile = _select(state.facing, [neighbours[k] for k in range(len(C.DIRECTIONS))])
+        target = state.pos + jnp.stack(_direction(state.facing))
+
         near = raw[r - cr : r + cr + 1, r - cr : r + cr + 1]
         near_count = jnp.sum(
             jnp.stack([near == C.TABLE, near == C.FURNACE]).astype(jnp.int32), axis=(1, 2)
         )
         near_table, near_furnace = near_count[0] > 0, near_count[1] > 0
-        step = jnp.asarray(C.DIRECTIONS)[state.facing]
-        target_tile = raw[r + step[0], r + step[1]]
-        target = state.pos + step
         creature_there = jnp.any(state.creature_alive & _same_cell(state.creature_pos, target))
+        plant_room = ~jnp.all(state.plant_alive)
+        # One reduction tells which placements and which make slots are affordable.
+        costs = jnp.concatenate(
+            [jnp.asarray(C.PLACE_COST), state.slot_rules[:, : C.NUM_ITEMS]], axis=0
+        )  # [P + T, I]
+        affordable = jnp.min(state.inventory[None, :] - costs, axis=1) >= 0
 
-        # One reduction tells which of all recipes (placements, then tools) are affordable.
-        short = jnp.min(state.inventory[None, :] - jnp.asarray(C.RECIPE_COSTS), axis=1)
-        affordable = short >= 0  # [P + T]
         rule = jnp.asarray(C.TILE_INFO)[jnp.minimum(target_tile, C.DEPOT_BASE)]
         where_ok = rule[C.TILE_PLACE_WHERE : C.TILE_PLACE_WHERE + C.NUM_PLACEABLE] > 0
-        place_info = jnp.asarray(C.PLACE_INFO)
         place_ok = affordable[: C.NUM_PLACEABLE] & where_ok & ~creature_there
-        place_ok = place_ok & ((place_info[:, C.RECIPE_NEEDS] == 0) | near_table)
-        plant_room = ~state.plant_alive[jnp.argmin(state.plant_alive)]
+        place_ok = place_ok & (~jnp.asarray(C.PLACE_NEEDS_TABLE) | near_table)
         place_ok = place_ok & ((jnp.arange(C.NUM_PLACEABLE) != C.PLANT_PLACE_INDEX) | plant_room)
-        needs_furnace = jnp.asarray(C.TOOL_INFO)[:, C.RECIPE_NEEDS] > 0
+        needs_furnace = state.slot_rules[:, C.RECIPE_NEEDS] > 0
         makeable = affordable[C.NUM_PLACEABLE :] & near_table & (~needs_furnace | near_furnace)
         due = state.order_active & (state.time >= state.order_time + params.order_delay)
         awake = jnp.concatenate(
@@ -695,7 +739,38 @@ class Crafting(MemoryEnv):
             ]
         )
         mask = jnp.where(state.sleeping, jnp.arange(C.NUM_ACTIONS) == C.NOOP, awake)
-        state = state.replace(makeable=makeable, action_mask=mask)
+        cache = jnp.concatenate([neighbours, makeable, mask]).astype(jnp.int32)
+        state = state.replace(cache=cache)
+        return self._observation(state, raw, due, params), state
+
+    def _start_observation(
+        self, state: EnvState, params: EnvParams
+    ) -> tuple[dict[str, jax.Array], Any]:
+        """:meth:`_finish` for a freshly generated state, with what is known at the start folded
+        in (world generation runs inside every auto-resetting step, so its cost matters).
+
+        At the start the agent stands at the map centre (a static view slice), with an empty
+        inventory (nothing can be placed or made: every recipe costs something), full energy
+        (no sleep) and no table, furnace or creature next to it (the generator places none
+        there). Only delivering can be allowed, if a depot is next to it and an order is due.
+        ``tests/envs/test_crafting.py`` checks that this equals :meth:`refresh`.
+        """
+        cfg = self.config
+        r, size, centre = cfg.view_radius, cfg.view_size, cfg.map_size // 2
+        # Padded coordinates: the view's corner is the agent's position.
+        raw = state.map[centre : centre + size, centre : centre + size].astype(jnp.int32)
+        neighbours = jnp.stack([raw[r, r - 1], raw[r, r + 1], raw[r - 1, r], raw[r + 1, r]])
+        target_tile = _select(state.facing, [neighbours[k] for k in range(len(C.DIRECTIONS))])
+        due = state.order_active & (state.time >= state.order_time + params.order_delay)
+        mask = jnp.concatenate(
+            [
+                jnp.ones((C.DO + 1,), jnp.bool_),
+                jnp.zeros((1 + C.NUM_PLACEABLE + C.NUM_TOOLS,), jnp.bool_),
+                ((target_tile >= C.DEPOT_BASE) & due)[None],
+            ]
+        )
+        nothing = jnp.zeros((C.NUM_TOOLS,), jnp.int32)  # nothing can be made
+        state = state.replace(cache=jnp.concatenate([neighbours, nothing, mask]).astype(jnp.int32))
         return self._observation(state, raw, due, params), state
 
     def _observation(
@@ -708,7 +783,7 @@ class Crafting(MemoryEnv):
         rel = state.creature_pos - state.pos + r  # [C, 2]
         inside = state.creature_alive & jnp.all((rel >= 0) & (rel < size), axis=-1)
         flat_index = jnp.where(inside, rel[:, 0] * size + rel[:, 1], size * size)
-        creature_tile = jnp.asarray(C.CREATURE_INFO)[state.creature_kind, C.CREATURE_INFO_TILE]
+        creature_tile = C.COW + state.creature_kind  # creature tiles follow kind order
         view = raw.reshape(-1).at[flat_index].set(creature_tile, mode="drop").reshape(size, size)
         light = daylight(state.time, params)
         night = light < params.night_threshold
@@ -726,12 +801,12 @@ class Crafting(MemoryEnv):
             "view": view.astype(jnp.int32),
             "inventory": state.inventory.astype(jnp.int32),
             "vitals": state.vitals.astype(jnp.int32),
-            "facing": state.facing.astype(jnp.int32)[None],
-            "sleeping": state.sleeping.astype(jnp.int32)[None],
+            "status": jnp.stack([state.facing, state.sleeping, state.order_active, due]).astype(
+                jnp.int32
+            ),
             "daylight": light.astype(jnp.float32)[None],
             "recipe": jnp.where(recipe_shown, state.recipe + 1, 0).astype(jnp.int32),
             "order": jnp.where(order_shown, order_fields, 0),
-            "order_status": jnp.stack([state.order_active, due]).astype(jnp.int32),
             "action_mask": state.action_mask,
         }
         if self.privileged:

@@ -31,7 +31,7 @@ class World(NamedTuple):
     start: jax.Array  # [2] int32 agent start (row, col)
     depot_pos: jax.Array  # [D, 2] int32
     cow_pos: jax.Array  # [initial_cows, 2] int32
-    cow_valid: jax.Array  # [initial_cows] bool (False where no grass cell was free)
+    cow_valid: jax.Array  # [initial_cows] bool (False where the drawn cell was not free grass)
     recipe: jax.Array  # [NUM_TOOLS] int32 the recipe book: tool made by each make slot
     order_uniforms: jax.Array  # [3] float32 uniforms for an order issued at t = 0
 
@@ -89,8 +89,9 @@ def noise_from_uniforms(uniforms: jax.Array, size: int, cells: tuple[int, ...]) 
     grids = uniforms.reshape(-1, knots, knots) * jnp.asarray(amplitude)
     up = jnp.asarray(up)
     total = jnp.einsum("ia,fab,jb->fij", up, grids, up)
-    mean = total.mean(axis=(1, 2), keepdims=True)
-    std = total.std(axis=(1, 2), keepdims=True)
+    moments = jnp.mean(jnp.stack([total, total * total]), axis=(2, 3), keepdims=True)
+    mean, mean_square = moments[0], moments[1]
+    std = jnp.sqrt(jnp.maximum(mean_square - mean * mean, 0.0))
     return (total - mean) / (std + 1e-6)
 
 
@@ -98,6 +99,11 @@ def value_noise(key: jax.Array, size: int, cells: tuple[int, ...]) -> jax.Array:
     """One smooth random field (float32 [size, size], standardised); see
     :func:`noise_from_uniforms`."""
     return noise_from_uniforms(uniforms(key, (1, noise_uniforms(cells))), size, cells)[0]
+
+
+def _same_rows(cells: jax.Array) -> jax.Array:
+    """bool [N, N]: whether cells i and j (int [N, 2]) are the same cell."""
+    return (cells[:, None, 0] == cells[None, :, 0]) & (cells[:, None, 1] == cells[None, :, 1])
 
 
 def _pick_cells(u: jax.Array, candidates: jax.Array, preferred: jax.Array, count: int):
@@ -122,7 +128,7 @@ def _pick_cells(u: jax.Array, candidates: jax.Array, preferred: jax.Array, count
 #: Noise fields, in the order they are drawn.
 _FIELDS = ("water", "mountain", "cave", "lava", "tree")
 #: Per-cell uniform maps, in the order they are drawn.
-_MAPS = ("coal", "tree", "ore", "depot", "cow")
+_MAPS = ("coal", "tree", "ore", "depot")
 
 
 def generate_world(key: jax.Array, params: EnvParams, config: CraftingConfig) -> World:
@@ -142,7 +148,8 @@ def generate_world(key: jax.Array, params: EnvParams, config: CraftingConfig) ->
     per_field = noise_uniforms(config.noise_cells)
     num_noise = len(_FIELDS) * per_field
     num_maps = len(_MAPS) * size * size
-    draws = uniforms(key, (num_noise + num_maps + C.NUM_TOOLS + 3,))
+    num_cow_draws = 2 * config.initial_cows
+    draws = uniforms(key, (num_noise + num_maps + C.NUM_TOOLS + 3 + num_cow_draws,))
     fields = noise_from_uniforms(
         draws[:num_noise].reshape(len(_FIELDS), per_field), size, config.noise_cells
     )
@@ -205,11 +212,17 @@ def generate_world(key: jax.Array, params: EnvParams, config: CraftingConfig) ->
     tiles = jnp.where(marks[1] > 0, marks[1] - 1, tiles)
     tiles = jnp.where((rows == centre) & (cols == centre), C.GRASS, tiles)
 
-    # The first cows graze on grass around the start (not on the start cell).
+    # The first cows: one random cell each within the view around the start, at least two cells
+    # (Chebyshev) from it; a cow is dropped where that cell is not free grass.
     if config.initial_cows > 0:
-        near = (dist >= 2.0) & (dist <= 2.0 * config.view_radius) & (tiles == C.GRASS)
-        index, cow_valid = _pick_cells(uniform["cow"], near, near, config.initial_cows)
-        cow_pos = jnp.stack([index // size, index % size], -1).astype(jnp.int32)
+        r = config.view_radius
+        cow_draws = rest[C.NUM_TOOLS + 3 :].reshape(config.initial_cows, 2)
+        offset = jnp.minimum((cow_draws * (2 * r + 1)).astype(jnp.int32), 2 * r) - r
+        cow_pos = jnp.clip(centre + offset, 0, size - 1).astype(jnp.int32)
+        far = jnp.max(jnp.abs(cow_pos - centre), axis=1) >= 2
+        on_grass = tiles[cow_pos[:, 0], cow_pos[:, 1]] == C.GRASS
+        same = _same_rows(cow_pos) & jnp.tril(jnp.ones((config.initial_cows,) * 2, bool), k=-1)
+        cow_valid = far & on_grass & ~jnp.any(same, axis=1)
     else:
         cow_pos = jnp.zeros((0, 2), jnp.int32)
         cow_valid = jnp.zeros((0,), jnp.bool_)
@@ -221,7 +234,7 @@ def generate_world(key: jax.Array, params: EnvParams, config: CraftingConfig) ->
         cow_valid=cow_valid,
         # The order of i.i.d. uniforms is a uniformly random permutation.
         recipe=jnp.argsort(rest[: C.NUM_TOOLS]).astype(jnp.int32),
-        order_uniforms=rest[C.NUM_TOOLS :],
+        order_uniforms=rest[C.NUM_TOOLS : C.NUM_TOOLS + 3],
     )
 
 

@@ -153,38 +153,166 @@ class EnvParams(environment.EnvParams):
     depot_max_distance: float = 0.9  # ... times map_size / 2 from the start
 
 
+# ----------------------------------------------------------------------------------------------
+# Packed state layout. The state keeps a few arrays instead of one leaf per quantity: every
+# leaf costs the compiled step (and each auto-reset select) a kernel of its own, and the step
+# compiles several times over in a training program. Read fields through the named properties
+# of EnvState; write them by building the packed arrays (the step) or with ``EnvState.edit``.
+
+# agent: int32 [AGENT_SIZE]
+AGENT_ROW, AGENT_COL, AGENT_FACING, AGENT_SLEEPING = 0, 1, 2, 3
+AGENT_HUNGER, AGENT_THIRST, AGENT_FATIGUE, AGENT_RECOVER, AGENT_DELIVERIES = 4, 5, 6, 7, 8
+AGENT_VITALS = 9  # .. + NUM_VITALS
+AGENT_INVENTORY = AGENT_VITALS + C.NUM_VITALS  # .. + NUM_ITEMS
+AGENT_SIZE = AGENT_INVENTORY + C.NUM_ITEMS
+# creatures: int32 [C, CREATURE_FIELDS]
+CREATURE_ROW, CREATURE_COL, CREATURE_KIND, CREATURE_HEALTH = 0, 1, 2, 3
+CREATURE_COOLDOWN, CREATURE_ALIVE = 4, 5
+CREATURE_FIELDS = 6
+# plants: int32 [P, PLANT_FIELDS]
+PLANT_ROW, PLANT_COL, PLANT_TIME, PLANT_RIPE, PLANT_ALIVE = 0, 1, 2, 3, 4
+PLANT_FIELDS = 5
+# order: int32 [ORDER_SIZE]
+ORDER_ITEM, ORDER_AMOUNT, ORDER_DEPOT, ORDER_TIME, ORDER_ACTIVE = 0, 1, 2, 3, 4
+ORDER_SIZE = 5
+# book: int32 [NUM_TOOLS, BOOK_FIELDS]: per make slot, its tool's TOOL_INFO row, then the tool
+BOOK_TOOL = C.TOOL_INFO.shape[1]
+BOOK_FIELDS = BOOK_TOOL + 1
+# cache: int32 [CACHE_SIZE]: recomputed at the end of every step (and by Crafting.refresh)
+CACHE_NEIGHBOURS = 0  # .. + 4: tiles left, right, above and below the agent
+CACHE_MAKEABLE = 4  # .. + NUM_TOOLS: make slot s would make its tool here now
+CACHE_MASK = CACHE_MAKEABLE + C.NUM_TOOLS  # .. + NUM_ACTIONS: the action mask
+CACHE_SIZE = CACHE_MASK + C.NUM_ACTIONS
+
+#: Named fields: name -> (packed leaf, index into its last axis), for reading and ``edit``.
+_FIELDS = {
+    "pos": ("agent", slice(AGENT_ROW, AGENT_COL + 1)),
+    "facing": ("agent", AGENT_FACING),
+    "sleeping": ("agent", AGENT_SLEEPING),
+    "hunger": ("agent", AGENT_HUNGER),
+    "thirst": ("agent", AGENT_THIRST),
+    "fatigue": ("agent", AGENT_FATIGUE),
+    "recover": ("agent", AGENT_RECOVER),
+    "deliveries": ("agent", AGENT_DELIVERIES),
+    "vitals": ("agent", slice(AGENT_VITALS, AGENT_VITALS + C.NUM_VITALS)),
+    "inventory": ("agent", slice(AGENT_INVENTORY, AGENT_INVENTORY + C.NUM_ITEMS)),
+    "creature_pos": ("creatures", slice(CREATURE_ROW, CREATURE_COL + 1)),
+    "creature_kind": ("creatures", CREATURE_KIND),
+    "creature_health": ("creatures", CREATURE_HEALTH),
+    "creature_cooldown": ("creatures", CREATURE_COOLDOWN),
+    "creature_alive": ("creatures", CREATURE_ALIVE),
+    "plant_pos": ("plants", slice(PLANT_ROW, PLANT_COL + 1)),
+    "plant_time": ("plants", PLANT_TIME),
+    "plant_ripe": ("plants", PLANT_RIPE),
+    "plant_alive": ("plants", PLANT_ALIVE),
+    "order_item": ("order", ORDER_ITEM),
+    "order_amount": ("order", ORDER_AMOUNT),
+    "order_depot": ("order", ORDER_DEPOT),
+    "order_time": ("order", ORDER_TIME),
+    "order_active": ("order", ORDER_ACTIVE),
+    "recipe": ("book", BOOK_TOOL),
+    "slot_rules": ("book", slice(0, BOOK_TOOL)),
+    "neighbours": ("cache", slice(CACHE_NEIGHBOURS, CACHE_NEIGHBOURS + 4)),
+    "makeable": ("cache", slice(CACHE_MAKEABLE, CACHE_MAKEABLE + C.NUM_TOOLS)),
+    "action_mask": ("cache", slice(CACHE_MASK, CACHE_MASK + C.NUM_ACTIONS)),
+}
+#: Named fields that hold flags (read as bool).
+_FLAGS = {
+    "sleeping",
+    "creature_alive",
+    "plant_ripe",
+    "plant_alive",
+    "order_active",
+    "makeable",
+    "action_mask",
+}
+
+
+def _field(name: str):
+    leaf, index = _FIELDS[name]
+
+    def read(self):
+        value = getattr(self, leaf)[..., index]
+        return value > 0 if name in _FLAGS else value
+
+    read.__doc__ = f"``{name}``: read from the packed ``{leaf}`` array."
+    return property(read)
+
+
 @struct.dataclass
 class EnvState(environment.EnvState):
-    """One crafting world. ``M = map_size + 2 * view_radius`` (the padded map side)."""
+    """One crafting world. ``M = map_size + 2 * view_radius`` (the padded map side).
+
+    The quantities are packed into a few int32 arrays (layouts above) and read through
+    properties: ``pos`` [2], ``facing``, ``sleeping`` (bool), ``hunger``, ``thirst``,
+    ``fatigue``, ``recover``, ``deliveries``, ``vitals`` [4] (health, food, drink, energy),
+    ``inventory`` [NUM_ITEMS]; ``creature_pos`` [C, 2], ``creature_kind`` (0 cow, 1 zombie,
+    2 skeleton), ``creature_health``, ``creature_cooldown``, ``creature_alive`` (bool);
+    ``plant_pos`` [P, 2], ``plant_time`` (planted or last eaten), ``plant_ripe``,
+    ``plant_alive``; ``order_item``, ``order_amount``, ``order_depot``, ``order_time`` (-1: none
+    yet), ``order_active``; ``recipe`` [NUM_TOOLS] (tool made by each make slot) and
+    ``slot_rules`` [NUM_TOOLS, 15] (its TOOL_INFO row); the cached ``neighbours`` [4],
+    ``makeable`` [NUM_TOOLS] (by make slot) and ``action_mask`` [NUM_ACTIONS].
+    """
 
     time: jax.Array  # [] int32 steps since the episode started
     map: jax.Array  # [M, M] uint8 tile ids, padded with OUT by view_radius on every side
-    pos: jax.Array  # [2] int32 agent (row, col) in unpadded map coordinates
-    facing: jax.Array  # [] int32 direction index into DIRECTIONS (left, right, up, down)
-    inventory: jax.Array  # [NUM_ITEMS] int32 item counts in [0, 9]
-    vitals: jax.Array  # [4] int32 health, food, drink, energy in [0, 9]
-    hunger: jax.Array  # [] int32 half-steps since food last dropped
-    thirst: jax.Array  # [] int32 half-steps since drink last dropped
-    fatigue: jax.Array  # [] int32 awake steps (+) / asleep steps (-) since energy last changed
-    recover: jax.Array  # [] int32 half-steps of health recovery (+) or decay (-)
-    sleeping: jax.Array  # [] bool
+    agent: jax.Array  # [AGENT_SIZE] int32 position, facing, sleep, vital counters, deliveries,
+    # vitals in [0, 9], inventory in [0, 9]
     achievements: jax.Array  # [NUM_ACHIEVEMENTS] bool unlocked this episode
-    creature_pos: jax.Array  # [C, 2] int32 (row, col)
-    creature_kind: jax.Array  # [C] int32 0 cow, 1 zombie, 2 skeleton
-    creature_health: jax.Array  # [C] int32
-    creature_cooldown: jax.Array  # [C] int32 steps until the creature may attack again
-    creature_alive: jax.Array  # [C] bool slot in use
-    plant_pos: jax.Array  # [P, 2] int32 (row, col) of planted saplings
-    plant_time: jax.Array  # [P] int32 time the plant was planted (or last eaten)
-    plant_ripe: jax.Array  # [P] bool the plant is ripe (its tile is RIPE_PLANT)
-    plant_alive: jax.Array  # [P] bool slot in use
+    creatures: jax.Array  # [C, CREATURE_FIELDS] int32 one row per creature slot
+    plants: jax.Array  # [P, PLANT_FIELDS] int32 one row per planted-sapling slot
+    order: jax.Array  # [ORDER_SIZE] int32 the current order
     depot_pos: jax.Array  # [D, 2] int32 (row, col) of each depot
-    recipe: jax.Array  # [NUM_TOOLS] int32 tool made by "make" slot s (a permutation)
-    order_item: jax.Array  # [] int32 raw item the current order asks for
-    order_amount: jax.Array  # [] int32 how many of it
-    order_depot: jax.Array  # [] int32 depot the order must be delivered to
-    order_time: jax.Array  # [] int32 time the current order was issued (-1: none yet)
-    order_active: jax.Array  # [] bool the current order is still open
-    deliveries: jax.Array  # [] int32 orders delivered this episode
-    makeable: jax.Array  # [NUM_TOOLS] bool tool t can be made here now (cached with the mask)
-    action_mask: jax.Array  # [NUM_ACTIONS] bool actions allowed now (as observed)
+    book: jax.Array  # [NUM_TOOLS, BOOK_FIELDS] int32 the recipe book, one row per make slot
+    cache: jax.Array  # [CACHE_SIZE] int32 neighbour tiles, makeable slots, action mask
+
+    pos = _field("pos")
+    facing = _field("facing")
+    sleeping = _field("sleeping")
+    hunger = _field("hunger")
+    thirst = _field("thirst")
+    fatigue = _field("fatigue")
+    recover = _field("recover")
+    deliveries = _field("deliveries")
+    vitals = _field("vitals")
+    inventory = _field("inventory")
+    creature_pos = _field("creature_pos")
+    creature_kind = _field("creature_kind")
+    creature_health = _field("creature_health")
+    creature_cooldown = _field("creature_cooldown")
+    creature_alive = _field("creature_alive")
+    plant_pos = _field("plant_pos")
+    plant_time = _field("plant_time")
+    plant_ripe = _field("plant_ripe")
+    plant_alive = _field("plant_alive")
+    order_item = _field("order_item")
+    order_amount = _field("order_amount")
+    order_depot = _field("order_depot")
+    order_time = _field("order_time")
+    order_active = _field("order_active")
+    recipe = _field("recipe")
+    slot_rules = _field("slot_rules")
+    neighbours = _field("neighbours")
+    makeable = _field("makeable")
+    action_mask = _field("action_mask")
+
+    def edit(self, **fields) -> EnvState:
+        """A copy with named fields (the property names, or the packed leaves) replaced; for
+        scripted scenarios and tests. Call ``Crafting.refresh`` afterwards to update the cache.
+
+        Raises:
+            KeyError: an unknown field name.
+        """
+        state = self
+        for name, value in fields.items():
+            if name in _FIELDS:
+                leaf, index = _FIELDS[name]
+                packed = getattr(state, leaf)
+                value = jnp.asarray(value).astype(packed.dtype)
+                state = state.replace(**{leaf: packed.at[..., index].set(value)})
+            elif name in {f.name for f in dataclasses.fields(state)}:
+                state = state.replace(**{name: value})
+            else:
+                raise KeyError(f"EnvState has no field {name!r}; fields: {sorted(_FIELDS)}")
+        return state

@@ -54,7 +54,7 @@ class Driver:
         self.obs, self.state = self._refresh(state, self.params)
 
     def edit(self, **fields):
-        self.obs, self.state = self._refresh(self.state.replace(**fields), self.params)
+        self.obs, self.state = self._refresh(self.state.edit(**fields), self.params)
 
     def put(self, offset: tuple[int, int], tile: int):
         pad = self.env.config.view_radius
@@ -154,6 +154,9 @@ def test_default_worlds_have_every_resource_and_reachable_depots():
     assert all(sorted(r) == list(range(C.NUM_TOOLS)) for r in recipes)
     assert len({tuple(r) for r in recipes}) > 1
     np.testing.assert_array_equal(np.asarray(obs["recipe"]), recipes + 1)
+    # The reset's shortcut observation equals the general one.
+    obs_general, states_general = jax.jit(jax.vmap(env.refresh, in_axes=(0, None)))(states, params)
+    conformance.chex_equal((obs, states), (obs_general, states_general))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -324,7 +327,7 @@ def test_orders_are_shown_once_and_closed_by_the_first_attempt(small):
     drv.act(C.NOOP)  # t = 2: the order is issued and shown
     item, amount, depot = (int(v) for v in np.asarray(drv.obs["order"]))
     assert item >= 1 and amount >= 1 and depot >= 1
-    assert list(np.asarray(drv.obs["order_status"])) == [1, 0]
+    assert list(np.asarray(drv.obs["status"])[2:]) == [1, 0]
     drv.act(C.NOOP)
     assert np.all(np.asarray(drv.obs["order"]) == 0), "the order is shown once"
     # Stand next to the ordered depot, holding the goods, once the order is due.
@@ -335,13 +338,13 @@ def test_orders_are_shown_once_and_closed_by_the_first_attempt(small):
     assert not drv.obs["action_mask"][C.DELIVER], "not due yet"
     for _ in range(3):
         drv.act(C.NOOP)
-    assert drv.obs["action_mask"][C.DELIVER] and list(np.asarray(drv.obs["order_status"])) == [1, 1]
+    assert drv.obs["action_mask"][C.DELIVER] and list(np.asarray(drv.obs["status"])[2:]) == [1, 1]
     drv.act(C.DELIVER)
     assert bool(drv.info["recall"]) and int(drv.info["lag"]) == int(drv.state.time) - 1 - 2
-    assert drv.state.achievements[ach("deliver_order")] and int(drv.info["deliveries"]) == 1
+    assert drv.state.achievements[ach("deliver_order")] and int(drv.state.deliveries) == 1
     assert int(drv.state.inventory[item - 1]) == 1
     assert drv.reward == pytest.approx(params.achievement_reward + params.delivery_reward)
-    assert list(np.asarray(drv.obs["order_status"])) == [0, 0]
+    assert list(np.asarray(drv.obs["status"])[2:]) == [0, 0]
     # The next order, delivered to a wrong depot, is lost.
     while int(drv.state.time) < 22:
         drv.act(C.NOOP)
@@ -352,7 +355,7 @@ def test_orders_are_shown_once_and_closed_by_the_first_attempt(small):
         drv.act(C.MOVE_RIGHT)
     drv.act(C.DELIVER)
     assert int(drv.info["lag"]) >= 0 and not bool(drv.info["recall"])
-    assert not bool(drv.state.order_active) and int(drv.info["deliveries"]) == 1
+    assert not bool(drv.state.order_active) and int(drv.state.deliveries) == 1
 
 
 # ---------------------------------------------------------------------------------------------
@@ -433,14 +436,14 @@ def _deliverer(env, remember: jax.Array):
         ahead = dirs[first]
         free = obs["view"][r + ahead[0], r + ahead[1]] == C.GRASS
         walk = jnp.where(free, first, second)
-        facing_goal = obs["facing"][0] == direction_to(delta)
+        facing_goal = obs["status"][0] == direction_to(delta)
         adjacent = distance == 1
         action = jnp.where(
             adjacent,
             jnp.where(facing_goal, C.DELIVER, C.MOVE_LEFT + direction_to(delta)),
             C.MOVE_LEFT + walk,
         )
-        due = obs["order_status"][1] == 1
+        due = obs["status"][3] == 1
         return jnp.where(due, action, C.NOOP).astype(jnp.int32), target
 
     return policy
@@ -458,7 +461,7 @@ def test_memory_matters_for_orders_and_lag_bins_fill():
     wrapped = EpisodeStatsWrapper(pooled)
     pool = pooled.with_pool(jax.random.PRNGKey(0), params)
     stock = pool.pool_state.inventory.at[:, : C.NUM_ORDER_ITEMS].set(C.MAX_COUNT)
-    pool = pool.replace(pool_state=pool.pool_state.replace(inventory=stock))
+    pool = pool.replace(pool_state=pool.pool_state.edit(inventory=stock))
     num_envs = 48
     remember = jnp.arange(num_envs) < num_envs // 2
     steps = 301  # one full episode of 300 steps, then the first step of the next
