@@ -1,4 +1,4 @@
-"""Train one agent: ``python -m experiments.train --env crafting --memory hcmrl --total-steps 1e6``.
+"""Train one agent: ``python -m experiments.train --env crafting --memory hcmrl --total-steps N``.
 
 Every :class:`hcmrl_jax.rl.PPOConfig` field is a flag (``--help`` lists them with their docs),
 plus the run options of :class:`RunOptions`. ``--env`` and ``--total-steps`` are short forms of
