@@ -68,3 +68,14 @@ def test_summarize_counts_only_finished_episodes():
     assert report["lag_bins"]["0_100"] == {"decisions": 4, "correct": 3, "success_rate": 0.75}
     assert report["lag_bins"]["100_1k"]["success_rate"] == 0.0
     assert report["lag_bins"]["1k_5k"]["success_rate"] is None
+
+
+def test_gymnax_env_without_renderer_skips_the_gif(tmp_path):
+    import envs_jax
+    from experiments.evaluate import write_episode_gif
+
+    env, params = envs_jax.make("MemoryChain-bsuite")
+    trace = {"done": np.array([False, True]), "env_state": None}
+    path = str(tmp_path / "episode.gif")
+    assert write_episode_gif(trace, env, params, path, fps=10) is None
+    assert not os.path.exists(path)
