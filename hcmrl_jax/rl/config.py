@@ -47,9 +47,8 @@ class PPOConfig:
     """PPO with a memory-augmented policy; every field is a CLI flag."""
 
     # --- environment ---
-    env_id: str = (
-        "MemoryChain-bsuite"  # env id: crafting | navigation | games | story | any gymnax id
-    )
+    env_id: str = "MemoryChain-bsuite"
+    """Env id: crafting | navigation | games | story | any gymnax id."""
     env_overrides: dict[str, int | float | bool | str] = dataclasses.field(default_factory=dict)
     """Env options by name (static config or EnvParams fields), e.g. memory_length 5."""
     privileged: bool = False  # use the privileged twin that shows the hidden information
@@ -87,14 +86,11 @@ class PPOConfig:
     clip_eps: float = 0.2  # PPO ratio clip
     clip_value: bool = True  # clip the value update around the rollout's value as well
     normalize_advantages: bool = True  # standardise advantages per minibatch
-    bootstrap_truncated: bool = (
-        True  # at a time-limit truncation, bootstrap with V(s_t) instead of 0
-    )
+    bootstrap_truncated: bool = True
+    """At a time-limit truncation, bootstrap with V(s_t) instead of 0."""
     ent_coef: float = 0.01  # entropy bonus coefficient (at the start of the schedule)
     ent_coef_final: float = 0.01  # entropy coefficient at the end of the run (linear/cosine)
-    ent_schedule: Literal["constant", "linear", "cosine"] = (
-        "constant"  # entropy coefficient schedule
-    )
+    ent_schedule: Literal["constant", "linear", "cosine"] = "constant"  # entropy schedule
     vf_coef: float = 0.5  # value loss coefficient
     max_grad_norm: float = 0.5  # global gradient-norm clip
     vae_coef: float = 0.1  # weight of the memory VAE loss (on rollout segments of embeddings)
