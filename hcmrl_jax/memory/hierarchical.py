@@ -34,7 +34,7 @@ from hcmrl_jax.memory.compression import SegmentVAE, mean_pool_summary
 from hcmrl_jax.memory.immediate import ImmediateState, immediate_memory
 from hcmrl_jax.memory.long_term import LongTermState, long_term_memory
 from hcmrl_jax.memory.short_term import ShortTermState, short_term_memory
-from hcmrl_jax.models.attention import HierarchicalAttention, sinusoidal_encoding
+from hcmrl_jax.models.attention import HierarchicalAttention, log_time_encoding
 
 SUMMARY_KINDS = ("vae", "mean")
 TIER_NAMES = ("immediate", "short_term", "long_term")
@@ -106,8 +106,9 @@ class HierarchicalMemory(nn.Module):
       long_term_persists: keep long-term templates across episodes.
       beta: KL weight (per reconstructed number) in ``vae_loss``.
       vae_hidden_dim: width of the VAE's step features and hidden layers.
-      time_features: width of each sinusoidal time code (ages, span lengths, template counts).
-      time_max_period: slowest period of the time codes, in steps.
+      time_features: width of each time code (ages, span lengths, template counts); see
+        :func:`~hcmrl_jax.models.attention.log_time_encoding`.
+      time_horizon: the largest time (in steps) the codes tell apart; later ones share a code.
       redundancy_floor: added to merge distances so equal-redundancy pairs merge oldest-first.
       template_threshold: a summary farther than this from every template starts a new one.
       template_count_limit: cap on a template's weight against a new summary, in steps.
@@ -130,8 +131,8 @@ class HierarchicalMemory(nn.Module):
     long_term_persists: bool = True
     beta: float = 1.0
     vae_hidden_dim: int = 64
-    time_features: int = 16
-    time_max_period: float = 10_000.0
+    time_features: int = 8
+    time_horizon: float = 10_000.0
     redundancy_floor: float = 0.01
     template_threshold: float = 4.0
     template_count_limit: float = 10_000.0
@@ -167,8 +168,8 @@ class HierarchicalMemory(nn.Module):
             raise ValueError(
                 f"embed_dim ({self.embed_dim}) must be divisible by num_heads ({self.num_heads})"
             )
-        if self.time_features % 2:
-            raise ValueError(f"time_features must be even (sin and cos), got {self.time_features}")
+        if self.time_features < 2:
+            raise ValueError(f"time_features must be >= 2, got {self.time_features}")
         if self.summary not in SUMMARY_KINDS:
             raise ValueError(f"summary must be one of {SUMMARY_KINDS}, got {self.summary!r}")
         if self.use_long_term and not self.use_short_term:
@@ -182,8 +183,8 @@ class HierarchicalMemory(nn.Module):
         for field in ("template_threshold", "template_count_limit", "min_variance"):
             if getattr(self, field) <= 0:
                 raise ValueError(f"{field} must be positive, got {getattr(self, field)}")
-        if self.time_max_period <= 1:
-            raise ValueError(f"time_max_period must be > 1, got {self.time_max_period}")
+        if self.time_horizon <= 0:
+            raise ValueError(f"time_horizon must be positive, got {self.time_horizon}")
         if self.log_var_min >= self.log_var_max:
             raise ValueError(
                 f"log_var_min ({self.log_var_min}) must be < log_var_max ({self.log_var_max})"
@@ -329,31 +330,23 @@ class HierarchicalMemory(nn.Module):
 
     # ----------------------------------------------------------------------------------- reads
 
-    def _tier_inputs(self, state: MemoryState) -> list[tuple[jax.Array, jax.Array]]:
-        """Per enabled tier, attention inputs [N, D + time code] and valid mask [N]."""
+    def _tier_inputs(self, state: MemoryState) -> list[tuple[tuple[jax.Array, ...], jax.Array]]:
+        """Per enabled tier, attention input parts (content [N, .], time codes [N, .]) and the
+        valid mask [N]."""
 
         def encode_time(values: jax.Array) -> jax.Array:
-            return sinusoidal_encoding(values, self.time_features, self.time_max_period)
+            return log_time_encoding(values, self.time_features, self.time_horizon)
 
-        immediate = self.immediate_tier()
         # Slot ages in the immediate tier are constants (see immediate.py), so their time code
-        # is a constant too; it is broadcast, not recomputed, at every step.
-        time_code = jnp.broadcast_to(
-            encode_time(immediate.ages), (self.immediate_size, self.time_features)
-        )
-        tiers = [
-            (
-                jnp.concatenate([state.immediate.embeddings, time_code], axis=-1),
-                state.immediate.valid,
-            )
-        ]
+        # is a constant too: one [M, T] table shared by every environment, never recomputed.
+        immediate_code = encode_time(self.immediate_tier().ages)
+        tiers = [((state.immediate.embeddings, immediate_code), state.immediate.valid)]
         if self.use_short_term:
             means, ages, lengths, valid = self.short_term_tier().view(state.short_term, state.t)
-            time_code = jnp.concatenate([encode_time(ages), encode_time(lengths)], axis=-1)
-            tiers.append((jnp.concatenate([means, time_code], axis=-1), valid))
+            tiers.append(((means, encode_time(ages), encode_time(lengths)), valid))
         if self.use_long_term:
             means, counts, valid = self.long_term_tier().view(state.long_term)
-            tiers.append((jnp.concatenate([means, encode_time(counts)], axis=-1), valid))
+            tiers.append(((means, encode_time(counts)), valid))
         return tiers
 
     def _read(self, state: MemoryState, query: jax.Array) -> tuple[jax.Array, MemoryReadInfo]:
@@ -437,7 +430,9 @@ class HierarchicalMemory(nn.Module):
         # The segment summary is accumulated step by step (no gradient: the VAE learns from
         # vae_loss), so closing a segment costs one head evaluation, not a re-encoding.
         length = self.segment_length
-        position = step % length
+        # ``rem`` rather than ``%``: steps are non-negative, and XLA inlines this into every
+        # element of the updates that depend on it, where the sign fix-ups of ``%`` add up.
+        position = jax.lax.rem(step, length)
         stored = jax.lax.stop_gradient(embedding)
         if self.uses_vae:
             features = jax.lax.stop_gradient(self.vae.step_features(stored, position))

@@ -47,6 +47,9 @@ class ShortTermState:
       span_start: [S] int32 first episode step covered.
       span_end: [S] int32 one past the last episode step covered.
       pending: [S] int32 steps of the summary not yet consolidated into the long-term tier.
+      redundancy: [S] float32 distance between summary i and summary i + 1 (0 for the newest
+        and for empty slots), kept up to date on every push so that choosing a pair to merge
+        costs no distance computations (adaptive compression only; 0 otherwise).
       valid: [S] bool, True for used slots (always a prefix).
     """
 
@@ -56,6 +59,7 @@ class ShortTermState:
     span_start: jax.Array  # [S] int32
     span_end: jax.Array  # [S] int32
     pending: jax.Array  # [S] int32
+    redundancy: jax.Array  # [S] float32
     valid: jax.Array  # [S] bool
 
 
@@ -73,15 +77,25 @@ def _rows(flags: jax.Array, ndim: int) -> jax.Array:
     return flags.reshape(flags.shape + (1,) * (ndim - 1))
 
 
-def _tree_pick(tree: ShortTermState, one_hot: jax.Array) -> ShortTermState:
-    """The row of every [N, ...] leaf selected by the [N] bool ``one_hot`` (exactly one True)."""
+def _pick(rows: jax.Array, one_hot: jax.Array) -> jax.Array:
+    """The row of an [N, ...] array selected by the [N] bool ``one_hot`` (at most one True)."""
+    if rows.dtype == jnp.bool_:
+        return jnp.any(rows & _rows(one_hot, rows.ndim), axis=0)
+    return jnp.sum(jnp.where(_rows(one_hot, rows.ndim), rows, 0), axis=0).astype(rows.dtype)
 
-    def pick(rows: jax.Array) -> jax.Array:
-        if rows.dtype == jnp.bool_:
-            return jnp.any(rows & _rows(one_hot, rows.ndim), axis=0)
-        return jnp.sum(jnp.where(_rows(one_hot, rows.ndim), rows, 0), axis=0).astype(rows.dtype)
 
-    return jax.tree.map(pick, tree)
+def _tree_where(flag: jax.Array, on_true: ShortTermState, on_false: ShortTermState):
+    return jax.tree.map(lambda a, b: jnp.where(flag, a, b), on_true, on_false)
+
+
+def _pick_gaussian(slots: ShortTermState, one_hot: jax.Array) -> ShortTermState:
+    """Only the fields a distance needs (mean, log_var, valid) of the selected row; picking a
+    row costs a pass over the rows, so the wide centroids are left out where unused."""
+    return slots.replace(
+        mean=_pick(slots.mean, one_hot),
+        log_var=_pick(slots.log_var, one_hot),
+        valid=_pick(slots.valid, one_hot),
+    )
 
 
 def short_term_memory(
@@ -135,25 +149,30 @@ def short_term_memory(
             span_start=jnp.zeros((size,), jnp.int32),
             span_end=jnp.zeros((size,), jnp.int32),
             pending=jnp.zeros((size,), jnp.int32),
+            redundancy=jnp.zeros((size,), jnp.float32),
             valid=jnp.zeros((size,), bool),
         )
 
-    def pair_costs(slots: ShortTermState, now: jax.Array) -> jax.Array:
-        """[N] slots -> [N - 1] merge costs of adjacent pairs, inf where a slot is empty."""
-        both_valid = slots.valid[:-1] & slots.valid[1:]
+    def distance(a: ShortTermState, b: ShortTermState) -> jax.Array:
+        return bhattacharyya_distance(a.mean, a.log_var, b.mean, b.log_var, min_variance)
+
+    def pair_costs(
+        left: ShortTermState, right: ShortTermState, redundancy: jax.Array, now: jax.Array
+    ) -> jax.Array:
+        """Merge costs [P] of the pairs (left[p], right[p]); inf where either is empty."""
+        both_valid = left.valid & right.valid
         if adaptive:
-            distance = bhattacharyya_distance(
-                slots.mean[:-1], slots.log_var[:-1], slots.mean[1:], slots.log_var[1:], min_variance
-            )
-            covered = (slots.span_end[1:] - slots.span_start[:-1]).astype(jnp.float32)
-            age = jnp.maximum(now - slots.span_start[:-1], 1).astype(jnp.float32)
-            cost = (distance + redundancy_floor) * covered / age
+            covered = (right.span_end - left.span_start).astype(jnp.float32)
+            age = jnp.maximum(now - left.span_start, 1).astype(jnp.float32)
+            cost = (redundancy + redundancy_floor) * covered / age
         else:
-            cost = jnp.arange(slots.valid.shape[0] - 1, dtype=jnp.float32)
+            cost = jnp.arange(left.valid.shape[0], dtype=jnp.float32)
         return jnp.where(both_valid, cost, jnp.inf)
 
     def merge_costs(state: ShortTermState, now: jax.Array) -> jax.Array:
-        return pair_costs(state, jnp.asarray(now, jnp.int32))
+        older = jax.tree.map(lambda rows: rows[:-1], state)
+        newer = jax.tree.map(lambda rows: rows[1:], state)
+        return pair_costs(older, newer, state.redundancy[:-1], jnp.asarray(now, jnp.int32))
 
     def push(
         state: ShortTermState,
@@ -172,25 +191,40 @@ def short_term_memory(
             span_start=jnp.asarray(span_start, jnp.int32),
             span_end=jnp.asarray(span_end, jnp.int32),
             pending=jnp.asarray(pending, jnp.int32),
+            redundancy=jnp.zeros((), jnp.float32),
             valid=jnp.asarray(True),
         )
-        # Work in a buffer of S + 1 slots holding the old summaries and the new one, then merge
-        # one adjacent pair if all S + 1 are used, so the new summary can itself be merged.
         # Indexing by traced slot numbers is done with masks and one-hot sums rather than
         # gathers and scatters, which are slow when vmapped over many environments.
-        buffer_slot = jnp.arange(size + 1)
-        buffer = jax.tree.map(
-            lambda old, item: jnp.where(
-                _rows(buffer_slot == count, old.ndim),
-                item,
-                jnp.concatenate([old, jnp.zeros_like(old[:1])]),
-            ),
-            state,
+        slot = jnp.arange(size)
+        newest = slot == count - 1
+        if adaptive:
+            # The only new distance: between the newest stored summary and the new one.
+            to_new = distance(_pick_gaussian(state, newest), new)
+            redundancy = jnp.where(newest, to_new, state.redundancy)
+        else:
+            redundancy = state.redundancy
+
+        # Not full: the new summary goes into the first free slot.
+        appended = jax.tree.map(
+            lambda rows, item: jnp.where(_rows(slot == count, rows.ndim), item, rows),
+            state.replace(redundancy=redundancy),
             new,
         )
-        pair = jnp.argmin(pair_costs(buffer, new.span_end))
-        left = _tree_pick(buffer, buffer_slot == pair)
-        right = _tree_pick(buffer, buffer_slot == pair + 1)
+
+        # Full: the S old summaries and the new one form S + 1 items; pair p merges item p
+        # (old slot p) with item p + 1 (``shifted`` slot p: old slot p + 1, or the new one).
+        shifted = jax.tree.map(
+            lambda rows, item: jnp.concatenate([rows[1:], item[None]]), state, new
+        )
+        pair = jnp.argmin(pair_costs(state, shifted, redundancy, new.span_end))
+        is_pair = slot == pair
+        left = jax.tree.map(lambda rows: _pick(rows, is_pair), state)
+        # Item pair + 1 read from the old rows (or the new summary) rather than from
+        # ``shifted``, so that ``shifted`` has one consumer and is never materialised.
+        right = _tree_where(
+            pair == size - 1, new, jax.tree.map(lambda rows: _pick(rows, slot == pair + 1), state)
+        )
         lengths = (
             (left.span_end - left.span_start).astype(jnp.float32),
             (right.span_end - right.span_start).astype(jnp.float32),
@@ -206,23 +240,36 @@ def short_term_memory(
             span_start=left.span_start,
             span_end=right.span_end,
             pending=left.pending + right.pending,
+            redundancy=jnp.zeros((), jnp.float32),
             valid=jnp.asarray(True),
         )
-        # Slot j of the result is buffer slot j before the merged pair, the merged summary at the
-        # pair, and buffer slot j + 1 after it.
-        slot = jnp.arange(size)
-        compacted = jax.tree.map(
-            lambda rows, item: jnp.where(
-                _rows(slot == pair, rows.ndim),
+        # Slot j of the result: old slot j before the pair, the merged summary at the pair,
+        # item j + 1 after it.
+        merged_slots = jax.tree.map(
+            lambda rows, later, item: jnp.where(
+                _rows(is_pair, rows.ndim),
                 item,
-                jnp.where(_rows(slot < pair, rows.ndim), rows[:-1], rows[1:]),
+                jnp.where(_rows(slot < pair, rows.ndim), rows, later),
             ),
-            buffer,
+            state,
+            shifted,
             merged,
         )
-        untouched = jax.tree.map(lambda rows: rows[:-1], buffer)
+        if adaptive:
+            # Only the merged summary's distances to its two neighbours are new.
+            before = _pick_gaussian(state, slot == pair - 1)
+            after = _tree_where(pair == size - 2, new, _pick_gaussian(state, slot == pair + 2))
+            shifted_redundancy = jnp.concatenate([redundancy[1:], jnp.zeros((1,))])
+            merged_redundancy = jnp.where(slot < pair, redundancy, shifted_redundancy)
+            merged_redundancy = jnp.where(
+                slot == pair - 1, distance(before, merged), merged_redundancy
+            )
+            merged_redundancy = jnp.where(
+                is_pair, jnp.where(after.valid, distance(merged, after), 0.0), merged_redundancy
+            )
+            merged_slots = merged_slots.replace(redundancy=merged_redundancy)
         full = count >= size
-        return jax.tree.map(lambda a, b: jnp.where(full, a, b), compacted, untouched)
+        return jax.tree.map(lambda a, b: jnp.where(full, a, b), merged_slots, appended)
 
     def view(
         state: ShortTermState, now: jax.Array

@@ -43,29 +43,31 @@ def masked_softmax(logits: jax.Array, mask: jax.Array, axis: int = -1) -> jax.Ar
     return unnormalised / jnp.where(total > 0.0, total, 1.0)
 
 
-def sinusoidal_encoding(values: jax.Array, num_features: int, max_period: float) -> jax.Array:
-    """Sinusoidal features of scalar values (times, ages, lengths, counts).
+def log_time_encoding(values: jax.Array, num_features: int, horizon: float) -> jax.Array:
+    """Soft one-hot code of times (ages, lengths, counts) on a logarithmic scale.
 
-    Frequencies are geometric, from 1 down to ``1 / max_period`` radians per unit, so values from
-    1 to about ``max_period`` get distinguishable codes.
+    ``x = log(1 + value) / log(1 + horizon)`` (clipped to [0, 1]) is spread over
+    ``num_features`` evenly spaced triangular bumps, so neighbouring codes overlap and the code
+    varies smoothly: steps 1, 2, 4 are told apart as well as 1,000, 2,000, 4,000. Values at or
+    beyond ``horizon`` share the last code. It costs one logarithm per value, which matters
+    when every slot of every environment is encoded at every step.
 
     Args:
-      values: [...] numeric array (cast to float32).
-      num_features: even width F of the encoding.
-      max_period: the slowest frequency's scale, in the units of ``values``.
+      values: [...] numeric array (cast to float32; negative values count as 0).
+      num_features: width F >= 2 of the code.
+      horizon: the largest value told apart.
 
     Returns:
-      [..., F] float32: ``sin`` features followed by ``cos`` features.
+      [..., F] float32, non-negative, summing to 1 along the last axis.
     """
-    if num_features <= 0 or num_features % 2:
-        raise ValueError(f"num_features must be a positive even number, got {num_features}")
-    if max_period <= 1.0:
-        raise ValueError(f"max_period must be > 1, got {max_period}")
-    half = num_features // 2
-    exponents = jnp.arange(half, dtype=jnp.float32) / max(half - 1, 1)
-    frequencies = jnp.exp(-math.log(max_period) * exponents)  # [F/2]
-    angles = jnp.asarray(values, jnp.float32)[..., None] * frequencies
-    return jnp.concatenate([jnp.sin(angles), jnp.cos(angles)], axis=-1)
+    if num_features < 2:
+        raise ValueError(f"num_features must be >= 2, got {num_features}")
+    if horizon <= 0:
+        raise ValueError(f"horizon must be positive, got {horizon}")
+    values = jnp.maximum(jnp.asarray(values, jnp.float32), 0.0)
+    position = jnp.clip(jnp.log1p(values) / math.log1p(horizon), 0.0, 1.0) * (num_features - 1)
+    centres = jnp.arange(num_features, dtype=jnp.float32)
+    return jnp.maximum(1.0 - jnp.abs(position[..., None] - centres), 0.0)
 
 
 class MaskedMultiHeadAttention(nn.Module):
@@ -98,22 +100,28 @@ class MaskedMultiHeadAttention(nn.Module):
 
     @nn.compact
     def __call__(
-        self, query: jax.Array, inputs: jax.Array, mask: jax.Array
+        self, query: jax.Array, inputs: jax.Array | Sequence[jax.Array], mask: jax.Array
     ) -> tuple[jax.Array, jax.Array]:
         """Attends from ``query`` to the valid rows of ``inputs``.
 
-        Leading dimensions of ``query`` and ``inputs``/``mask`` must broadcast.
+        ``inputs`` may be given in parts that share the slot axis (for example content and a
+        time code), read as if concatenated along the feature axis; a part without the leading
+        batch dimensions (a constant shared by every environment) is then never copied per
+        environment.
 
         Args:
           query: [..., Dq] float32.
-          inputs: [..., N, F] float32 slot features (content and any time code).
+          inputs: [..., N, F] float32 slot features, or a sequence of parts [..., N, F_i]
+            (leading dims broadcast against ``query``).
           mask: [..., N] bool, True for valid slots.
 
         Returns:
           out: [..., out_features] float32; exactly 0 where no slot is valid.
           weights: [..., H, N] float32 attention weights; 0 on invalid slots.
         """
-        features = inputs.shape[-1]
+        parts = (inputs,) if isinstance(inputs, jax.Array) else tuple(inputs)
+        widths = [part.shape[-1] for part in parts]
+        features = sum(widths)
         width = features if self.input_features is None else self.input_features
         init = nn.initializers.lecun_normal()
         w_query = self.param("query_kernel", init, (query.shape[-1], self.num_heads, self.head_dim))
@@ -138,12 +146,18 @@ class MaskedMultiHeadAttention(nn.Module):
         q = jnp.einsum("...d,dhk->...hk", query, w_query) + b_query  # [..., H, dk]
         # Query mapped into slot-feature space: <q, W_k x> = <W_k^T q, x>.
         q_in = jnp.einsum("...hk,fhk->...hf", q, w_key) / math.sqrt(self.head_dim)  # [..., H, F]
-        logits = jnp.einsum("...nf,...hf->...hn", inputs, q_in)  # [..., H, N]
+        offsets = [sum(widths[:index]) for index in range(len(parts) + 1)]
+        logits = sum(
+            jnp.einsum("...nf,...hf->...hn", part, q_in[..., start:stop])
+            for part, start, stop in zip(parts, offsets[:-1], offsets[1:], strict=True)
+        )  # [..., H, N]
         weights = masked_softmax(logits, mask[..., None, :])
-        pooled = jnp.einsum("...hn,...nf->...hf", weights, inputs)  # [..., H, F]
         # The value bias enters with the total weight, so an empty set reads as exactly 0.
         total = jnp.sum(weights, axis=-1)[..., None]  # [..., H, 1]
-        values = jnp.einsum("...hf,fhk->...hk", pooled, w_value) + total * b_value
+        values = total * b_value
+        for part, start, stop in zip(parts, offsets[:-1], offsets[1:], strict=True):
+            pooled = jnp.einsum("...hn,...nf->...hf", weights, part)  # [..., H, F_i]
+            values = values + jnp.einsum("...hf,fhk->...hk", pooled, w_value[start:stop])
         out = jnp.einsum("...hk,hko->...o", values, w_out)
         return out, weights
 
@@ -190,7 +204,8 @@ class HierarchicalAttention(nn.Module):
 
         Args:
           query: [..., Dq] float32.
-          tiers: one ``(inputs [..., N_k, F_k] float32, mask [..., N_k] bool)`` per tier name.
+          tiers: one ``(inputs, mask [..., N_k] bool)`` per tier name, where ``inputs`` is
+            [..., N_k, F_k] float32 or a sequence of parts (see :class:`MaskedMultiHeadAttention`).
 
         Returns:
           readout: [..., out_features] float32.

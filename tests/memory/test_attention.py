@@ -12,8 +12,8 @@ import pytest
 from hcmrl_jax.models.attention import (
     HierarchicalAttention,
     MaskedMultiHeadAttention,
+    log_time_encoding,
     masked_softmax,
-    sinusoidal_encoding,
 )
 
 from .conftest import key
@@ -68,6 +68,10 @@ def test_attention_matches_reference_and_ignores_masked_slots(input_features):
     # Changing a masked slot changes nothing.
     changed = inputs.at[1].set(100.0)
     np.testing.assert_allclose(apply(params, query, changed, mask)[0], got, atol=1e-6)
+    # Inputs given in parts read as their concatenation.
+    in_parts = apply(params, query, (inputs[:, :3], inputs[:, 3:]), mask)
+    np.testing.assert_allclose(in_parts[0], got, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(in_parts[1], weights, rtol=1e-5, atol=1e-6)
 
 
 def test_attention_over_an_empty_set_is_exactly_zero_with_finite_gradients():
@@ -103,10 +107,15 @@ def test_hierarchical_attention_mixes_only_nonempty_tiers():
     np.testing.assert_array_equal(mix, np.zeros(3))
 
 
-def test_sinusoidal_encoding_distinguishes_times_and_rejects_odd_width():
-    codes = sinusoidal_encoding(jnp.array([1.0, 2.0, 100.0, 5000.0]), 8, 10_000.0)
-    assert codes.shape == (4, 8)
-    distances = np.linalg.norm(codes[:, None] - codes[None], axis=-1)
-    assert np.all(distances[~np.eye(4, dtype=bool)] > 1e-2)
+def test_log_time_encoding_is_a_smooth_partition_of_unity_on_a_log_scale():
+    values = jnp.array([0.0, 1.0, 2.0, 100.0, 5000.0, 10_000.0, 1e6])
+    codes = jax.jit(log_time_encoding, static_argnums=(1, 2))(values, 6, 10_000.0)
+    assert codes.shape == (7, 6)
+    np.testing.assert_allclose(codes.sum(-1), 1.0, rtol=1e-6)
+    assert np.all(codes >= 0)
+    np.testing.assert_array_equal(codes[0], [1, 0, 0, 0, 0, 0])  # time 0: first bump
+    np.testing.assert_array_equal(codes[-1], codes[-2])  # beyond the horizon: the last code
+    distances = np.linalg.norm(codes[1:6, None] - codes[None, 1:6], axis=-1)
+    assert np.all(distances[~np.eye(5, dtype=bool)] > 1e-2)  # times up to the horizon differ
     with pytest.raises(ValueError, match="num_features"):
-        sinusoidal_encoding(jnp.zeros(3), 5, 100.0)
+        log_time_encoding(jnp.zeros(3), 1, 100.0)

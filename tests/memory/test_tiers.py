@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from hcmrl_jax.memory import (
+    bhattacharyya_distance,
     gaussian_distance,
     immediate_memory,
     long_term_memory,
@@ -82,6 +83,12 @@ def test_short_term_adaptive_resolution_falls_with_age_and_spans_tile_the_episod
     spans = ends - starts
     assert spans[-1] == length and spans[0] > 4 * spans[-1]
     assert state.pending.sum() == pushes * length
+    # The cached neighbour distances match distances computed afresh.
+    fresh = bhattacharyya_distance(
+        state.mean[:-1], state.log_var[:-1], state.mean[1:], state.log_var[1:], 1e-4
+    )
+    np.testing.assert_allclose(state.redundancy[:-1], fresh, rtol=1e-5, atol=1e-6)
+    assert float(state.redundancy[-1]) == 0.0
 
 
 def test_merge_gaussians_is_the_moment_matched_mixture():
