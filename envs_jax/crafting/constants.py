@@ -136,6 +136,7 @@ ACTION_NAMES = (
 
 #: Facing directions (row, col) in move-action order: left, right, up, down.
 DIRECTIONS = np.array([[0, -1], [0, 1], [-1, 0], [1, 0]], np.int32)
+LEFT, RIGHT, UP, DOWN = 0, 1, 2, 3
 
 # ----------------------------------------------------------------------------------------------
 # Achievements, Crafter's 22 plus delivering an order.

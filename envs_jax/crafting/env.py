@@ -83,6 +83,8 @@ ORDER_FIELDS = 3
 #: Achievement indices the step sets directly.
 WAKE_UP = C.ACHIEVEMENTS.index("wake_up")
 DELIVER_ORDER = C.ACHIEVEMENTS.index("deliver_order")
+#: The hunger, thirst and recovery counters count half steps (sleep changes their rates).
+HALF_STEPS_PER_STEP = 2
 
 
 def daylight(time: jax.Array, params: EnvParams) -> jax.Array:
@@ -98,8 +100,8 @@ def _same_cell(positions: jax.Array, cell: jax.Array) -> jax.Array:
 
 def _direction(facing: jax.Array) -> tuple[jax.Array, jax.Array]:
     """(row, col) step of a facing index (left, right, up, down), without a table lookup."""
-    d_row = (facing == 3).astype(jnp.int32) - (facing == 2).astype(jnp.int32)
-    d_col = (facing == 1).astype(jnp.int32) - (facing == 0).astype(jnp.int32)
+    d_row = (facing == C.DOWN).astype(jnp.int32) - (facing == C.UP).astype(jnp.int32)
+    d_col = (facing == C.RIGHT).astype(jnp.int32) - (facing == C.LEFT).astype(jnp.int32)
     return d_row, d_col
 
 
@@ -180,7 +182,8 @@ class Crafting(MemoryEnv):
         agent = jnp.concatenate(
             [
                 world.start,
-                jnp.asarray([3, 0, 0, 0, 0, 0, 0], jnp.int32),  # facing down, awake, counters 0
+                # Facing down, awake, vital counters and deliveries at 0.
+                jnp.asarray([C.DOWN, 0, 0, 0, 0, 0, 0], jnp.int32),
                 jnp.full((C.NUM_VITALS,), C.MAX_COUNT, jnp.int32),
                 jnp.zeros((C.NUM_ITEMS,), jnp.int32),
             ]
@@ -470,7 +473,11 @@ class Crafting(MemoryEnv):
         manhattan = jnp.abs(d_row) + jnp.abs(d_col)
         # Hostile creatures close to the agent step along the axis where it is farther away.
         along_rows = jnp.abs(d_row) > jnp.abs(d_col)
-        toward = jnp.where(along_rows, jnp.where(d_row > 0, 3, 2), jnp.where(d_col > 0, 1, 0))
+        toward = jnp.where(
+            along_rows,
+            jnp.where(d_row > 0, C.DOWN, C.UP),
+            jnp.where(d_col > 0, C.RIGHT, C.LEFT),
+        )
         chase = (kind != C.CREATURE_COW) & (manhattan <= params.chase_distance)
         wander = jnp.minimum((u[0] * num_dirs).astype(jnp.int32), num_dirs - 1)
         direction = jnp.where(chase, toward, wander)
@@ -558,8 +565,8 @@ class Crafting(MemoryEnv):
         kind_row = jnp.minimum(kind, C.NUM_CREATURE_KINDS - 1)
         width = 2 * params.spawn_radius + 1
         offset = jnp.minimum((u[1:3] * width).astype(jnp.int32), width - 1) - params.spawn_radius
-        # The slot is drawn too (from the kind draw's position within its band), and the spawn
-        # happens only if it is free: no search for a free slot.
+        # The slot is drawn too, and the spawn happens only if it is free (no search for a free
+        # slot: that would cost a reduction and a gather for little).
         slot = jnp.minimum((u[3] * cfg.max_creatures).astype(jnp.int32), cfg.max_creatures - 1)
         spot = jnp.clip(pos + offset, 0, cfg.map_size - 1)
         far_enough = jnp.maximum(*jnp.abs(spot - pos)) >= params.spawn_min_distance
@@ -618,12 +625,13 @@ class Crafting(MemoryEnv):
             bool [] energy is full, so a sleeper wakes up).
         """
         vitals = state.vitals
-        rate = jnp.where(sleeping, 1, 2)
+        half = HALF_STEPS_PER_STEP
+        rate = jnp.where(sleeping, half // 2, half)  # sleeping halves hunger and thirst
         hunger = state.hunger + rate
-        food_drop = hunger > 2 * params.hunger_period
+        food_drop = hunger > half * params.hunger_period
         hunger = jnp.where(food_drop, 0, hunger)
         thirst = state.thirst + rate
-        drink_drop = thirst > 2 * params.thirst_period
+        drink_drop = thirst > half * params.thirst_period
         thirst = jnp.where(drink_drop, 0, thirst)
         fatigue = jnp.where(sleeping, jnp.minimum(state.fatigue - 1, 0), state.fatigue + 1)
         rested = fatigue < -params.rest_period
@@ -631,11 +639,12 @@ class Crafting(MemoryEnv):
         fatigue = jnp.where(rested | tired, 0, fatigue)
         needs_met = (vitals[C.FOOD] > 0) & (vitals[C.DRINK] > 0)
         needs_met = needs_met & ((vitals[C.ENERGY] > 0) | sleeping)
+        # Health recovers twice as fast asleep, and decays half as fast.
         recover = state.recover + jnp.where(
-            needs_met, jnp.where(sleeping, 4, 2), jnp.where(sleeping, -1, -2)
+            needs_met, jnp.where(sleeping, 2 * half, half), jnp.where(sleeping, -half // 2, -half)
         )
-        heal = recover > 2 * params.recover_period
-        decay = recover < -2 * params.degen_period
+        heal = recover > half * params.recover_period
+        decay = recover < -half * params.degen_period
         recover = jnp.where(heal | decay, 0, recover)
         change = jnp.stack(
             [

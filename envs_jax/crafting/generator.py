@@ -22,6 +22,13 @@ from envs_jax.crafting.types import CraftingConfig, EnvParams
 _SHALLOW_PENALTY = 10.0
 #: Ores prefer cells whose mountain noise exceeds mountain_level by this much.
 _DEEP_MARGIN = 0.5
+#: At the start, water and mountain noise are lowered by this much (in standard deviations),
+#: fading to nothing at start_clear_radius, so the agent starts on open grass.
+_START_CLEARING = 3.0
+#: No trees within this distance of the start (the start cell and its neighbours stay free).
+_TREE_FREE_RADIUS = 1.5
+#: Initial cows stand at least this far (Chebyshev) from the start: never next to the agent.
+_COW_MIN_DISTANCE = 2
 
 
 class World(NamedTuple):
@@ -162,7 +169,7 @@ def generate_world(key: jax.Array, params: EnvParams, config: CraftingConfig) ->
     centre = size // 2
     dist = jnp.sqrt((rows - centre) ** 2.0 + (cols - centre) ** 2.0)
     # Push water and mountains away from the start so the agent starts on open grass.
-    clear = 3.0 * jnp.clip(1.0 - dist / params.start_clear_radius, 0.0, 1.0)
+    clear = _START_CLEARING * jnp.clip(1.0 - dist / params.start_clear_radius, 0.0, 1.0)
     water_noise = field["water"] - clear
     mountain_noise = field["mountain"] - clear
 
@@ -176,7 +183,7 @@ def generate_world(key: jax.Array, params: EnvParams, config: CraftingConfig) ->
     coal = rock & (uniform["coal"] < params.coal_prob)
     forest = ~water & ~sand & ~mountain & (field["tree"] > params.tree_level)
     tree = forest & (uniform["tree"] < params.tree_density)
-    tree = tree & (dist > 1.5)  # keep the start cell and its neighbours free
+    tree = tree & (dist > _TREE_FREE_RADIUS)
 
     tiles = jnp.full((size, size), C.GRASS, jnp.int32)
     tiles = jnp.where(tree, C.TREE, tiles)
@@ -212,14 +219,14 @@ def generate_world(key: jax.Array, params: EnvParams, config: CraftingConfig) ->
     tiles = jnp.where(marks[1] > 0, marks[1] - 1, tiles)
     tiles = jnp.where((rows == centre) & (cols == centre), C.GRASS, tiles)
 
-    # The first cows: one random cell each within the view around the start, at least two cells
-    # (Chebyshev) from it; a cow is dropped where that cell is not free grass.
+    # The first cows: one random cell each within the view around the start, at least
+    # _COW_MIN_DISTANCE from it; a cow is dropped where that cell is not free grass.
     if config.initial_cows > 0:
         r = config.view_radius
         cow_draws = rest[C.NUM_TOOLS + 3 :].reshape(config.initial_cows, 2)
         offset = jnp.minimum((cow_draws * (2 * r + 1)).astype(jnp.int32), 2 * r) - r
         cow_pos = jnp.clip(centre + offset, 0, size - 1).astype(jnp.int32)
-        far = jnp.max(jnp.abs(cow_pos - centre), axis=1) >= 2
+        far = jnp.max(jnp.abs(cow_pos - centre), axis=1) >= _COW_MIN_DISTANCE
         on_grass = tiles[cow_pos[:, 0], cow_pos[:, 1]] == C.GRASS
         same = _same_rows(cow_pos) & jnp.tril(jnp.ones((config.initial_cows,) * 2, bool), k=-1)
         cow_valid = far & on_grass & ~jnp.any(same, axis=1)

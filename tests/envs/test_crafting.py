@@ -288,6 +288,29 @@ def test_creatures_vitals_sleep_and_night(small):
         drv.act(C.NOOP)
         steps += 1
     assert drv.state.achievements[ach("wake_up")] and steps >= params.rest_period
+    # A skeleton in range with a sure shot hits; then spawning: a sure cow spawn lands on grass
+    # in the spawn ring around the agent.
+    drv.params = params.replace(skeleton_shoot_prob=1.0, skeleton_move_prob=0.0)
+    drv.edit(
+        creature_pos=drv.state.creature_pos.at[1].set(np.asarray(drv.state.pos) + [0, 3]),
+        creature_kind=drv.state.creature_kind.at[1].set(C.CREATURE_SKELETON),
+        creature_alive=drv.state.creature_alive.at[1].set(True),
+        creature_cooldown=drv.state.creature_cooldown.at[1].set(0),
+    )
+    health = int(drv.state.vitals[C.HEALTH])
+    drv.act(C.NOOP)
+    assert int(drv.state.vitals[C.HEALTH]) == health - params.skeleton_damage
+    drv.edit(creature_alive=jnp.zeros_like(drv.state.creature_alive))
+    drv.params = params.replace(cow_spawn_prob=1.0)
+    for _ in range(6):
+        drv.act(C.NOOP)
+    alive = np.asarray(drv.state.creature_alive)
+    assert alive.any() and np.all(np.asarray(drv.state.creature_kind)[alive] == C.CREATURE_COW)
+    offsets = np.abs(np.asarray(drv.state.creature_pos)[alive] - np.asarray(drv.state.pos))
+    assert np.all(offsets.max(axis=1) >= params.spawn_min_distance)
+    assert np.all(offsets.max(axis=1) <= params.spawn_radius + 1)  # cows may have stepped once
+    drv.edit(creature_alive=jnp.zeros_like(drv.state.creature_alive))
+    drv.params = params
     # At night only the cells within night_view_radius are visible.
     drv.edit(time=jnp.asarray(params.day_length // 2, jnp.int32))
     dark = np.asarray(drv.obs["view"]) == C.DARK
