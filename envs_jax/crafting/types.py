@@ -124,7 +124,7 @@ class EnvParams(environment.EnvParams):
     zombie_spawn_prob_night: float = 0.04  # ... a zombie, at night
     skeleton_spawn_prob: float = 0.02  # ... a skeleton (on tunnel floor only)
     spawn_radius: int = 8  # spawns land within this Chebyshev distance of the agent
-    spawn_min_distance: int = 3  # ... and at least this far from it
+    spawn_min_distance: int = 3  # ... and at least this far from it (keep >= 1)
     despawn_distance: int = 14  # creatures farther than this (Chebyshev) may vanish
     despawn_prob: float = 0.05  # per step chance that a far creature vanishes
     cow_move_prob: float = 0.5  # per step chance that a cow takes a random step
@@ -299,7 +299,8 @@ class EnvState(environment.EnvState):
 
     def edit(self, **fields) -> EnvState:
         """A copy with named fields (the property names, or the packed leaves) replaced; for
-        scripted scenarios and tests. Call ``Crafting.refresh`` afterwards to update the cache.
+        scripted scenarios and tests. Editing ``recipe`` rewrites ``slot_rules`` to match. Call
+        ``Crafting.refresh`` afterwards to update the cache.
 
         Raises:
             KeyError: an unknown field name.
@@ -311,6 +312,8 @@ class EnvState(environment.EnvState):
                 packed = getattr(state, leaf)
                 value = jnp.asarray(value).astype(packed.dtype)
                 state = state.replace(**{leaf: packed.at[..., index].set(value)})
+                if name == "recipe":
+                    state = state.edit(slot_rules=jnp.asarray(C.TOOL_INFO)[value])
             elif name in {f.name for f in dataclasses.fields(state)}:
                 state = state.replace(**{name: value})
             else:

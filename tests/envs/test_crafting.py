@@ -231,6 +231,11 @@ def test_tech_tree_from_wood_to_diamond(small):
 
 def test_action_mask_hides_the_recipe_book_and_masked_actions_are_noops(small):
     drv = Driver(small, fresh(small))
+    with pytest.raises(KeyError, match="no field 'bogus'"):
+        drv.state.edit(bogus=1)
+    recipe = np.arange(C.NUM_TOOLS)[::-1]
+    edited = drv.state.edit(recipe=recipe)
+    np.testing.assert_array_equal(np.asarray(edited.slot_rules), C.TOOL_INFO[recipe])
     drv.edit(inventory=drv.state.inventory.at[C.WOOD].set(1))
     drv.put((-1, 0), C.TABLE)
     mask = np.asarray(drv.obs["action_mask"])
