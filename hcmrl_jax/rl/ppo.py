@@ -887,15 +887,25 @@ class PPOTrainer:
         return make_train(config, policy=self.policy, env=self._env, env_params=self._env_params)
 
     def train(
-        self, num_steps: int | None = None, key: jax.Array | None = None
+        self,
+        num_steps: int | None = None,
+        key: jax.Array | None = None,
+        compiler_options: dict[str, Any] | None = None,
     ) -> tuple[RunnerState, dict]:
         """Trains for ``num_steps`` env steps (default: ``config.total_timesteps``).
+
+        Args:
+            num_steps: environment steps to train for.
+            key: PRNG key (default: ``jax.random.key(seed)``).
+            compiler_options: XLA options for the compile, e.g.
+                ``{"xla_backend_optimization_level": 0}`` trades run speed for a faster compile.
 
         Returns:
             (final RunnerState, metrics dict of numpy float32 arrays [num_updates]).
         """
         key = jax.random.key(self.seed) if key is None else key
-        runner_state, metrics = jax.jit(self.make_train(num_steps))(key)
+        compiled = jax.jit(self.make_train(num_steps)).lower(key).compile(compiler_options)
+        runner_state, metrics = compiled(key)
         return runner_state, {k: np.asarray(v) for k, v in metrics.items()}
 
 

@@ -26,10 +26,11 @@ SCRIPT = textwrap.dedent(
         head_hidden=16, num_envs=8, num_steps=8, total_timesteps=8 * 8 * 2,
         num_minibatches=2, update_epochs=2,
     )
+    fast = {"xla_backend_optimization_level": 0, "xla_llvm_disable_expensive_passes": True}
     key = jax.random.key(3)
-    sharded_state, sharded = jax.jit(make_train(config))(key)
-    single_config = PPOConfig(**{**config.__dict__, "shard_envs": False})
-    single_state, single = jax.jit(make_train(single_config))(key)
+    run = lambda cfg: jax.jit(make_train(cfg)).lower(key).compile(fast)(key)
+    sharded_state, sharded = run(config)
+    single_state, single = run(PPOConfig(**{**config.__dict__, "shard_envs": False}))
     diffs = [
         float(np.max(np.abs(np.asarray(a) - np.asarray(b))))
         for a, b in zip(jax.tree.leaves(sharded_state.params), jax.tree.leaves(single_state.params))

@@ -3,7 +3,8 @@
 Compiled runs are shared through module-scoped fixtures (each compile costs tens of seconds on
 CPU); each test then checks one property of them:
 
-* HCMRL learns the memory task; the memoryless MLP of the same parameter budget cannot.
+* HCMRL (with the memory credit option and the novelty bonus on) learns the memory task; the
+  memoryless MLP of the same parameter budget cannot.
 * The probability ratio is exactly 1 on the first minibatch of the first epoch of every update
   (the replay from the stored memory state reproduces the rollout, resets included) for HCMRL
   and the GRU.
@@ -29,6 +30,7 @@ from hcmrl_jax.rl import (
     make_train_chunks,
     stack_hparams,
 )
+from tests.rl.helpers import FAST_COMPILE, compile_fast
 
 MEMORY_LENGTH = 4  # the cue is shown at step 0 and must be recalled at step 4
 NUM_UPDATES = 30
@@ -58,6 +60,13 @@ def final_return(metrics, axis=-1):
     return float(np.mean(np.take(np.asarray(metrics["episode_return"]), range(-TAIL, 0), axis)))
 
 
+# The HCMRL run also switches on the memory credit option and the novelty bonus, so that one
+# compiled program covers them: they must neither break learning nor the replay's alignment.
+HCMRL_CONFIG = dataclasses.replace(
+    CONFIG, credit="memory", credit_fraction=0.2, novelty_bonus=True, novelty_coef=0.01
+)
+
+
 @pytest.fixture(scope="module")
 def hcmrl_run():
     memory = HierarchicalMemory(
@@ -70,14 +79,16 @@ def hcmrl_run():
         num_heads=CONFIG.num_heads,
     )
     policy = MemoryAugmentedPolicy(state_dim=CONFIG.state_dim, action_dim=2, memory=memory)
-    trainer = PPOTrainer(policy, memory, env="MemoryChain-bsuite", config=CONFIG, seed=0)
-    return trainer.train(num_steps=CONFIG.total_timesteps)
+    trainer = PPOTrainer(policy, memory, env="MemoryChain-bsuite", config=HCMRL_CONFIG, seed=0)
+    assert trainer.policy.compute_novelty  # the trainer switched it on for the bonus
+    return trainer.train(num_steps=CONFIG.total_timesteps, compiler_options=FAST_COMPILE)
 
 
 @pytest.fixture(scope="module")
 def gru_run():
     config = dataclasses.replace(CONFIG, memory="gru", total_timesteps=16 * 16 * 4)
-    return jax.jit(make_train(config))(jax.random.key(0))
+    key = jax.random.key(0)
+    return compile_fast(make_train(config), key)(key)
 
 
 MLP_CONFIG = dataclasses.replace(CONFIG, memory="mlp")
@@ -90,14 +101,15 @@ MLP_HPARAMS = [
 
 @pytest.fixture(scope="module")
 def mlp_vmapped():
-    train = make_train(MLP_CONFIG)
-    return jax.jit(jax.vmap(train))(MLP_KEYS, stack_hparams(MLP_HPARAMS))
+    hparams = stack_hparams(MLP_HPARAMS)
+    return compile_fast(jax.vmap(make_train(MLP_CONFIG)), MLP_KEYS, hparams)(MLP_KEYS, hparams)
 
 
 @pytest.fixture(scope="module")
 def mlp_chunked():
     init_fn, update_fn = make_train_chunks(MLP_CONFIG, NUM_UPDATES // 2)
-    init_fn, update_fn = jax.jit(init_fn), jax.jit(update_fn)
+    init_fn = compile_fast(init_fn, MLP_KEYS[0], MLP_HPARAMS[0])
+    update_fn = compile_fast(update_fn, init_fn(MLP_KEYS[0], MLP_HPARAMS[0]))
     runs = []
     for key, hparams in zip(MLP_KEYS, MLP_HPARAMS, strict=True):
         state = init_fn(key, hparams)
@@ -115,6 +127,12 @@ def test_hcmrl_learns_the_memory_task(hcmrl_run):
     assert final_return(metrics) > 0.8, metrics["episode_return"]
     assert np.all(np.isfinite(metrics["loss_vae"])) and metrics["loss_vae"][-1] > 0
     assert metrics["loss_aux"][-1] < metrics["loss_aux"][0]  # the reconstruction is learned
+    # The bonus and the credit option were active: novelty was measured and reward was moved.
+    assert np.all(metrics["novelty"] > 0) and np.all(metrics["credit_moved"] >= 0)
+    assert np.any(metrics["credit_moved"] > 0)
+    np.testing.assert_allclose(
+        metrics["shaped_reward"], metrics["reward"] + 0.01 * metrics["novelty"], rtol=1e-4
+    )
 
 
 def test_memoryless_baseline_cannot_learn_it(mlp_vmapped):
