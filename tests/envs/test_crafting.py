@@ -485,25 +485,32 @@ def test_memory_matters_for_orders_and_lag_bins_fill():
     params = params.replace(
         max_steps_in_episode=300, order_start=2, order_delay=30, order_interval=80
     )
-    pooled = PooledResetWrapper(env, pool_size=8)
+    # pool_size 4 as in check_pooled_stats, so the pool generation reuses its compilation.
+    pooled = PooledResetWrapper(env, pool_size=4)
     wrapped = EpisodeStatsWrapper(pooled)
     pool = pooled.with_pool(jax.random.PRNGKey(0), params)
     stock = pool.pool_state.inventory.at[:, : C.NUM_ORDER_ITEMS].set(C.MAX_COUNT)
     pool = pool.replace(pool_state=pool.pool_state.edit(inventory=stock))
-    num_envs = 48
+    num_envs = 40
     remember = jnp.arange(num_envs) < num_envs // 2
     steps = 301  # one full episode of 300 steps, then the first step of the next
 
+    # Start from pool worlds too, with the statistics at zero, as the wrapper's reset leaves
+    # them (its own reset would generate fresh worlds, without the items).
+    stats = jax.eval_shape(
+        jax.vmap(wrapped.reset, in_axes=(0, None)),
+        jax.random.split(jax.random.PRNGKey(0), num_envs),
+        pool,
+    )[1]
+    pick = jnp.arange(num_envs) % pooled.pool_size
+    start = jax.tree.map(lambda leaf: jnp.zeros(leaf.shape, leaf.dtype), stats).replace(
+        env_state=jax.tree.map(lambda leaf: leaf[pick], pool.pool_state)
+    )
+    start_obs = jax.tree.map(lambda leaf: leaf[pick], pool.pool_obs)
+
     @jax.jit
     def run(key):
-        key_reset, key_run = jax.random.split(key)
-        _, state = jax.vmap(wrapped.reset, in_axes=(0, None))(
-            jax.random.split(key_reset, num_envs), pool
-        )
-        # Start from pool worlds too (the wrapper's own reset generates a fresh one).
-        pick = jnp.arange(num_envs) % pooled.pool_size
-        obs = jax.tree.map(lambda leaf: leaf[pick], pool.pool_obs)
-        state = state.replace(env_state=jax.tree.map(lambda leaf: leaf[pick], pool.pool_state))
+        obs, state = start_obs, start
 
         def body(carry, key_t):
             obs, state, target = carry
@@ -520,7 +527,7 @@ def test_memory_matters_for_orders_and_lag_bins_fill():
             return (obs, state, target), keep
 
         target = jnp.zeros((num_envs,), jnp.int32)
-        _, trace = jax.lax.scan(body, (obs, state, target), jax.random.split(key_run, steps))
+        _, trace = jax.lax.scan(body, (obs, state, target), jax.random.split(key, steps))
         return trace
 
     trace = jax.device_get(run(jax.random.PRNGKey(1)))
