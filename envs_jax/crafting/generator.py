@@ -8,6 +8,7 @@ bilinearly and summed (octaves), standardised per map so the terrain thresholds 
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import jax
@@ -165,9 +166,9 @@ def generate_world(key: jax.Array, params: EnvParams, config: CraftingConfig) ->
     field = dict(zip(_FIELDS, fields, strict=True))
     uniform = dict(zip(_MAPS, maps, strict=True))
 
-    rows, cols = jnp.meshgrid(jnp.arange(size), jnp.arange(size), indexing="ij")
+    grids = _static_grids(config)
+    rows, cols, dist = jnp.asarray(grids.rows), jnp.asarray(grids.cols), jnp.asarray(grids.dist)
     centre = size // 2
-    dist = jnp.sqrt((rows - centre) ** 2.0 + (cols - centre) ** 2.0)
     # Push water and mountains away from the start so the agent starts on open grass.
     clear = _START_CLEARING * jnp.clip(1.0 - dist / params.start_clear_radius, 0.0, 1.0)
     water_noise = field["water"] - clear
@@ -205,7 +206,7 @@ def generate_world(key: jax.Array, params: EnvParams, config: CraftingConfig) ->
         tiles = flat.at[index].set(jnp.where(valid, ore, flat[index])).reshape(size, size)
 
     # Depots on cleared 3x3 grass patches; computed per cell, without scatters.
-    depot_pos = _place_depots(uniform["depot"], params, config, dist, rows, cols)
+    depot_pos = _place_depots(uniform["depot"], params, config, grids)
     d_row = jnp.abs(rows[None] - depot_pos[:, 0, None, None])  # [D, S, S]
     d_col = jnp.abs(cols[None] - depot_pos[:, 1, None, None])
     depot_ids = C.DEPOT_BASE + jnp.arange(config.num_depots)[:, None, None]
@@ -245,33 +246,48 @@ def generate_world(key: jax.Array, params: EnvParams, config: CraftingConfig) ->
     )
 
 
-def _place_depots(
-    u: jax.Array,
-    params: EnvParams,
-    config: CraftingConfig,
-    dist: jax.Array,
-    rows: jax.Array,
-    cols: jax.Array,
-) -> jax.Array:
+class _Grids(NamedTuple):
+    """Per-cell constants of a map size (numpy: computed once, no work in the compiled reset)."""
+
+    rows: np.ndarray  # [S, S] int32 row index
+    cols: np.ndarray  # [S, S] int32 column index
+    dist: np.ndarray  # [S, S] float32 Euclidean distance from the start (the centre)
+    sector: np.ndarray  # [S, S] int32 angular sector around the start, in [0, num_depots)
+    inside: np.ndarray  # [S, S] bool off the map border (room for a 3x3 depot patch)
+
+
+@functools.lru_cache(maxsize=16)
+def _static_grids(config: CraftingConfig) -> _Grids:
+    size, centre = config.map_size, config.map_size // 2
+    rows, cols = np.meshgrid(np.arange(size), np.arange(size), indexing="ij")
+    angle = np.arctan2(rows - centre, cols - centre)  # in [-pi, pi]
+    sector = np.floor((angle + np.pi) / (2.0 * np.pi) * config.num_depots).astype(np.int32)
+    return _Grids(
+        rows=rows.astype(np.int32),
+        cols=cols.astype(np.int32),
+        dist=np.sqrt((rows - centre) ** 2.0 + (cols - centre) ** 2.0).astype(np.float32),
+        sector=np.minimum(sector, config.num_depots - 1),
+        inside=(rows >= 1) & (rows <= size - 2) & (cols >= 1) & (cols <= size - 2),
+    )
+
+
+def _place_depots(u: jax.Array, params: EnvParams, config: CraftingConfig, grids: _Grids):
     """One depot per angular sector around the start, in a ring, off the map border.
 
     Args:
         u: float32 [S, S] uniforms (the random choice within each sector).
+        params: env params (the ring's radii).
+        config: static sizes.
+        grids: the map size's per-cell constants.
 
     Returns:
         int32 [D, 2] (row, col) of each depot.
     """
     size = config.map_size
-    centre = size // 2
     half = size / 2.0
-    angle = jnp.arctan2(rows - centre, cols - centre)  # in [-pi, pi]
-    sector = jnp.floor((angle + jnp.pi) / (2.0 * jnp.pi) * config.num_depots).astype(jnp.int32)
-    sector = jnp.minimum(sector, config.num_depots - 1)
-    inside = (rows >= 1) & (rows <= size - 2) & (cols >= 1) & (cols <= size - 2)
+    dist = jnp.asarray(grids.dist)
     ring = (dist >= params.depot_min_distance * half) & (dist <= params.depot_max_distance * half)
-    candidates = inside & ring
-    score = u
-    sectors = jnp.arange(config.num_depots)[:, None, None]
-    masked = jnp.where(candidates[None] & (sector[None] == sectors), score[None], -1.0)
-    index = jnp.argmax(masked.reshape(config.num_depots, -1), axis=-1)
+    in_sector = grids.sector[None] == np.arange(config.num_depots)[:, None, None]  # [D, S, S]
+    candidates = jnp.asarray(grids.inside & in_sector) & ring[None]
+    index = jnp.argmax(jnp.where(candidates, u[None], -1.0).reshape(config.num_depots, -1), axis=-1)
     return jnp.stack([index // size, index % size], -1).astype(jnp.int32)
