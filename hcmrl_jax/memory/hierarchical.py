@@ -31,9 +31,9 @@ import jax.numpy as jnp
 from flax import struct
 
 from hcmrl_jax.memory.compression import SegmentVAE, mean_pool_summary
-from hcmrl_jax.memory.immediate import ImmediateState, immediate_memory
-from hcmrl_jax.memory.long_term import LongTermState, long_term_memory
-from hcmrl_jax.memory.short_term import ShortTermState, short_term_memory
+from hcmrl_jax.memory.immediate import ImmediateMemory, ImmediateState, immediate_memory
+from hcmrl_jax.memory.long_term import LongTermMemory, LongTermState, long_term_memory
+from hcmrl_jax.memory.short_term import ShortTermMemory, ShortTermState, short_term_memory
 from hcmrl_jax.models.attention import HierarchicalAttention, log_time_encoding
 
 SUMMARY_KINDS = ("vae", "mean")
@@ -45,7 +45,7 @@ class MemoryState:
     """State of a hierarchical memory for one environment (leading batch dims when batched).
 
     Attributes:
-      immediate: ring buffer of the last M step embeddings.
+      immediate: buffer of the last M step embeddings, in time order.
       short_term: S summaries of the episode's past segments with their spans.
       long_term: K templates (kept across episodes unless configured otherwise).
       t: [] int32 steps written in the current episode (the episode step of the next write).
@@ -54,9 +54,9 @@ class MemoryState:
         features (VAE: A = vae_hidden_dim) or of squared embeddings (mean pooling: A = D).
     """
 
-    immediate: ImmediateState
-    short_term: ShortTermState
-    long_term: LongTermState
+    immediate: ImmediateState  # [M, D] embeddings, [M] write steps and valid mask
+    short_term: ShortTermState  # [S, Z] summaries, [S, D] centroids, [S] spans and masks
+    long_term: LongTermState  # [K, Z] templates, [K, D] centroids, [K] counts and mask
     t: jax.Array  # [] int32
     segment_sum: jax.Array  # [D] float32
     segment_features: jax.Array  # [A] float32
@@ -92,7 +92,7 @@ class HierarchicalMemory(nn.Module):
     Every field is validated at construction; a bad value raises ``ValueError`` naming it.
 
     Attributes:
-      immediate_size: M, slots of the immediate ring buffer.
+      immediate_size: M, slots of the immediate buffer.
       short_term_size: S, summaries in the short-term tier.
       long_term_size: K, templates in the long-term tier.
       embed_dim: D, width of written embeddings, of queries and of the read-out.
@@ -117,28 +117,28 @@ class HierarchicalMemory(nn.Module):
       log_var_max: upper clip of the VAE encoder's log-variance.
     """
 
-    immediate_size: int = 32
-    short_term_size: int = 16
-    long_term_size: int = 8
-    embed_dim: int = 64
-    latent_dim: int = 16
-    segment_length: int = 32
-    num_heads: int = 4
-    summary: str = "vae"
-    use_short_term: bool = True
-    use_long_term: bool = True
-    adaptive_compression: bool = True
-    long_term_persists: bool = True
-    beta: float = 1.0
-    vae_hidden_dim: int = 64
-    time_features: int = 8
-    time_horizon: float = 10_000.0
-    redundancy_floor: float = 0.01
-    template_threshold: float = 4.0
-    template_count_limit: float = 10_000.0
-    min_variance: float = 1e-4
-    log_var_min: float = -8.0
-    log_var_max: float = 4.0
+    immediate_size: int = 32  # M: slots of the immediate buffer
+    short_term_size: int = 16  # S: short-term summaries
+    long_term_size: int = 8  # K: long-term templates
+    embed_dim: int = 64  # D: width of embeddings, queries and the read-out
+    latent_dim: int = 16  # Z: VAE latent width
+    segment_length: int = 32  # L: steps per short-term segment, 1 <= L <= M
+    num_heads: int = 4  # attention heads per tier; must divide D
+    summary: str = "vae"  # "vae" | "mean" (mean-pool ablation)
+    use_short_term: bool = True  # False (with use_long_term False): immediate tier only
+    use_long_term: bool = True  # False: no long-term tier (ablation)
+    adaptive_compression: bool = True  # False: fixed compression, always merge the oldest pair
+    long_term_persists: bool = True  # keep templates across episodes
+    beta: float = 1.0  # KL weight (per reconstructed number) in vae_loss
+    vae_hidden_dim: int = 64  # width of the VAE's step features and hidden layers
+    time_features: int = 8  # width of each log-scale time code
+    time_horizon: float = 10_000.0  # largest time (steps) the time codes tell apart
+    redundancy_floor: float = 0.01  # added to merge distances; ties merge oldest-first
+    template_threshold: float = 4.0  # distance beyond which a summary starts a new template
+    template_count_limit: float = 10_000.0  # cap on a template's weight against a summary
+    min_variance: float = 1e-4  # floor on summary / template variances
+    log_var_min: float = -8.0  # lower clip of the VAE encoder's log-variance
+    log_var_max: float = 4.0  # upper clip of the VAE encoder's log-variance
 
     def __post_init__(self) -> None:
         self._validate()
@@ -212,11 +212,11 @@ class HierarchicalMemory(nn.Module):
         """The tiers this configuration reads, in order."""
         return TIER_NAMES[: 1 + int(self.use_short_term) + int(self.use_long_term)]
 
-    def immediate_tier(self):
+    def immediate_tier(self) -> ImmediateMemory:
         """The immediate tier's pure functions for this configuration."""
         return immediate_memory(self.immediate_size, self.embed_dim)
 
-    def short_term_tier(self):
+    def short_term_tier(self) -> ShortTermMemory:
         """The short-term tier's pure functions for this configuration."""
         return short_term_memory(
             self.short_term_size,
@@ -227,7 +227,7 @@ class HierarchicalMemory(nn.Module):
             min_variance=self.min_variance,
         )
 
-    def long_term_tier(self):
+    def long_term_tier(self) -> LongTermMemory:
         """The long-term tier's pure functions for this configuration."""
         return long_term_memory(
             self.long_term_size,
@@ -458,11 +458,11 @@ class HierarchicalMemory(nn.Module):
                 long_term, mean, log_var, centroid, weight
             )
             pending = 0
-        pushed = self.short_term_tier().push(
-            state.short_term, mean, log_var, centroid, step + 1 - length, step + 1, pending
+        short_term = self.short_term_tier().push(
+            state.short_term, mean, log_var, centroid, step + 1 - length, step + 1, pending, due
         )
         return state.replace(
-            short_term=_select(due, pushed, state.short_term),
+            short_term=short_term,
             long_term=long_term,
             segment_sum=jnp.where(due, 0.0, segment_sum),
             segment_features=jnp.where(due, 0.0, segment_features),

@@ -130,13 +130,12 @@ def long_term_memory(
         least_used = jnp.argmin(jnp.where(state.valid, state.count, -1.0))
         slot = jnp.where(novel, least_used, nearest)
 
-        # Masks and one-hot sums instead of gathers and scatters (cheap when vmapped).
-        is_slot = jnp.arange(size) == slot
-        column = is_slot[:, None]
-        chosen_count = jnp.sum(jnp.where(is_slot, state.count, 0.0))
-        chosen_mean = jnp.sum(jnp.where(column, state.mean, 0.0), axis=0)
-        chosen_log_var = jnp.sum(jnp.where(column, state.log_var, 0.0), axis=0)
-        chosen_centroid = jnp.sum(jnp.where(column, state.centroid, 0.0), axis=0)
+        # Rows are read by index (a gather); vmapped over many environments that is far
+        # cheaper than a one-hot pass over every row.
+        chosen_count = state.count[slot]
+        chosen_mean = state.mean[slot]
+        chosen_log_var = state.log_var[slot]
+        chosen_centroid = state.centroid[slot]
 
         prior = jnp.minimum(chosen_count, count_limit)
         moved_mean, moved_log_var = merge_gaussians(
@@ -145,18 +144,22 @@ def long_term_memory(
         total = prior + weight
         share = weight / jnp.where(total > 0, total, 1.0)
         moved_centroid = chosen_centroid + share * (centroid - chosen_centroid)
-        new_mean = jnp.where(novel, mean, moved_mean)
-        new_log_var = jnp.where(novel, log_var, moved_log_var)
-        new_centroid = jnp.where(novel, centroid, moved_centroid)
-        new_count = jnp.where(novel, weight, chosen_count + weight)
-        updated = LongTermState(
-            mean=jnp.where(column, new_mean, state.mean),
-            log_var=jnp.where(column, new_log_var, state.log_var),
-            centroid=jnp.where(column, new_centroid, state.centroid),
-            count=jnp.where(is_slot, new_count, state.count),
-            valid=state.valid | is_slot,
+        row = LongTermState(
+            mean=jnp.where(novel, mean, moved_mean),
+            log_var=jnp.where(novel, log_var, moved_log_var),
+            centroid=jnp.where(novel, centroid, moved_centroid),
+            count=jnp.where(novel, weight, chosen_count + weight),
+            valid=jnp.asarray(True),
         )
-        return jax.tree.map(lambda a, b: jnp.where(weight > 0, a, b), updated, state)
+        # Each result row copies a row of [old templates..., updated template]; the updated
+        # one is computed once, not inside every element of a select over all rows.
+        index = jnp.arange(size)
+        source = jnp.where((index == slot) & (weight > 0), size, index)
+        return jax.tree.map(
+            lambda rows, item: jnp.concatenate([rows, item[None].astype(rows.dtype)])[source],
+            state,
+            row,
+        )
 
     def consolidate_many(
         state: LongTermState,

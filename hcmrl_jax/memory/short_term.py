@@ -77,24 +77,23 @@ def _rows(flags: jax.Array, ndim: int) -> jax.Array:
     return flags.reshape(flags.shape + (1,) * (ndim - 1))
 
 
-def _pick(rows: jax.Array, one_hot: jax.Array) -> jax.Array:
-    """The row of an [N, ...] array selected by the [N] bool ``one_hot`` (at most one True)."""
-    if rows.dtype == jnp.bool_:
-        return jnp.any(rows & _rows(one_hot, rows.ndim), axis=0)
-    return jnp.sum(jnp.where(_rows(one_hot, rows.ndim), rows, 0), axis=0).astype(rows.dtype)
+def _pick(rows: jax.Array, index: jax.Array) -> jax.Array:
+    """Row ``index`` of an [N, ...] array, or zeros (False) when ``index`` is out of range."""
+    inside = (index >= 0) & (index < rows.shape[0])
+    row = rows[jnp.clip(index, 0, rows.shape[0] - 1)]
+    return jnp.where(inside, row, jnp.zeros_like(row))
 
 
 def _tree_where(flag: jax.Array, on_true: ShortTermState, on_false: ShortTermState):
     return jax.tree.map(lambda a, b: jnp.where(flag, a, b), on_true, on_false)
 
 
-def _pick_gaussian(slots: ShortTermState, one_hot: jax.Array) -> ShortTermState:
-    """Only the fields a distance needs (mean, log_var, valid) of the selected row; picking a
-    row costs a pass over the rows, so the wide centroids are left out where unused."""
+def _pick_gaussian(slots: ShortTermState, index: jax.Array) -> ShortTermState:
+    """Only the fields a distance needs (mean, log_var, valid) of row ``index``."""
     return slots.replace(
-        mean=_pick(slots.mean, one_hot),
-        log_var=_pick(slots.log_var, one_hot),
-        valid=_pick(slots.valid, one_hot),
+        mean=_pick(slots.mean, index),
+        log_var=_pick(slots.log_var, index),
+        valid=_pick(slots.valid, index),
     )
 
 
@@ -122,9 +121,11 @@ def short_term_memory(
 
       * ``init() -> ShortTermState``: all slots empty.
       * ``push(state, mean [Z], log_var [Z], centroid [D], span_start [] int32,
-        span_end [] int32, pending [] int32) -> state``: appends a summary of the steps
-        ``[span_start, span_end)`` (which must follow the newest stored span); if the tier was
-        full, first merges one adjacent pair among the old summaries and the new one.
+        span_end [] int32, pending [] int32, enabled [] bool = True) -> state``: appends a
+        summary of the steps ``[span_start, span_end)`` (which must follow the newest stored
+        span); if the tier was full, merges one adjacent pair among the old summaries and the
+        new one. With ``enabled`` False the state comes back unchanged (a select, for pushes
+        that happen only on some steps of a jitted loop).
       * ``merge_costs(state, now [] int32) -> [S - 1] float32``: cost of merging each adjacent
         pair of the state (``inf`` where a slot is empty); the argmin is the pair merged next.
       * ``view(state, now) -> (mean [S, Z], age [S] float32, length [S] float32, valid [S])``:
@@ -182,6 +183,7 @@ def short_term_memory(
         span_start: jax.Array,
         span_end: jax.Array,
         pending: jax.Array,
+        enabled: jax.Array | bool = True,
     ) -> ShortTermState:
         count = jnp.sum(state.valid.astype(jnp.int32))
         new = ShortTermState(
@@ -194,36 +196,25 @@ def short_term_memory(
             redundancy=jnp.zeros((), jnp.float32),
             valid=jnp.asarray(True),
         )
-        # Indexing by traced slot numbers is done with masks and one-hot sums rather than
-        # gathers and scatters, which are slow when vmapped over many environments.
         slot = jnp.arange(size)
-        newest = slot == count - 1
+        full = count >= size
+        # With all S slots used, the S old summaries and the new one form S + 1 items; pair p
+        # merges item p (old slot p) with item p + 1 (old slot p + 1, or the new summary).
+        # Rows are read by index (a gather): vmapped over many environments that is far cheaper
+        # than a one-hot pass over every row.
         if adaptive:
-            # The only new distance: between the newest stored summary and the new one.
-            to_new = distance(_pick_gaussian(state, newest), new)
-            redundancy = jnp.where(newest, to_new, state.redundancy)
+            # The only distance to the new summary needed: from the newest stored one.
+            to_new = distance(_pick_gaussian(state, count - 1), new)
+            redundancy = jnp.where(slot == count - 1, to_new, state.redundancy)
         else:
             redundancy = state.redundancy
-
-        # Not full: the new summary goes into the first free slot.
-        appended = jax.tree.map(
-            lambda rows, item: jnp.where(_rows(slot == count, rows.ndim), item, rows),
-            state.replace(redundancy=redundancy),
-            new,
-        )
-
-        # Full: the S old summaries and the new one form S + 1 items; pair p merges item p
-        # (old slot p) with item p + 1 (``shifted`` slot p: old slot p + 1, or the new one).
         shifted = jax.tree.map(
             lambda rows, item: jnp.concatenate([rows[1:], item[None]]), state, new
         )
         pair = jnp.argmin(pair_costs(state, shifted, redundancy, new.span_end))
-        is_pair = slot == pair
-        left = jax.tree.map(lambda rows: _pick(rows, is_pair), state)
-        # Item pair + 1 read from the old rows (or the new summary) rather than from
-        # ``shifted``, so that ``shifted`` has one consumer and is never materialised.
+        left = jax.tree.map(lambda rows: _pick(rows, pair), state)
         right = _tree_where(
-            pair == size - 1, new, jax.tree.map(lambda rows: _pick(rows, slot == pair + 1), state)
+            pair == size - 1, new, jax.tree.map(lambda rows: _pick(rows, pair + 1), state)
         )
         lengths = (
             (left.span_end - left.span_start).astype(jnp.float32),
@@ -243,33 +234,36 @@ def short_term_memory(
             redundancy=jnp.zeros((), jnp.float32),
             valid=jnp.asarray(True),
         )
-        # Slot j of the result: old slot j before the pair, the merged summary at the pair,
-        # item j + 1 after it.
-        merged_slots = jax.tree.map(
-            lambda rows, later, item: jnp.where(
-                _rows(is_pair, rows.ndim),
-                item,
-                jnp.where(_rows(slot < pair, rows.ndim), rows, later),
-            ),
+
+        # Every result row is a copy of one row of [old slots..., new, merged]: work out which
+        # (a few integers per environment) and gather once, so the row values are computed
+        # once rather than inside every element of a chain of selects.
+        new_row, merged_row = size, size + 1
+        source_full = jnp.where(slot < pair, slot, jnp.where(slot == pair, merged_row, slot + 1))
+        source_open = jnp.where(slot == count, new_row, slot)
+        source = jnp.where(enabled, jnp.where(full, source_full, source_open), slot)
+        result = jax.tree.map(
+            lambda rows, item, fused: jnp.concatenate([rows, item[None], fused[None]])[source],
             state,
-            shifted,
+            new,
             merged,
         )
         if adaptive:
-            # Only the merged summary's distances to its two neighbours are new.
-            before = _pick_gaussian(state, slot == pair - 1)
-            after = _tree_where(pair == size - 2, new, _pick_gaussian(state, slot == pair + 2))
-            shifted_redundancy = jnp.concatenate([redundancy[1:], jnp.zeros((1,))])
-            merged_redundancy = jnp.where(slot < pair, redundancy, shifted_redundancy)
+            # Distances between neighbours: carried along with their left summary, except the
+            # ones that involve the merged summary (to its predecessor and to its successor).
+            before = _pick_gaussian(state, pair - 1)
+            after = _tree_where(pair == size - 2, new, _pick_gaussian(state, pair + 2))
+            to_after = jnp.where(after.valid, distance(merged, after), 0.0)
+            carried = jnp.concatenate([redundancy, jnp.zeros((2,))])[source]
             merged_redundancy = jnp.where(
-                slot == pair - 1, distance(before, merged), merged_redundancy
+                slot == pair - 1,
+                distance(before, merged),
+                jnp.where(slot == pair, to_after, carried),
             )
-            merged_redundancy = jnp.where(
-                is_pair, jnp.where(after.valid, distance(merged, after), 0.0), merged_redundancy
+            result = result.replace(
+                redundancy=jnp.where(enabled & full, merged_redundancy, carried)
             )
-            merged_slots = merged_slots.replace(redundancy=merged_redundancy)
-        full = count >= size
-        return jax.tree.map(lambda a, b: jnp.where(full, a, b), merged_slots, appended)
+        return result
 
     def view(
         state: ShortTermState, now: jax.Array
