@@ -48,7 +48,8 @@ and ``deliver_order``) the first time it is unlocked in the episode, ``health_re
 of health gained or lost, ``delivery_reward`` per order delivered, minus the penalty above.
 
 Termination: health reaches 0 (zombies, skeletons, lava, hunger, thirst, exhaustion).
-Truncation: ``max_steps_in_episode`` (default 10,000).
+Truncation: ``max_steps_in_episode`` (default 10,000). ``step`` is gymnax's auto-resetting step
+(same keys, same outputs), generating the next world only when an episode ends.
 
 Info every step: ``lag`` / ``recall`` / ``success`` (:func:`envs_jax.core.memory_info`): a make
 action is a recipe decision (lag = steps since the recipe book was last shown, recall = a tool
