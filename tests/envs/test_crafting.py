@@ -31,6 +31,13 @@ PEACEFUL = {
     "fatigue_period": 100_000,
 }
 FLAT = {"water_level": 99.0, "mountain_level": 99.0, "tree_density": 0.0}
+#: XLA options that trade run speed for compile time, for programs only this module compiles.
+FAST_COMPILE = {"xla_backend_optimization_level": 0, "xla_llvm_disable_expensive_passes": True}
+
+
+def compile_fast(fun, *args):
+    """``fun`` compiled for ``args`` with FAST_COMPILE; call it with arguments like ``args``."""
+    return jax.jit(fun).lower(*args).compile(FAST_COMPILE)
 
 
 def ach(name: str) -> int:
@@ -126,8 +133,9 @@ def test_full_default_episode_runs_to_truncation():
 
 def test_default_worlds_have_every_resource_and_reachable_depots():
     env, params = envs_jax.make("crafting")
-    reset = jax.jit(jax.vmap(env.reset, in_axes=(0, None)))
-    obs, states = reset(jax.random.split(jax.random.PRNGKey(0), 4), params)
+    keys = jax.random.split(jax.random.PRNGKey(0), 4)
+    reset = compile_fast(jax.vmap(env.reset, in_axes=(0, None)), keys, params)
+    obs, states = reset(keys, params)
     pad = env.config.view_radius
     size = env.config.map_size
     for i in range(4):
@@ -155,7 +163,8 @@ def test_default_worlds_have_every_resource_and_reachable_depots():
     assert len({tuple(r) for r in recipes}) > 1
     np.testing.assert_array_equal(np.asarray(obs["recipe"]), recipes + 1)
     # The reset's shortcut observation equals the general one.
-    obs_general, states_general = jax.jit(jax.vmap(env.refresh, in_axes=(0, None)))(states, params)
+    refresh = compile_fast(jax.vmap(env.refresh, in_axes=(0, None)), states, params)
+    obs_general, states_general = refresh(states, params)
     conformance.chex_equal((obs, states), (obs_general, states_general))
 
 
@@ -508,7 +517,6 @@ def test_memory_matters_for_orders_and_lag_bins_fill():
     )
     start_obs = jax.tree.map(lambda leaf: leaf[pick], pool.pool_obs)
 
-    @jax.jit
     def run(key):
         obs, state = start_obs, start
 
@@ -530,7 +538,8 @@ def test_memory_matters_for_orders_and_lag_bins_fill():
         _, trace = jax.lax.scan(body, (obs, state, target), jax.random.split(key, steps))
         return trace
 
-    trace = jax.device_get(run(jax.random.PRNGKey(1)))
+    key = jax.random.PRNGKey(1)
+    trace = jax.device_get(compile_fast(run, key)(key))
     decided = trace["lag"] >= 0
     half = num_envs // 2
     rate = {
@@ -562,7 +571,7 @@ def test_privileged_twin_shows_recipe_and_open_order_every_step(small):
     drv.params = params.replace(order_start=1, order_delay=5)
     for _ in range(4):
         drv.act(C.NOOP)
-    obs, _ = jax.jit(twin.refresh)(drv.state, drv.params)
+    obs, _ = compile_fast(twin.refresh, drv.state, drv.params)(drv.state, drv.params)
     extra = np.asarray(obs["privileged"])
     np.testing.assert_array_equal(extra[: C.NUM_TOOLS], np.asarray(drv.state.recipe) + 1)
     state = drv.state
