@@ -716,7 +716,7 @@ def _build(
                     "ratio_error": terms.ratio_error,
                     "loss_vae": vae_loss,
                     "loss_aux": aux_loss,
-                    "grad_norm": optax.global_norm(grads),
+                    "grad_norm": optax.tree.norm(grads),
                 }
                 return (params, opt_state), out
 
