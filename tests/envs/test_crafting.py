@@ -16,6 +16,7 @@ from envs_jax.crafting import (
     crafter_score,
 )
 from envs_jax.crafting import constants as C
+from envs_jax.crafting.hashing import uniforms
 from envs_jax.wrappers import EpisodeStatsWrapper, PooledResetWrapper
 from tests.envs import conformance
 
@@ -613,3 +614,14 @@ def test_crafter_score():
         crafter_score(np.zeros((2, 2)))
     rates = achievement_success_rates(np.array([[True, False], [True, True]]))
     np.testing.assert_allclose(rates, [100.0, 50.0])
+
+
+def test_counter_hash_uniforms_look_uniform():
+    a = np.asarray(uniforms(jax.random.PRNGKey(0), (20_000,)))
+    b = np.asarray(uniforms(jax.random.PRNGKey(1), (20_000,)))
+    c = np.asarray(uniforms(jax.random.key(0), (20_000,)))  # typed keys work too
+    assert a.dtype == np.float32 and a.min() >= 0.0 and a.max() < 1.0
+    counts = np.histogram(a, bins=10, range=(0.0, 1.0))[0]
+    assert np.all(np.abs(counts - 2_000) < 200), counts  # ~4.5 standard deviations
+    assert abs(np.corrcoef(a[:-1], a[1:])[0, 1]) < 0.03 and abs(np.corrcoef(a, b)[0, 1]) < 0.03
+    np.testing.assert_array_equal(a, c)
