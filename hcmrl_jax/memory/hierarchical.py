@@ -45,7 +45,7 @@ class MemoryState:
     """State of a hierarchical memory for one environment (leading batch dims when batched).
 
     Attributes:
-      immediate: buffer of the last M step embeddings, in time order.
+      immediate: ring buffer of the last M step embeddings.
       short_term: S summaries of the episode's past segments with their spans.
       long_term: K templates (kept across episodes unless configured otherwise).
       t: [] int32 steps written in the current episode (the episode step of the next write).
@@ -92,7 +92,7 @@ class HierarchicalMemory(nn.Module):
     Every field is validated at construction; a bad value raises ``ValueError`` naming it.
 
     Attributes:
-      immediate_size: M, slots of the immediate buffer.
+      immediate_size: M, slots of the immediate ring buffer.
       short_term_size: S, summaries in the short-term tier.
       long_term_size: K, templates in the long-term tier.
       embed_dim: D, width of written embeddings, of queries and of the read-out.
@@ -117,7 +117,7 @@ class HierarchicalMemory(nn.Module):
       log_var_max: upper clip of the VAE encoder's log-variance.
     """
 
-    immediate_size: int = 32  # M: slots of the immediate buffer
+    immediate_size: int = 32  # M: slots of the immediate ring buffer
     short_term_size: int = 16  # S: short-term summaries
     long_term_size: int = 8  # K: long-term templates
     embed_dim: int = 64  # D: width of embeddings, queries and the read-out
@@ -337,10 +337,8 @@ class HierarchicalMemory(nn.Module):
         def encode_time(values: jax.Array) -> jax.Array:
             return log_time_encoding(values, self.time_features, self.time_horizon)
 
-        # Slot ages in the immediate tier are constants (see immediate.py), so their time code
-        # is a constant too: one [M, T] table shared by every environment, never recomputed.
-        immediate_code = encode_time(self.immediate_tier().ages)
-        tiers = [((state.immediate.embeddings, immediate_code), state.immediate.valid)]
+        embeddings, ages, valid = self.immediate_tier().view(state.immediate, state.t)
+        tiers = [((embeddings, encode_time(ages)), valid)]
         if self.use_short_term:
             means, ages, lengths, valid = self.short_term_tier().view(state.short_term, state.t)
             tiers.append(((means, encode_time(ages), encode_time(lengths)), valid))

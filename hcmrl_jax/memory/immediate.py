@@ -6,14 +6,12 @@ The tier is a few pure functions around a small state type (optax style)::
     state = tier.init()
     state = tier.write(state, embedding, step)     # step: episode step index, [] int32
     slots, ages, valid = tier.view(state, now)    # what attention reads
-    segment, segment_valid = tier.latest(state, 32)  # last 32 embeddings, oldest first
+    segment, segment_valid = tier.latest(state, now, 32)  # last 32 embeddings, oldest first
 
-The buffer is kept in time order, newest in the last slot: a write shifts every slot down by one
-(the oldest falls out) and stores the new embedding last. This costs the same as a ring write
-done with a mask (both touch the whole buffer once), and it makes the age of every slot a
-constant: between writes, slot ``j`` holds the embedding written ``size - j`` steps ago
-(``tier.ages``), so its time code never has to be computed from traced values.
-Every function is pure, jits and vmaps; nothing depends on how long the episode has run.
+The buffer is a ring: the embedding of episode step ``t`` goes into slot ``t mod size``,
+overwriting the oldest, so a write touches one slot (an in-place update inside a jitted loop)
+and the buffer needs no cursor of its own. Every function is pure, jits and vmaps; nothing
+depends on how long the episode has run.
 """
 
 from __future__ import annotations
@@ -47,8 +45,7 @@ class ImmediateMemory(NamedTuple):
     init: Callable[[], ImmediateState]
     write: Callable[[ImmediateState, jax.Array, jax.Array], ImmediateState]
     view: Callable[[ImmediateState, jax.Array], tuple[jax.Array, jax.Array, jax.Array]]
-    latest: Callable[[ImmediateState, int], tuple[jax.Array, jax.Array]]
-    ages: jax.Array
+    latest: Callable[[ImmediateState, jax.Array, int], tuple[jax.Array, jax.Array]]
 
 
 def immediate_memory(size: int, embed_dim: int) -> ImmediateMemory:
@@ -63,14 +60,13 @@ def immediate_memory(size: int, embed_dim: int) -> ImmediateMemory:
 
       * ``init() -> ImmediateState``: all slots empty.
       * ``write(state, embedding [D] float32, step [] int32) -> state``: stores the embedding
-        of episode step ``step`` in the last slot; the oldest one falls out.
+        of episode step ``step`` (>= 0) in slot ``step mod M``.
       * ``view(state, now [] int32) -> (embeddings [M, D], ages [M] float32, valid [M] bool)``:
         ``ages = now - write_step``, the number of steps since each slot was written (0 where
         invalid).
-      * ``latest(state, length) -> (segment [length, D], valid [length] bool)``: the last
-        ``length`` embeddings written, oldest first (``length <= M``).
-      * ``ages``: [M] float32 constant ``M - j``, the age of slot ``j`` read at the step after
-        the last write (what ``view`` returns for valid slots when ``now`` is that step).
+      * ``latest(state, now [] int32, length) -> (segment [length, D], valid [length] bool)``:
+        the embeddings of steps ``now - length .. now - 1``, oldest first (``length <= M``);
+        invalid (and zero) where a step is before the episode or no longer held.
 
     Raises:
       ValueError: if a size is not positive.
@@ -91,22 +87,23 @@ def immediate_memory(size: int, embed_dim: int) -> ImmediateMemory:
         if embedding.shape != (embed_dim,):
             raise ValueError(f"embedding must have shape ({embed_dim},), got {embedding.shape}")
         step = jnp.asarray(step, jnp.int32)
+        slot = jax.lax.rem(step, size)  # steps are >= 0, so rem is the (cheaper) modulo
         return ImmediateState(
-            embeddings=jnp.concatenate(
-                [state.embeddings[1:], embedding.astype(jnp.float32)[None]], axis=0
-            ),
-            write_step=jnp.concatenate([state.write_step[1:], step[None]]),
-            valid=jnp.concatenate([state.valid[1:], jnp.ones((1,), bool)]),
+            embeddings=state.embeddings.at[slot].set(embedding.astype(jnp.float32)),
+            write_step=state.write_step.at[slot].set(step),
+            valid=state.valid.at[slot].set(True),
         )
 
     def view(state: ImmediateState, now: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
         ages = (jnp.asarray(now, jnp.int32) - state.write_step).astype(jnp.float32)
         return state.embeddings, jnp.where(state.valid, ages, 0.0), state.valid
 
-    def latest(state: ImmediateState, length: int) -> tuple[jax.Array, jax.Array]:
+    def latest(state: ImmediateState, now: jax.Array, length: int) -> tuple[jax.Array, jax.Array]:
         if not 1 <= length <= size:
             raise ValueError(f"length must be in [1, {size}], got {length}")
-        return state.embeddings[size - length :], state.valid[size - length :]
+        steps = jnp.asarray(now, jnp.int32) - length + jnp.arange(length, dtype=jnp.int32)
+        slots = jnp.where(steps >= 0, steps, 0) % size
+        valid = (steps >= 0) & state.valid[slots] & (state.write_step[slots] == steps)
+        return jnp.where(valid[:, None], state.embeddings[slots], 0.0), valid
 
-    ages = jnp.arange(size, 0, -1, dtype=jnp.float32)
-    return ImmediateMemory(init=init, write=write, view=view, latest=latest, ages=ages)
+    return ImmediateMemory(init=init, write=write, view=view, latest=latest)

@@ -17,18 +17,19 @@ from hcmrl_jax.memory import (
 )
 
 
-def test_immediate_keeps_the_last_writes_in_order_with_their_ages():
+def test_immediate_keeps_the_last_writes_with_their_ages():
     tier = immediate_memory(size=4, embed_dim=2)
     state = tier.init()
     write = jax.jit(tier.write)
     for step in range(6):
         state = write(state, jnp.full((2,), float(step)), step)
-    np.testing.assert_array_equal(state.embeddings[:, 0], [2.0, 3.0, 4.0, 5.0])
-    np.testing.assert_array_equal(state.write_step, [2, 3, 4, 5])
+    # Steps 4 and 5 overwrote the slots of steps 0 and 1.
+    np.testing.assert_array_equal(state.embeddings[:, 0], [4.0, 5.0, 2.0, 3.0])
+    np.testing.assert_array_equal(state.write_step, [4, 5, 2, 3])
     _, ages, valid = jax.jit(tier.view)(state, 6)
-    np.testing.assert_array_equal(ages, tier.ages)  # the constant ages hold between writes
+    np.testing.assert_array_equal(ages, [2.0, 1.0, 4.0, 3.0])
     assert bool(jnp.all(valid))
-    segment, segment_valid = tier.latest(state, 3)
+    segment, segment_valid = jax.jit(tier.latest, static_argnums=2)(state, 6, 3)
     np.testing.assert_array_equal(segment[:, 0], [3.0, 4.0, 5.0])
     assert bool(jnp.all(segment_valid))
 
@@ -36,9 +37,12 @@ def test_immediate_keeps_the_last_writes_in_order_with_their_ages():
 def test_immediate_partial_buffer_marks_only_written_slots():
     tier = immediate_memory(size=4, embed_dim=2)
     state = jax.jit(tier.write)(tier.init(), jnp.ones((2,)), 0)
-    np.testing.assert_array_equal(state.valid, [False, False, False, True])
+    np.testing.assert_array_equal(state.valid, [True, False, False, False])
     _, ages, _ = jax.jit(tier.view)(state, 1)
-    np.testing.assert_array_equal(ages, [0.0, 0.0, 0.0, 1.0])
+    np.testing.assert_array_equal(ages, [1.0, 0.0, 0.0, 0.0])
+    segment, segment_valid = jax.jit(tier.latest, static_argnums=2)(state, 1, 3)
+    np.testing.assert_array_equal(segment_valid, [False, False, True])
+    np.testing.assert_array_equal(segment[:2], 0.0)
     with pytest.raises(ValueError, match="embedding"):
         tier.write(state, jnp.ones((3,)), 1)
 
