@@ -43,13 +43,14 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def _seconds(run: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    jax.block_until_ready(run())
+    return time.perf_counter() - start
+
+
 def _median_seconds(run: Callable[[], object], repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        jax.block_until_ready(run())
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return statistics.median(_seconds(run) for _ in range(repeats))
 
 
 def make_memory_run(memory: HierarchicalMemory) -> Callable:
@@ -90,19 +91,25 @@ def main(argv: list[str] | None = None) -> None:
     run = jax.jit(make_memory_run(memory)).lower(params, state, embeddings, queries).compile()
     compile_seconds = time.perf_counter() - start
 
-    state, _ = run(params, state, embeddings, queries)  # now t = steps
-    early_t = int(state.t[0])
-    early = _median_seconds(lambda: run(params, state, embeddings, queries), args.repeats)
+    early_state, _ = run(params, state, embeddings, queries)  # now t = steps
+    early_t = int(early_state.t[0])
 
     warm_start = time.perf_counter()
-    while int(state.t[0]) < args.warm_steps:
-        state, _ = run(params, state, embeddings, queries)
-    jax.block_until_ready(state)
+    late_state = early_state
+    while int(late_state.t[0]) < args.warm_steps:
+        late_state, _ = run(params, late_state, embeddings, queries)
+    jax.block_until_ready(late_state)
     warm_seconds = time.perf_counter() - warm_start
-    late_t = int(state.t[0])
-    if not all(bool(jnp.all(jnp.isfinite(leaf))) for leaf in jax.tree.leaves(state)):
+    late_t = int(late_state.t[0])
+    if not all(bool(jnp.all(jnp.isfinite(leaf))) for leaf in jax.tree.leaves(late_state)):
         raise RuntimeError("memory state is not finite after warming")
-    late = _median_seconds(lambda: run(params, state, embeddings, queries), args.repeats)
+
+    # Early and late runs alternate, so a change in machine load affects both alike.
+    early_times, late_times = [], []
+    for _ in range(args.repeats):
+        early_times.append(_seconds(lambda: run(params, early_state, embeddings, queries)))
+        late_times.append(_seconds(lambda: run(params, late_state, embeddings, queries)))
+    early, late = statistics.median(early_times), statistics.median(late_times)
 
     batch_steps = args.steps * args.num_envs
     rows = [
