@@ -72,11 +72,6 @@ class ShortTermMemory(NamedTuple):
     view: Callable[[ShortTermState, jax.Array], tuple[jax.Array, jax.Array, jax.Array, jax.Array]]
 
 
-def _rows(flags: jax.Array, ndim: int) -> jax.Array:
-    """[N] row flags reshaped to broadcast against an [N, ...] array of ``ndim`` dims."""
-    return flags.reshape(flags.shape + (1,) * (ndim - 1))
-
-
 def _pick(rows: jax.Array, index: jax.Array) -> jax.Array:
     """Row ``index`` of an [N, ...] array, or zeros (False) when ``index`` is out of range."""
     inside = (index >= 0) & (index < rows.shape[0])
@@ -84,7 +79,10 @@ def _pick(rows: jax.Array, index: jax.Array) -> jax.Array:
     return jnp.where(inside, row, jnp.zeros_like(row))
 
 
-def _tree_where(flag: jax.Array, on_true: ShortTermState, on_false: ShortTermState):
+def _tree_where(
+    flag: jax.Array, on_true: ShortTermState, on_false: ShortTermState
+) -> ShortTermState:
+    """Leafwise ``where`` on a scalar flag."""
     return jax.tree.map(lambda a, b: jnp.where(flag, a, b), on_true, on_false)
 
 
