@@ -6,7 +6,8 @@ measurement never leak into the next:
 1. **Throughput** — training env steps per second of HCMRL, GRU and MLP (``--memories``) at one
    shared configuration (``--env``, ``--num-envs``, ``--num-steps``, the preset's agent sizes),
    with compile time and the process's peak memory; the ratio column divides by the GRU's speed
-   (target: HCMRL >= 0.5 x GRU).
+   (target: HCMRL >= 0.5 x GRU). Row ``hcmrl-seq`` is HCMRL with ``parallel_replay=False``
+   (the update re-runs the memory step by step instead of in parallel over time).
 2. **Budget** — peak memory of training and of inference at the *default* configuration
    (``PPOConfig(env_id=--env)``: 64 envs x 128 steps, memory sizes 32 / 16 / 8) against the
    budget of < 12 GB for training and < 2 GB for inference. Inference is the trained policy
@@ -38,6 +39,8 @@ RESULT_PREFIX = "BENCHMARK_RESULT "
 TRAIN_BUDGET_GB = 12.0
 INFERENCE_BUDGET_GB = 2.0
 BYTES_PER_MB = 1024.0**2
+#: Row of HCMRL with ``parallel_replay=False`` (the update re-runs the memory step by step).
+SEQUENTIAL_ROW = "hcmrl-seq"
 
 
 def _peak_rss_mb() -> float:
@@ -192,6 +195,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--num-steps", type=int, default=64, help="throughput part: rollout T")
     parser.add_argument("--updates", type=int, default=2, help="updates per timed chunk")
     parser.add_argument("--repeats", type=int, default=2, help="timed runs (best is kept)")
+    parser.add_argument(
+        "--no-sequential-row",
+        action="store_true",
+        help="skip the row of HCMRL replaying its rollouts step by step (parallel_replay=False)",
+    )
     parser.add_argument("--skip-budget", action="store_true", help="skip the budget part")
     parser.add_argument("--budget-updates", type=int, default=1, help="budget part: updates")
     parser.add_argument("--inference-envs", type=int, default=1, help="envs acting at once")
@@ -240,7 +248,7 @@ def main(argv: list[str] | None = None) -> None:
         f"agent sizes of preset {args.preset!r}"
     )
     header = (
-        f"{'memory':<8}{'steps/s':>11}{'x GRU':>8}{'compile s':>11}"
+        f"{'memory':<10}{'steps/s':>11}{'x GRU':>8}{'compile s':>11}"
         f"{'peak RSS MB':>13}{'device MB':>11}"
     )
     print(header + "\n" + "-" * len(header), flush=True)
@@ -253,6 +261,14 @@ def main(argv: list[str] | None = None) -> None:
         ]
         for memory in args.memories
     }
+    if "hcmrl" in args.memories and not args.no_sequential_row:
+        stepwise = dataclasses.replace(shared, memory="hcmrl", parallel_replay=False)
+        jobs[SEQUENTIAL_ROW] = [
+            "train",
+            json.dumps(config_to_dict(stepwise)),
+            str(args.updates),
+            str(args.repeats),
+        ]
     default = PPOConfig(env_id=args.env, memory="hcmrl")
     budget_train = dataclasses.replace(
         default, total_timesteps=default.steps_per_update * args.budget_updates
@@ -274,15 +290,16 @@ def main(argv: list[str] | None = None) -> None:
             "1",
         ]
     results = _run_workers(jobs, args.parallel, args.timeout)
-    rows = {memory: results[memory] for memory in args.memories}
+    names = [*args.memories, *([SEQUENTIAL_ROW] if SEQUENTIAL_ROW in results else [])]
+    rows = {name: results[name] for name in names}
     gru_speed = rows.get("gru", {}).get("steps_per_s")
     for memory, row in rows.items():
         if "error" in row:
-            print(f"{memory:<8}failed: {row['error']}")
+            print(f"{memory:<10}failed: {row['error']}")
             continue
         ratio = row["steps_per_s"] / gru_speed if gru_speed else None
         print(
-            f"{memory:<8}{row['steps_per_s']:>11,.0f}{_fmt(ratio, '.2f'):>8}"
+            f"{memory:<10}{row['steps_per_s']:>11,.0f}{_fmt(ratio, '.2f'):>8}"
             f"{row['compile_s']:>11.1f}{row['peak_rss_mb']:>13,.0f}"
             f"{_fmt(row['device_peak_mb'], ',.0f'):>11}"
         )

@@ -330,27 +330,59 @@ class HierarchicalMemory(nn.Module):
 
     # ----------------------------------------------------------------------------------- reads
 
-    def _tier_inputs(self, state: MemoryState) -> list[tuple[tuple[jax.Array, ...], jax.Array]]:
-        """Per enabled tier, attention input parts (content [N, .], time codes [N, .]) and the
-        valid mask [N]."""
+    def replay_context(self, state: MemoryState, is_first: jax.Array) -> dict[str, Any]:
+        """What a step's read sees in the tiers that carry no gradient, for a later replay.
+
+        The short- and long-term tiers hold summaries and templates stored without gradient, so
+        a training replay of a recorded sequence can read them as recorded instead of
+        recomputing them (see :meth:`read_sequence`). Needs no parameters.
+
+        Args:
+          state: one environment's memory before the step.
+          is_first: [] bool, the step's first-step flag (the read sees the state after reset).
+
+        Returns:
+          ``{"short_term": (mean [S, Zs], age [S], length [S], valid [S]),
+          "long_term": (mean [K, Zs], count [K], valid [K])}`` (float32 times, bool masks),
+          with only the tiers this configuration has (empty for the immediate tier alone).
+        """
+        return self._context(self.reset(state, is_first))
+
+    def _context(self, state: MemoryState) -> dict[str, Any]:
+        """The short- and long-term views of ``state`` (see :meth:`replay_context`)."""
+        context: dict[str, Any] = {}
+        if self.use_short_term:
+            context["short_term"] = self.short_term_tier().view(state.short_term, state.t)
+        if self.use_long_term:
+            context["long_term"] = self.long_term_tier().view(state.long_term)
+        return context
+
+    def _tier_inputs(
+        self, immediate: tuple[jax.Array, jax.Array, jax.Array], context: dict[str, Any]
+    ) -> list[tuple[tuple[jax.Array, ...], jax.Array]]:
+        """Attention inputs per enabled tier: (content [..., N, .], time codes [..., N, .]) and
+        the valid mask [..., N], from the immediate view and the other tiers' context."""
 
         def encode_time(values: jax.Array) -> jax.Array:
             return log_time_encoding(values, self.time_features, self.time_horizon)
 
-        embeddings, ages, valid = self.immediate_tier().view(state.immediate, state.t)
+        embeddings, ages, valid = immediate
         tiers = [((embeddings, encode_time(ages)), valid)]
         if self.use_short_term:
-            means, ages, lengths, valid = self.short_term_tier().view(state.short_term, state.t)
+            means, ages, lengths, valid = context["short_term"]
             tiers.append(((means, encode_time(ages), encode_time(lengths)), valid))
         if self.use_long_term:
-            means, counts, valid = self.long_term_tier().view(state.long_term)
+            means, counts, valid = context["long_term"]
             tiers.append(((means, encode_time(counts)), valid))
         return tiers
 
     def _read(self, state: MemoryState, query: jax.Array) -> tuple[jax.Array, MemoryReadInfo]:
         if query.shape != (self.embed_dim,):
             raise ValueError(f"query must have shape ({self.embed_dim},), got {query.shape}")
-        readout, weights, mix = self.attention(query.astype(jnp.float32), self._tier_inputs(state))
+        immediate = self.immediate_tier().view(state.immediate, state.t)
+        context = self._context(state)
+        tiers = self._tier_inputs(immediate, context)
+        readout, weights, mix = self.attention(query.astype(jnp.float32), tiers)
         sizes = (self.immediate_size, self.short_term_size, self.long_term_size)
         full_weights = [
             weights[index] if index < len(weights) else jnp.zeros((self.num_heads, size))
@@ -377,6 +409,60 @@ class HierarchicalMemory(nn.Module):
         """
         self._ensure_params()
         return self._read(state, query)
+
+    def read_sequence(
+        self,
+        state: MemoryState,
+        embeddings: jax.Array,
+        queries: jax.Array,
+        is_first: jax.Array,
+        context: dict[str, Any],
+    ) -> jax.Array:
+        """The reads of T consecutive :meth:`step` calls at once, in parallel over time.
+
+        Replays a recorded sequence for training: the read-out at step t equals what ``step``
+        returned there (up to float rounding) when ``state`` is the memory before step 0,
+        ``embeddings`` and ``queries`` are the ones given to the steps and ``context`` is
+        :meth:`replay_context` recorded before each step. The immediate tier is rebuilt from
+        ``embeddings`` (so gradients reach them, as through a step-by-step replay); the
+        short- and long-term tiers are read as recorded (they hold no gradient). There is no
+        scan: each step's immediate window is gathered from the initial buffer and the
+        sequence, masked to the step's episode, and all T reads run as one batched attention.
+
+        Args:
+          state: one environment's memory before the first step.
+          embeddings: [T, D] float32 embeddings written at each step.
+          queries: [T, D] float32 read queries.
+          is_first: [T] bool first-step flags.
+          context: :meth:`replay_context` of each step, every leaf with a leading [T] axis.
+
+        Returns:
+          readouts [T, D] float32.
+        """
+        size, dim = self.immediate_size, self.embed_dim
+        if embeddings.ndim != 2 or embeddings.shape[1] != dim:
+            raise ValueError(f"embeddings must have shape [T, {dim}], got {embeddings.shape}")
+        if queries.shape != embeddings.shape or is_first.shape != embeddings.shape[:1]:
+            raise ValueError(
+                f"queries {queries.shape} and is_first {is_first.shape} must match embeddings "
+                f"{embeddings.shape} as [T, D] and [T]"
+            )
+        self._ensure_params()
+        steps = embeddings.shape[0]
+        # The buffer before step 0, oldest first: entry j holds episode step t0 - M + j.
+        held, held_valid = self.immediate_tier().latest(state.immediate, state.t, size)
+        sequence = jnp.concatenate([held, embeddings.astype(jnp.float32)])  # [M + T, D]
+        episode = jnp.cumsum(is_first.astype(jnp.int32))  # [T]: 0 until the first reset
+        sequence_episode = jnp.concatenate([jnp.zeros((size,), jnp.int32), episode])
+        sequence_valid = jnp.concatenate([held_valid, jnp.ones((steps,), bool)])
+        # Step t reads the M writes before it: sequence entries t .. t + M - 1, of age M - j.
+        window = jnp.arange(steps)[:, None] + jnp.arange(size)[None, :]  # [T, M]
+        valid = sequence_valid[window] & (sequence_episode[window] == episode[:, None])
+        ages = jnp.where(valid, jnp.float32(size) - jnp.arange(size, dtype=jnp.float32), 0.0)
+        immediate = (sequence[window], ages, valid)  # [T, M, D], [T, M], [T, M]
+        tiers = self._tier_inputs(immediate, context)
+        readouts, _, _ = self.attention(queries.astype(jnp.float32), tiers)
+        return readouts
 
     # ---------------------------------------------------------------------------------- writes
 

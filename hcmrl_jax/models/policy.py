@@ -56,6 +56,13 @@ def memory_has_novelty(memory: nn.Module) -> bool:
     return callable(getattr(memory, "novelty", None))
 
 
+def memory_replays_in_parallel(memory: nn.Module) -> bool:
+    """Whether a recorded sequence can be replayed in parallel over time (``read_sequence``)."""
+    return callable(getattr(memory, "read_sequence", None)) and callable(
+        getattr(memory, "replay_context", None)
+    )
+
+
 def memory_segment_length(memory: nn.Module) -> int:
     """Steps per short-term segment of a VAE memory (the VAE's input length)."""
     return int(memory.segment_length)
@@ -171,6 +178,22 @@ class MemoryAugmentedPolicy(nn.Module):
         else:
             novelty = jnp.zeros((), jnp.float32)
         readout, carry, info = self.memory.step(carry, embedding, embedding, is_first)
+        logits, value = self.heads(embedding, readout, obs)
+        aux = {"embedding": embedding, "novelty": novelty, "memory_info": info}
+        return carry, logits, value, aux
+
+    def embed(self, obs: Any) -> jax.Array:
+        """The encoder alone: one environment's observation -> embedding [D] float32."""
+        return self.encoder(obs)
+
+    def heads(
+        self, embedding: jax.Array, readout: jax.Array, obs: Any
+    ) -> tuple[jax.Array, jax.Array]:
+        """Actor and critic on ``[embedding, readout]`` (both [D] float32) for one step.
+
+        Returns logits [A] float32 (actions masked by ``obs``'s action mask at
+        ``MASKED_LOGIT``) and value [] float32.
+        """
         features = jnp.concatenate([embedding, readout], axis=-1)
         logits = self.actor(features)
         spec = self.obs_spec if self.obs_spec is not None else spec_from_example(obs)
@@ -181,9 +204,21 @@ class MemoryAugmentedPolicy(nn.Module):
                     f"action_mask has {mask.shape[0]} entries but action_dim is {self.action_dim}"
                 )
             logits = jnp.where(mask, logits, MASKED_LOGIT)
-        value = self.critic(features)
-        aux = {"embedding": embedding, "novelty": novelty, "memory_info": info}
-        return carry, logits, value, aux
+        return logits, self.critic(features)
+
+    def replay_reads(
+        self, carry: Any, embeddings: jax.Array, is_first: jax.Array, context: Any
+    ) -> jax.Array:
+        """The memory read-outs [T, D] of a recorded sequence of one environment, in parallel.
+
+        Needs a memory with ``read_sequence`` (:func:`memory_replays_in_parallel`); ``carry``
+        is the memory state before the sequence, ``embeddings`` [T, D] the steps' embeddings
+        (also the queries), ``is_first`` [T] bool and ``context`` the memory's
+        ``replay_context`` recorded at each step.
+        """
+        if not memory_replays_in_parallel(self.memory):
+            raise ValueError(f"{type(self.memory).__name__} has no parallel read_sequence")
+        return self.memory.read_sequence(carry, embeddings, embeddings, is_first, context)
 
     def reconstruction_loss(self, embedding: jax.Array, obs: Any) -> jax.Array:
         """Self-supervised loss of one step: reconstruct ``obs`` from ``embedding`` [D].

@@ -100,6 +100,9 @@ class PPOConfig:
     credit: Literal["gae", "memory"] = "gae"  # gae | memory (redistribute reward along attention)
     credit_fraction: float = 0.1  # fraction of a reward the memory credit option may move back
     shard_envs: bool = True  # shard the env batch over all visible devices when there are several
+    parallel_replay: bool = True
+    """HCMRL: replay rollouts for the update in parallel over time from the tiers recorded while
+    acting (False: re-run the memory step by step). Baselines always replay step by step."""
     remat: bool = False  # recompute replayed steps' activations in the backward pass (saves memory)
 
     def __post_init__(self) -> None:

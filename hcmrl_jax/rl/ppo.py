@@ -11,7 +11,11 @@ a ``lax.scan`` over updates; each update
    environments, never time: each re-runs its environments' sequences from the memory state
    stored at the start of the rollout (truncated BPTT over the rollout, as in PureJaxRL's
    PPO-RNN) and takes one optimiser step on PPO + value + entropy + the memory's VAE loss (on
-   rollout segments of the embeddings) + the encoder's self-supervised reconstruction loss;
+   rollout segments of the embeddings) + the encoder's self-supervised reconstruction loss.
+   HCMRL's replay runs in parallel over time (``config.parallel_replay``): the short- and
+   long-term tiers hold no gradient, so the rollout records what each step read there and the
+   replay re-encodes the observations, rebuilds each step's immediate window from them (with
+   gradient, resets masked) and reads all steps at once. Baselines re-run their core in a scan;
 4. reduces metrics to scalars inside the graph.
 
 ``make_train_chunks(config, updates_per_chunk)`` exposes the same update as
@@ -49,7 +53,12 @@ from hcmrl_jax.models.baselines import (
     size_core,
 )
 from hcmrl_jax.models.encoder import observation_spec
-from hcmrl_jax.models.policy import MemoryAugmentedPolicy, memory_segment_length, memory_uses_vae
+from hcmrl_jax.models.policy import (
+    MemoryAugmentedPolicy,
+    memory_replays_in_parallel,
+    memory_segment_length,
+    memory_uses_vae,
+)
 from hcmrl_jax.rl import credit as credit_lib
 from hcmrl_jax.rl import exploration
 from hcmrl_jax.rl import losses as losses_lib
@@ -129,6 +138,7 @@ class Transition:
     truncated: jax.Array  # [N] bool
     novelty: jax.Array  # [N] float32 memory novelty of the step (0 when not computed)
     credit: Any  # memory-credit inputs (weights, spans, episode step) or () when unused
+    replay: Any  # the memory's replay_context (parallel replay) or () when unused
     stats: dict  # EpisodeStatsWrapper info subset, leaves [N, ...]
 
 
@@ -498,6 +508,11 @@ def _build(
         )
     use_credit = config.credit == "memory"
     use_novelty = config.novelty_bonus
+    # HCMRL replays a rollout in parallel over time: its short- and long-term tiers carry no
+    # gradient, so the replay reads them as recorded while acting and rebuilds only the
+    # immediate tier (from the re-encoded observations, with gradient) — no scan.
+    parallel_replay = config.parallel_replay and memory_replays_in_parallel(policy.memory)
+    record_context = jax.vmap(policy.memory.replay_context) if parallel_replay else None
     # Flattened: the optimiser works on one vector instead of one array per parameter leaf,
     # which keeps the compiled program (and its compile time) small.
     tx = optax.flatten(
@@ -563,6 +578,7 @@ def _build(
             action = jax.random.categorical(key_action, logits).astype(jnp.int32)
             log_prob = losses_lib.log_prob(logits, action)
             credit_in = _credit_inputs(carry, is_first, aux["memory_info"]) if use_credit else ()
+            replay_in = record_context(carry, is_first) if parallel_replay else ()
             next_obs, env_state, reward, terminated, truncated, info = jax.vmap(
                 wrapped_env.step, in_axes=(0, 0, 0, None)
             )(jax.random.split(key_env, num_envs), env_state, action, env_params_run)
@@ -577,6 +593,7 @@ def _build(
                 truncated=truncated,
                 novelty=aux["novelty"],
                 credit=credit_in,
+                replay=replay_in,
                 stats=_stats(info),
             )
             done = jnp.logical_or(terminated, truncated)
@@ -589,17 +606,40 @@ def _build(
 
     # -- loss ----------------------------------------------------------------------------------
 
-    def loss_fn(params, hparams: HyperParams, ent_coef, batch, key_vae):
-        init_carry, traj, advantages, targets = batch
+    def over_steps_and_envs(fn: Callable) -> Callable:
+        """A per-(step, env) function mapped over leading [T, N] axes."""
+        return jax.vmap(jax.vmap(fn))
+
+    def replay_in_parallel(params, init_carry, traj):
+        """Logits [T, N, A], values [T, N], embeddings [T, N, D] without a scan."""
+        embeddings = over_steps_and_envs(lambda o: policy.apply(params, o, method="embed"))(
+            traj.obs
+        )
+        readouts = jax.vmap(
+            lambda c, e, f, ctx: policy.apply(params, c, e, f, ctx, method="replay_reads"),
+            in_axes=(0, 1, 1, 1),
+            out_axes=1,
+        )(init_carry, embeddings, traj.is_first, traj.replay)
+        logits, values = over_steps_and_envs(
+            lambda e, r, o: policy.apply(params, e, r, o, method="heads")
+        )(embeddings, readouts, traj.obs)
+        return logits, values, embeddings
+
+    def replay_in_sequence(params, init_carry, traj):
+        """The same by re-running the policy step by step from ``init_carry``."""
 
         def replay(carry, step):
             obs, is_first = step
             carry, logits, value, embedding = replay_step(params, carry, obs, is_first)
             return carry, (logits, value, embedding)
 
-        _, (logits, values, embeddings) = jax.lax.scan(
-            replay, init_carry, (traj.obs, traj.is_first)
-        )
+        _, outputs = jax.lax.scan(replay, init_carry, (traj.obs, traj.is_first))
+        return outputs
+
+    def loss_fn(params, hparams: HyperParams, ent_coef, batch, key_vae):
+        init_carry, traj, advantages, targets = batch
+        replay_fn = replay_in_parallel if parallel_replay else replay_in_sequence
+        logits, values, embeddings = replay_fn(params, init_carry, traj)
         new_log_prob = losses_lib.log_prob(logits, traj.action)
         if config.normalize_advantages:
             advantages = losses_lib.normalize(advantages)

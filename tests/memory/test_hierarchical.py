@@ -375,3 +375,45 @@ def test_incremental_summary_equals_encoding_the_segment_and_novelty(small, smal
     near = float(small_novelty(final, embeddings[-2] + 0.1))
     far = float(small_novelty(final, embeddings[-2] + 10.0))
     assert 0.0 < near < far
+
+
+@pytest.mark.parametrize("name", ["small", "mean", "immediate"])
+def test_read_sequence_replays_steps_in_parallel_with_their_gradients(name):
+    """The parallel replay of a recorded sequence (a training update's read path) gives the
+    reads and the embedding gradients of stepping through it, across resets and from a memory
+    that already holds an episode."""
+    memory, params, run = setup(name)
+    warm_up, steps = 27, 24
+    embeddings, queries, firsts = random_inputs(5, warm_up + steps, DIM)
+    firsts = firsts.at[warm_up + 9].set(True).at[warm_up + 20].set(True)
+    start, _ = run(
+        params, memory.initial_state(), *(x[:warm_up] for x in (embeddings, queries, firsts))
+    )
+    assert int(start.t) == warm_up and bool(start.immediate.valid.all())
+    sequence = tuple(x[warm_up:] for x in (embeddings, queries, firsts))
+
+    def stepwise(embeddings, queries, firsts):
+        def body(state, inputs):
+            context = memory.replay_context(state, inputs[2])
+            readout, state, _ = memory.apply(params, state, *inputs, method="step")
+            return state, (readout, context)
+
+        return jax.lax.scan(body, start, (embeddings, queries, firsts))[1]
+
+    def parallel(embeddings, queries, firsts, context):
+        return memory.apply(
+            params, start, embeddings, queries, firsts, context, method="read_sequence"
+        )
+
+    reads, context = jax.jit(stepwise)(*sequence)
+    np.testing.assert_allclose(jax.jit(parallel)(*sequence, context), reads, atol=1e-5)
+
+    weights = jnp.asarray(np.random.default_rng(6).standard_normal(reads.shape), jnp.float32)
+
+    def grad_of(fn):
+        return jax.jit(jax.grad(lambda e: jnp.sum(weights * fn(e))))(sequence[0])
+
+    step_grads = grad_of(lambda e: stepwise(e, *sequence[1:])[0])
+    parallel_grads = grad_of(lambda e: parallel(e, *sequence[1:], context))
+    assert np.abs(step_grads).sum() > 0
+    np.testing.assert_allclose(parallel_grads, step_grads, atol=1e-5)

@@ -6,8 +6,10 @@ CPU); each test then checks one property of them:
 * HCMRL (with the memory credit option and the novelty bonus on) learns the memory task; the
   memoryless MLP of the same parameter budget cannot.
 * The probability ratio is exactly 1 on the first minibatch of the first epoch of every update
-  (the replay from the stored memory state reproduces the rollout, resets included) for HCMRL
-  and the GRU.
+  (the replay from the stored memory state reproduces the rollout, resets included) for the GRU
+  and for HCMRL replaying step by step; HCMRL's default parallel replay (all steps' reads at
+  once) reproduces it up to float rounding of the reordered sums (|ratio - 1| < 1e-5, where a
+  misaligned reset moves it by orders of magnitude more).
 * ``jax.vmap`` over seeds (and hyperparameters) equals separate runs, which in turn equal the
   chunked API's runs.
 """
@@ -85,6 +87,13 @@ def hcmrl_run():
 
 
 @pytest.fixture(scope="module")
+def hcmrl_stepwise_run():
+    config = dataclasses.replace(CONFIG, parallel_replay=False, total_timesteps=16 * 16 * 4)
+    key = jax.random.key(0)
+    return compile_fast(make_train(config), key)(key)
+
+
+@pytest.fixture(scope="module")
 def gru_run():
     config = dataclasses.replace(CONFIG, memory="gru", total_timesteps=16 * 16 * 4)
     key = jax.random.key(0)
@@ -141,7 +150,11 @@ def test_memoryless_baseline_cannot_learn_it(mlp_vmapped):
         assert abs(final_return({k: v[seed] for k, v in metrics.items()})) < 0.3
 
 
-@pytest.mark.parametrize("run", ["hcmrl_run", "gru_run"])
+# Largest |ratio - 1| on the first minibatch: exactly 0 for step-by-step replays.
+RATIO_TOLERANCE = {"hcmrl_run": 1e-5, "hcmrl_stepwise_run": 0.0, "gru_run": 0.0}
+
+
+@pytest.mark.parametrize("run", list(RATIO_TOLERANCE))
 def test_ratio_is_one_on_first_minibatch_across_episode_boundaries(run, request):
     state, metrics = request.getfixturevalue(run)
     # Episodes of MEMORY_LENGTH + 1 = 5 steps in rollouts of 16 steps: every rollout has resets
@@ -152,7 +165,8 @@ def test_ratio_is_one_on_first_minibatch_across_episode_boundaries(run, request)
     assert np.all(np.asarray(metrics["episodes"]) > 0)
     np.testing.assert_allclose(np.asarray(metrics["episode_length"]), episode_length)
     assert int(state.update_step) == len(metrics["episodes"])
-    np.testing.assert_array_equal(np.asarray(metrics["ratio_error_first_minibatch"]), 0.0)
+    ratio_error = np.asarray(metrics["ratio_error_first_minibatch"])
+    assert np.all(ratio_error <= RATIO_TOLERANCE[run]), ratio_error
     assert np.all(np.asarray(metrics["approx_kl"]) >= -1e-6)
 
 
