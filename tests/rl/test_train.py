@@ -183,3 +183,17 @@ def test_vmap_over_seeds_and_hparams_equals_separate_chunked_runs(mlp_vmapped, m
         assert int(state.update_step) == NUM_UPDATES
     # The two hyperparameter sets really were different runs.
     np.testing.assert_allclose(np.asarray(metrics_v["ent_coef"])[:, 0], [0.01, 0.03], rtol=1e-6)
+
+
+@pytest.mark.parametrize("memory", ["hcmrl_immediate", "hcmrl_meanpool"])
+def test_ablations_replay_in_parallel_with_their_own_tiers(memory):
+    """The parallel replay also serves the ablations whose recorded tiers differ: none besides
+    the immediate one, or mean-pool summaries as wide as the embedding."""
+    config = dataclasses.replace(
+        CONFIG, memory=memory, num_envs=4, num_minibatches=1, total_timesteps=4 * 16 * 2
+    )
+    key = jax.random.key(2)
+    state, metrics = compile_fast(make_train(config), key)(key)
+    assert int(state.update_step) == 2
+    assert np.all(np.asarray(metrics["ratio_error_first_minibatch"]) <= 1e-5)
+    assert np.all(np.isfinite(np.asarray(metrics["loss_total"])))
