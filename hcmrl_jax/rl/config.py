@@ -103,9 +103,7 @@ class PPOConfig:
     parallel_replay: bool = True
     """HCMRL: replay rollouts for the update in parallel over time from the tiers recorded while
     acting (False: re-run the memory step by step). Baselines always replay step by step."""
-    remat: bool = False
-    """Step-by-step replays (baselines, parallel_replay=False): recompute each replayed step's
-    activations in the backward pass (less memory, a second forward pass)."""
+    remat: bool = False  # step-by-step replays: recompute activations in backward (less memory)
 
     def __post_init__(self) -> None:
         positive = (
