@@ -99,6 +99,21 @@ def test_bad_input_shapes_raise_value_errors(small):
         memory.apply(params, state, bad, method="read")
     with pytest.raises(ValueError, match="segments"):
         memory.apply(params, jnp.zeros((2, 3, DIM)), key(0), method="vae_loss")
+    context = jax.tree.map(lambda x: x[None], memory.replay_context(state, True))
+    with pytest.raises(ValueError, match="embeddings"):
+        memory.apply(
+            params, state, bad[None], bad[None], jnp.ones(1, bool), context, method="read_sequence"
+        )
+    with pytest.raises(ValueError, match="is_first"):
+        memory.apply(
+            params,
+            state,
+            good[None],
+            good[None],
+            jnp.ones(2, bool),
+            context,
+            method="read_sequence",
+        )
 
 
 def test_initial_state_batch_shape_and_param_tree(small):
