@@ -14,6 +14,10 @@ so :class:`hcmrl_jax.models.policy.MemoryAugmentedPolicy` runs any of them uncha
   embeddings with GTrXL-style gating; a fixed-size cache of each layer's inputs lives in the
   state, so a step costs the same at t = 10 and t = 10,000.
 
+The MLP and the transformer also offer ``replay_context`` / ``read_sequence`` (the reads of a
+recorded sequence at once, as ``HierarchicalMemory`` does), so the trainer replays them in
+parallel over time; the GRU is replayed step by step.
+
 Their width (hidden units / feed-forward width) is a field; :func:`size_core` picks the width
 whose parameter count is closest to a target, which is how the trainer gives every baseline the
 parameter budget of HCMRL.
@@ -79,14 +83,40 @@ class MLPCore(nn.Module):
         del batch_shape
         return MLPState()
 
-    @nn.compact
+    def setup(self) -> None:
+        self.hidden_layer = nn.Dense(self.hidden)
+        self.out = nn.Dense(self.embed_dim)
+
+    def _readout(self, embedding: jax.Array) -> jax.Array:
+        return self.out(nn.relu(self.hidden_layer(embedding)))
+
     def step(
         self, state: MLPState, embedding: jax.Array, query: jax.Array, is_first: jax.Array
     ) -> tuple[jax.Array, MLPState, dict]:
         """Args: embedding [D] float32; query and is_first unused. Returns readout [D]."""
         del query, is_first
-        h = nn.relu(nn.Dense(self.hidden, name="hidden")(embedding))
-        return nn.Dense(self.embed_dim, name="out")(h), state, {}
+        return self._readout(embedding), state, {}
+
+    def replay_context(self, state: MLPState, is_first: jax.Array) -> dict:
+        """Nothing to record: the core has no memory."""
+        del state, is_first
+        return {}
+
+    def read_sequence(
+        self,
+        state: MLPState,
+        embeddings: jax.Array,
+        queries: jax.Array,
+        is_first: jax.Array,
+        context: dict,
+    ) -> jax.Array:
+        """The read-outs [T, D] of T steps at once (each depends on its own embedding only)."""
+        del state, queries, is_first, context
+        if embeddings.ndim != 2 or embeddings.shape[1] != self.embed_dim:
+            raise ValueError(
+                f"embeddings must have shape [T, {self.embed_dim}], got {embeddings.shape}"
+            )
+        return self._readout(embeddings)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -183,7 +213,7 @@ class GRUGate(nn.Module):
 
     @nn.compact
     def __call__(self, x: jax.Array, y: jax.Array) -> jax.Array:
-        """Args: x residual stream [D], y sub-layer output [D]. Returns [D] float32."""
+        """Args: x residual stream [..., D], y sub-layer output [..., D]. Returns [..., D]."""
         dense = lambda name, bias: nn.Dense(self.features, use_bias=bias, name=name)  # noqa: E731
         r = nn.sigmoid(dense("wr", True)(y) + dense("ur", False)(x))
         z = nn.sigmoid(dense("wz", True)(y) + dense("uz", False)(x) - self.gate_bias)
@@ -210,30 +240,32 @@ class WindowTransformerLayer(nn.Module):
     def __call__(
         self, x: jax.Array, memory: jax.Array, valid: jax.Array, age: jax.Array
     ) -> tuple[jax.Array, jax.Array]:
-        """Args:
-            x: [D] layer input at the current step.
-            memory: [W, D] this layer's inputs at the cached steps.
-            valid: [W] bool.
-            age: [W] int32 steps since each cached step.
+        """Args (any leading dims ``...``, e.g. none for one step or [T] for a sequence):
+            x: [..., D] layer input at the current step.
+            memory: [..., W, D] this layer's inputs at the cached steps.
+            valid: [..., W] bool.
+            age: [..., W] int32 steps since each cached step.
 
         Returns:
-            The layer output [D] and the attention weights [heads, W + 1] (last: the step itself).
+            The layer output [..., D] and the attention weights [..., heads, W + 1] (last: the
+            step itself).
         """
         d, heads = self.features, self.num_heads
         head_dim = d // heads
+        lead = x.shape[:-1]
         norm_q, norm_kv = nn.LayerNorm(name="norm_q"), nn.LayerNorm(name="norm_kv")
-        keys_in = jnp.concatenate([memory, x[None]], axis=0)  # [W+1, D]
-        ages = jnp.concatenate([age, jnp.zeros((1,), age.dtype)])
-        mask = jnp.concatenate([valid, jnp.ones((1,), jnp.bool_)])
+        keys_in = jnp.concatenate([memory, x[..., None, :]], axis=-2)  # [..., W+1, D]
+        ages = jnp.concatenate([age, jnp.zeros((*lead, 1), age.dtype)], axis=-1)
+        mask = jnp.concatenate([valid, jnp.ones((*lead, 1), jnp.bool_)], axis=-1)
         keys_in = norm_kv(keys_in) + time_encoding(ages, d, self.max_period)
-        q = nn.Dense(d, name="q")(norm_q(x)).reshape(heads, head_dim)
-        k = nn.Dense(d, name="k")(keys_in).reshape(-1, heads, head_dim)
-        v = nn.Dense(d, name="v")(keys_in).reshape(-1, heads, head_dim)
-        scores = jnp.einsum("hc,whc->hw", q, k) / jnp.sqrt(jnp.float32(head_dim))
+        q = nn.Dense(d, name="q")(norm_q(x)).reshape(*lead, heads, head_dim)
+        k = nn.Dense(d, name="k")(keys_in).reshape(*lead, -1, heads, head_dim)
+        v = nn.Dense(d, name="v")(keys_in).reshape(*lead, -1, heads, head_dim)
+        scores = jnp.einsum("...hc,...whc->...hw", q, k) / jnp.sqrt(jnp.float32(head_dim))
         # The current step is always a valid key, so the softmax never runs over nothing.
-        scores = jnp.where(mask[None, :], scores, jnp.finfo(jnp.float32).min)
+        scores = jnp.where(mask[..., None, :], scores, jnp.finfo(jnp.float32).min)
         weights = jax.nn.softmax(scores, axis=-1)
-        attended = jnp.einsum("hw,whc->hc", weights, v).reshape(d)
+        attended = jnp.einsum("...hw,...whc->...hc", weights, v).reshape(*lead, d)
         attended = nn.Dense(d, name="o")(attended)
         x = GRUGate(d, name="gate_attn")(x, nn.relu(attended))
         y = nn.Dense(self.ff_dim, name="ff_in")(nn.LayerNorm(name="norm_ff")(x))
@@ -270,6 +302,17 @@ class WindowTransformerCore(nn.Module):
             t=jnp.zeros(batch_shape, jnp.int32),
         )
 
+    def setup(self) -> None:
+        if self.embed_dim % self.num_heads:
+            raise ValueError(
+                f"WindowTransformerCore: embed_dim {self.embed_dim} must divide by num_heads "
+                f"{self.num_heads}"
+            )
+        self.layers = [
+            WindowTransformerLayer(self.embed_dim, self.num_heads, self.ff_dim, self.max_period)
+            for _ in range(self.num_layers)
+        ]
+
     def _reset(self, state: WindowState, is_first: jax.Array) -> WindowState:
         return WindowState(
             cache=state.cache,
@@ -278,7 +321,6 @@ class WindowTransformerCore(nn.Module):
             t=jnp.where(is_first, 0, state.t),
         )
 
-    @nn.compact
     def step(
         self, state: WindowState, embedding: jax.Array, query: jax.Array, is_first: jax.Array
     ) -> tuple[jax.Array, WindowState, dict]:
@@ -294,24 +336,13 @@ class WindowTransformerCore(nn.Module):
             readout [D] float32, the new state, info {"attention": [Y, heads, W + 1] float32}.
         """
         del query
-        if self.embed_dim % self.num_heads:
-            raise ValueError(
-                f"WindowTransformerCore: embed_dim {self.embed_dim} must divide by num_heads "
-                f"{self.num_heads}"
-            )
         state = self._reset(state, is_first)
         age = state.t - state.time
         x = embedding
         inputs, weights = [], []
-        for layer in range(self.num_layers):
+        for index, layer in enumerate(self.layers):
             inputs.append(x)
-            x, w = WindowTransformerLayer(
-                self.embed_dim,
-                self.num_heads,
-                self.ff_dim,
-                self.max_period,
-                name=f"layer_{layer}",
-            )(x, state.cache[layer], state.valid, age)
+            x, w = layer(x, state.cache[index], state.valid, age)
             weights.append(w)
         slot = state.t % self.window
         new_state = WindowState(
@@ -321,6 +352,60 @@ class WindowTransformerCore(nn.Module):
             t=state.t + 1,
         )
         return x, new_state, {"attention": jnp.stack(weights)}
+
+    def replay_context(self, state: WindowState, is_first: jax.Array) -> dict:
+        """Nothing to record for a parallel replay: the cache is rebuilt from the sequence."""
+        del state, is_first
+        return {}
+
+    def read_sequence(
+        self,
+        state: WindowState,
+        embeddings: jax.Array,
+        queries: jax.Array,
+        is_first: jax.Array,
+        context: dict,
+    ) -> jax.Array:
+        """The read-outs of T consecutive :meth:`step` calls at once, in parallel over time.
+
+        Layer by layer, each step attends to the ``window`` inputs before it (from the cache in
+        ``state`` or from the sequence itself, masked to the step's episode) and to itself, as
+        ``step`` does; every step of a layer runs at once.
+
+        Args:
+            state: the cache before the first step.
+            embeddings: [T, D] float32.
+            queries: unused (as in ``step``).
+            is_first: [T] bool.
+            context: :meth:`replay_context` per step (empty).
+
+        Returns:
+            readouts [T, D] float32, equal to the steps' up to float rounding.
+        """
+        del queries, context
+        if embeddings.ndim != 2 or embeddings.shape[1] != self.embed_dim:
+            raise ValueError(
+                f"embeddings must have shape [T, {self.embed_dim}], got {embeddings.shape}"
+            )
+        if is_first.shape != embeddings.shape[:1]:
+            raise ValueError(f"is_first must have shape [T], got {is_first.shape}")
+        window, steps = self.window, embeddings.shape[0]
+        # Cached steps before step 0, oldest first: entry j holds episode step t0 - W + j.
+        held_steps = state.t - window + jnp.arange(window, dtype=jnp.int32)
+        slots = jnp.where(held_steps >= 0, held_steps, 0) % window
+        held_valid = (held_steps >= 0) & state.valid[slots] & (state.time[slots] == held_steps)
+        episode = jnp.cumsum(is_first.astype(jnp.int32))  # [T]: 0 until the first reset
+        sequence_episode = jnp.concatenate([jnp.zeros((window,), jnp.int32), episode])
+        sequence_valid = jnp.concatenate([held_valid, jnp.ones((steps,), bool)])
+        # Step t attends to sequence entries t .. t + W - 1 (age W - j) and to itself.
+        index = jnp.arange(steps)[:, None] + jnp.arange(window)[None, :]  # [T, W]
+        valid = sequence_valid[index] & (sequence_episode[index] == episode[:, None])
+        age = jnp.broadcast_to(window - jnp.arange(window, dtype=jnp.int32), (steps, window))
+        x = embeddings.astype(jnp.float32)
+        for position, layer in enumerate(self.layers):
+            sequence = jnp.concatenate([state.cache[position][slots], x])  # [W + T, D]
+            x, _ = layer(x, sequence[index], valid, age)
+        return x
 
     def novelty(self, state: WindowState, embedding: jax.Array) -> jax.Array:
         """Distance from ``embedding`` [D] to the nearest cached step embedding; 0 when empty."""

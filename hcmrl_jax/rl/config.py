@@ -101,8 +101,8 @@ class PPOConfig:
     credit_fraction: float = 0.1  # fraction of a reward the memory credit option may move back
     shard_envs: bool = True  # shard the env batch over all visible devices when there are several
     parallel_replay: bool = True
-    """HCMRL: replay rollouts for the update in parallel over time from the tiers recorded while
-    acting (False: re-run the memory step by step). Baselines always replay step by step."""
+    """Replay rollouts for the update in parallel over time (HCMRL from the tiers recorded while
+    acting; MLP, transformer) instead of re-running the memory step by step (GRU: always)."""
     remat: bool = False  # step-by-step replays: recompute activations in backward (less memory)
 
     def __post_init__(self) -> None:

@@ -15,7 +15,8 @@ a ``lax.scan`` over updates; each update
    HCMRL's replay runs in parallel over time (``config.parallel_replay``): the short- and
    long-term tiers hold no gradient, so the rollout records what each step read there and the
    replay re-encodes the observations, rebuilds each step's immediate window from them (with
-   gradient, resets masked) and reads all steps at once. Baselines re-run their core in a scan;
+   gradient, resets masked) and reads all steps at once. The MLP and the window transformer
+   replay in parallel too; the GRU re-runs its cell in a scan;
 4. reduces metrics to scalars inside the graph.
 
 ``make_train_chunks(config, updates_per_chunk)`` exposes the same update as
@@ -510,7 +511,8 @@ def _build(
     use_novelty = config.novelty_bonus
     # HCMRL replays a rollout in parallel over time: its short- and long-term tiers carry no
     # gradient, so the replay reads them as recorded while acting and rebuilds only the
-    # immediate tier (from the re-encoded observations, with gradient) — no scan.
+    # immediate tier (from the re-encoded observations, with gradient) — no scan. The MLP and
+    # the window transformer (whose cache is rebuilt from the sequence) do the same.
     parallel_replay = config.parallel_replay and memory_replays_in_parallel(policy.memory)
     record_context = jax.vmap(policy.memory.replay_context) if parallel_replay else None
     # Flattened: the optimiser works on one vector instead of one array per parameter leaf,

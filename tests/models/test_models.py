@@ -213,6 +213,52 @@ def test_window_cache_is_a_fixed_size_ring():
     assert float(core.novelty(state, emb[6])) == pytest.approx(0.0, abs=1e-5)
 
 
+REPLAY_CORES = {
+    "mlp": CORES["mlp"],
+    "transformer_2_layers": WindowTransformerCore(
+        embed_dim=D, window=4, num_layers=2, num_heads=2, ff_dim=8
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(REPLAY_CORES))
+def test_parallel_replay_of_baselines_equals_stepping(kind):
+    """read_sequence gives the read-outs and embedding gradients of stepping, from a cache that
+    already holds steps and across resets (the GRU has none: it replays step by step)."""
+    core = REPLAY_CORES[kind]
+    warm_up, steps = 6, 12
+    emb = jax.random.normal(jax.random.key(0), (warm_up + steps, D))
+    firsts = jnp.zeros((warm_up + steps,), bool).at[0].set(True).at[warm_up + 3].set(True)
+    firsts = firsts.at[warm_up + 9].set(True)
+    params = core.init(jax.random.key(1), core.initial_state(), emb[0], emb[0], True, method="step")
+
+    def stepwise(state, embeddings, flags):
+        def body(state, inputs):
+            readout, state, _ = core.apply(params, state, *inputs, method="step")
+            return state, readout
+
+        return jax.lax.scan(body, state, (embeddings, embeddings, flags))
+
+    start, _ = stepwise(core.initial_state(), emb[:warm_up], firsts[:warm_up])
+    sequence, flags = emb[warm_up:], firsts[warm_up:]
+    context = jax.vmap(core.replay_context)(jax.tree.map(lambda x: x[None], start), flags[:1])
+
+    def parallel(embeddings):
+        return core.apply(params, start, embeddings, embeddings, flags, {}, method="read_sequence")
+
+    def stepped(embeddings):
+        return stepwise(start, embeddings, flags)[1]
+
+    assert context == {}
+    np.testing.assert_allclose(parallel(sequence), stepped(sequence), atol=1e-5)
+    weights = jax.random.normal(jax.random.key(2), (steps, D))
+    grads = [
+        jax.grad(lambda e, fn=fn: jnp.sum(weights * fn(e)))(sequence) for fn in (parallel, stepped)
+    ]
+    assert np.abs(grads[1]).sum() > 0
+    np.testing.assert_allclose(grads[0], grads[1], atol=1e-5)
+
+
 def test_size_core_hits_the_target_and_counts_exclude_decoders():
     core, count = size_core(lambda w: GRUCore(embed_dim=D, hidden=w), 5_000, D)
     assert abs(count - 5_000) / 5_000 < 0.05

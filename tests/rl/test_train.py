@@ -185,10 +185,11 @@ def test_vmap_over_seeds_and_hparams_equals_separate_chunked_runs(mlp_vmapped, m
     np.testing.assert_allclose(np.asarray(metrics_v["ent_coef"])[:, 0], [0.01, 0.03], rtol=1e-6)
 
 
-@pytest.mark.parametrize("memory", ["hcmrl_immediate", "hcmrl_meanpool"])
-def test_ablations_replay_in_parallel_with_their_own_tiers(memory):
-    """The parallel replay also serves the ablations whose recorded tiers differ: none besides
-    the immediate one, or mean-pool summaries as wide as the embedding."""
+@pytest.mark.parametrize("memory", ["hcmrl_immediate", "hcmrl_meanpool", "transformer"])
+def test_ablations_and_transformer_replay_in_parallel(memory):
+    """The parallel replay also serves the ablations whose recorded tiers differ (none besides
+    the immediate one, or mean-pool summaries as wide as the embedding) and the window
+    transformer (its cache rebuilt from the sequence)."""
     config = dataclasses.replace(
         CONFIG, memory=memory, num_envs=4, num_minibatches=1, total_timesteps=4 * 16 * 2
     )
