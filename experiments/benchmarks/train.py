@@ -248,7 +248,7 @@ def main(argv: list[str] | None = None) -> None:
         f"agent sizes of preset {args.preset!r}"
     )
     header = (
-        f"{'memory':<10}{'steps/s':>11}{'x GRU':>8}{'compile s':>11}"
+        f"{'memory':<12}{'steps/s':>11}{'x GRU':>8}{'compile s':>11}"
         f"{'peak RSS MB':>13}{'device MB':>11}"
     )
     print(header + "\n" + "-" * len(header), flush=True)
@@ -295,11 +295,11 @@ def main(argv: list[str] | None = None) -> None:
     gru_speed = rows.get("gru", {}).get("steps_per_s")
     for memory, row in rows.items():
         if "error" in row:
-            print(f"{memory:<10}failed: {row['error']}")
+            print(f"{memory:<12}failed: {row['error']}")
             continue
         ratio = row["steps_per_s"] / gru_speed if gru_speed else None
         print(
-            f"{memory:<10}{row['steps_per_s']:>11,.0f}{_fmt(ratio, '.2f'):>8}"
+            f"{memory:<12}{row['steps_per_s']:>11,.0f}{_fmt(ratio, '.2f'):>8}"
             f"{row['compile_s']:>11.1f}{row['peak_rss_mb']:>13,.0f}"
             f"{_fmt(row['device_peak_mb'], ',.0f'):>11}"
         )
