@@ -34,7 +34,11 @@ from hcmrl_jax.memory.compression import SegmentVAE, mean_pool_summary
 from hcmrl_jax.memory.immediate import ImmediateMemory, ImmediateState, immediate_memory
 from hcmrl_jax.memory.long_term import LongTermMemory, LongTermState, long_term_memory
 from hcmrl_jax.memory.short_term import ShortTermMemory, ShortTermState, short_term_memory
-from hcmrl_jax.models.attention import HierarchicalAttention, log_time_encoding
+from hcmrl_jax.models.attention import (
+    HierarchicalAttention,
+    log_time_encoding,
+    sliding_windows,
+)
 
 SUMMARY_KINDS = ("vae", "mean")
 TIER_NAMES = ("immediate", "short_term", "long_term")
@@ -448,18 +452,12 @@ class HierarchicalMemory(nn.Module):
                 f"{embeddings.shape} as [T, D] and [T]"
             )
         self._ensure_params()
-        steps = embeddings.shape[0]
         # The buffer before step 0, oldest first: entry j holds episode step t0 - M + j.
         held, held_valid = self.immediate_tier().latest(state.immediate, state.t, size)
         sequence = jnp.concatenate([held, embeddings.astype(jnp.float32)])  # [M + T, D]
-        episode = jnp.cumsum(is_first.astype(jnp.int32))  # [T]: 0 until the first reset
-        sequence_episode = jnp.concatenate([jnp.zeros((size,), jnp.int32), episode])
-        sequence_valid = jnp.concatenate([held_valid, jnp.ones((steps,), bool)])
-        # Step t reads the M writes before it: sequence entries t .. t + M - 1, of age M - j.
-        window = jnp.arange(steps)[:, None] + jnp.arange(size)[None, :]  # [T, M]
-        valid = sequence_valid[window] & (sequence_episode[window] == episode[:, None])
-        ages = jnp.where(valid, jnp.float32(size) - jnp.arange(size, dtype=jnp.float32), 0.0)
-        immediate = (sequence[window], ages, valid)  # [T, M, D], [T, M], [T, M]
+        index, valid, ages = sliding_windows(held_valid, is_first)  # [T, M] each
+        ages = jnp.where(valid, ages, 0).astype(jnp.float32)
+        immediate = (sequence[index], ages, valid)  # [T, M, D], [T, M], [T, M]
         tiers = self._tier_inputs(immediate, context)
         readouts, _, _ = self.attention(queries.astype(jnp.float32), tiers)
         return readouts

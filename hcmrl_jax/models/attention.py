@@ -70,6 +70,34 @@ def log_time_encoding(values: jax.Array, num_features: int, horizon: float) -> j
     return jnp.maximum(1.0 - jnp.abs(position[..., None] - centres), 0.0)
 
 
+def sliding_windows(held_valid: jax.Array, is_first: jax.Array) -> tuple[jax.Array, ...]:
+    """Which earlier steps each step of a sequence sees through a window of the last W steps.
+
+    For replaying T steps in parallel: the entries are ``concat([held, sequence])``, where
+    ``held`` [W, ...] are the W steps before the sequence (oldest first, as a ring buffer held
+    them) and ``sequence`` [T, ...] the sequence's own steps. Step t sees entries
+    ``t .. t + W - 1`` (the W steps before it), each valid only if it was held (for ``held``)
+    and belongs to step t's episode (no first-step flag in between).
+
+    Args:
+      held_valid: [W] bool, which held entries are real steps of the episode running at the
+        sequence's start.
+      is_first: [T] bool first-step flags of the sequence.
+
+    Returns:
+      index [T, W] int32 into the W + T entries, valid [T, W] bool, and age [T, W] int32 (steps
+      from each entry to step t: W - j for the j-th entry of the window).
+    """
+    window, steps = held_valid.shape[0], is_first.shape[0]
+    episode = jnp.cumsum(is_first.astype(jnp.int32))  # [T]: 0 until the first reset
+    entry_episode = jnp.concatenate([jnp.zeros((window,), jnp.int32), episode])
+    entry_valid = jnp.concatenate([held_valid, jnp.ones((steps,), bool)])
+    index = jnp.arange(steps, dtype=jnp.int32)[:, None] + jnp.arange(window, dtype=jnp.int32)
+    valid = entry_valid[index] & (entry_episode[index] == episode[:, None])
+    age = jnp.broadcast_to(window - jnp.arange(window, dtype=jnp.int32), (steps, window))
+    return index, valid, age
+
+
 class MaskedMultiHeadAttention(nn.Module):
     """Multi-head attention of queries over a masked set of slots.
 

@@ -32,6 +32,8 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
+from hcmrl_jax.models.attention import sliding_windows
+
 #: Parameter scopes whose name starts with this are training-only decoders (the observation
 #: reconstruction decoder, the VAE decoder); they are not part of the acting network.
 DECODER_PREFIX = "decoder"
@@ -389,18 +391,13 @@ class WindowTransformerCore(nn.Module):
             )
         if is_first.shape != embeddings.shape[:1]:
             raise ValueError(f"is_first must have shape [T], got {is_first.shape}")
-        window, steps = self.window, embeddings.shape[0]
+        window = self.window
         # Cached steps before step 0, oldest first: entry j holds episode step t0 - W + j.
         held_steps = state.t - window + jnp.arange(window, dtype=jnp.int32)
         slots = jnp.where(held_steps >= 0, held_steps, 0) % window
         held_valid = (held_steps >= 0) & state.valid[slots] & (state.time[slots] == held_steps)
-        episode = jnp.cumsum(is_first.astype(jnp.int32))  # [T]: 0 until the first reset
-        sequence_episode = jnp.concatenate([jnp.zeros((window,), jnp.int32), episode])
-        sequence_valid = jnp.concatenate([held_valid, jnp.ones((steps,), bool)])
-        # Step t attends to sequence entries t .. t + W - 1 (age W - j) and to itself.
-        index = jnp.arange(steps)[:, None] + jnp.arange(window)[None, :]  # [T, W]
-        valid = sequence_valid[index] & (sequence_episode[index] == episode[:, None])
-        age = jnp.broadcast_to(window - jnp.arange(window, dtype=jnp.int32), (steps, window))
+        # Step t attends to the W entries before it (and to itself, inside the layer).
+        index, valid, age = sliding_windows(held_valid, is_first)  # [T, W] each
         x = embeddings.astype(jnp.float32)
         for position, layer in enumerate(self.layers):
             sequence = jnp.concatenate([state.cache[position][slots], x])  # [W + T, D]

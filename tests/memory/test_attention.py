@@ -14,6 +14,7 @@ from hcmrl_jax.models.attention import (
     MaskedMultiHeadAttention,
     log_time_encoding,
     masked_softmax,
+    sliding_windows,
 )
 
 from .conftest import key
@@ -119,3 +120,21 @@ def test_log_time_encoding_is_a_smooth_partition_of_unity_on_a_log_scale():
     assert np.all(distances[~np.eye(5, dtype=bool)] > 1e-2)  # times up to the horizon differ
     with pytest.raises(ValueError, match="num_features"):
         log_time_encoding(jnp.zeros(3), 1, 100.0)
+
+
+def test_sliding_windows_by_hand():
+    # W = 3 held entries (the oldest not a real step), T = 4 steps with a reset at step 2.
+    held_valid = jnp.array([False, True, True])
+    is_first = jnp.array([False, False, True, False])
+    index, valid, age = sliding_windows(held_valid, is_first)
+    np.testing.assert_array_equal(index, [[0, 1, 2], [1, 2, 3], [2, 3, 4], [3, 4, 5]])
+    np.testing.assert_array_equal(
+        valid,
+        [
+            [False, True, True],  # the two real held steps
+            [True, True, True],  # ... and step 0
+            [False, False, False],  # a new episode starts: nothing before it
+            [False, False, True],  # only step 2 of the new episode
+        ],
+    )
+    np.testing.assert_array_equal(age, [[3, 2, 1]] * 4)
