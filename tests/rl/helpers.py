@@ -10,3 +10,22 @@ FAST_COMPILE = {"xla_backend_optimization_level": 0, "xla_llvm_disable_expensive
 def compile_fast(fn, *args):
     """``jax.jit(fn)`` compiled for ``args`` with :data:`FAST_COMPILE`."""
     return jax.jit(fn).lower(*args).compile(FAST_COMPILE)
+
+
+#: A small agent for learning tests on gymnax's MemoryChain-bsuite: PPOConfig fields besides the
+#: env and the rollout size.
+SMALL_AGENT = dict(
+    env_id="MemoryChain-bsuite",
+    state_dim=32,
+    num_heads=2,
+    immediate_size=8,
+    short_term_size=4,
+    long_term_size=4,
+    latent_dim=8,
+    segment_length=4,
+    head_hidden=32,
+    update_epochs=2,
+    num_minibatches=2,
+    lr=2e-3,
+    anneal_lr=False,
+)

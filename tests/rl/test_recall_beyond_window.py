@@ -13,28 +13,16 @@ import numpy as np
 import pytest
 
 from hcmrl_jax.rl import PPOConfig, make_train
-from tests.rl.helpers import compile_fast
+from tests.rl.helpers import SMALL_AGENT, compile_fast
 
 MEMORY_LENGTH = 24
 UPDATES = 200
 CONFIG = PPOConfig(
-    env_id="MemoryChain-bsuite",
+    **SMALL_AGENT,
     env_overrides={"memory_length": MEMORY_LENGTH},
-    state_dim=32,
-    num_heads=2,
-    immediate_size=8,
-    short_term_size=4,
-    long_term_size=4,
-    latent_dim=8,
-    segment_length=4,
-    head_hidden=32,
     num_envs=32,
     num_steps=64,
     total_timesteps=32 * 64 * UPDATES,
-    update_epochs=2,
-    num_minibatches=2,
-    lr=2e-3,
-    anneal_lr=False,
 )
 
 

@@ -32,28 +32,16 @@ from hcmrl_jax.rl import (
     make_train_chunks,
     stack_hparams,
 )
-from tests.rl.helpers import FAST_COMPILE, compile_fast
+from tests.rl.helpers import FAST_COMPILE, SMALL_AGENT, compile_fast
 
 MEMORY_LENGTH = 4  # the cue is shown at step 0 and must be recalled at step 4
 NUM_UPDATES = 30
 CONFIG = PPOConfig(
-    env_id="MemoryChain-bsuite",
+    **SMALL_AGENT,
     env_overrides={"memory_length": MEMORY_LENGTH},
-    state_dim=32,
-    num_heads=2,
-    immediate_size=8,
-    short_term_size=4,
-    long_term_size=4,
-    latent_dim=8,
-    segment_length=4,
-    head_hidden=32,
     num_envs=16,
     num_steps=16,
     total_timesteps=16 * 16 * NUM_UPDATES,
-    update_epochs=2,
-    num_minibatches=2,
-    lr=2e-3,
-    anneal_lr=False,
 )
 TAIL = 5  # updates averaged for the final return
 
