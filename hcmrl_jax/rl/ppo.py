@@ -229,39 +229,13 @@ def make_memory(config: PPOConfig) -> nn.Module:
 
 def hcmrl_memory_param_count(config: PPOConfig) -> int:
     """Parameters HCMRL's memory uses to act (its ``step``) at this config's sizes."""
-    return _memory_param_count(
-        config.immediate_size,
-        config.short_term_size,
-        config.long_term_size,
-        config.state_dim,
-        config.latent_dim,
-        config.segment_length,
-        config.num_heads,
-    )
+    return _acting_param_count(make_memory(dataclasses.replace(config, memory="hcmrl")))
 
 
 @functools.lru_cache(maxsize=64)
-def _memory_param_count(
-    immediate_size: int,
-    short_term_size: int,
-    long_term_size: int,
-    embed_dim: int,
-    latent_dim: int,
-    segment_length: int,
-    num_heads: int,
-) -> int:
-    from hcmrl_jax.memory import HierarchicalMemory
-
-    memory = HierarchicalMemory(
-        immediate_size=immediate_size,
-        short_term_size=short_term_size,
-        long_term_size=long_term_size,
-        embed_dim=embed_dim,
-        latent_dim=latent_dim,
-        segment_length=segment_length,
-        num_heads=num_heads,
-    )
-    return core_param_count(memory, embed_dim)
+def _acting_param_count(memory: nn.Module) -> int:
+    """Cached per memory configuration (linen modules hash and compare by their fields)."""
+    return core_param_count(memory, memory.embed_dim)
 
 
 def make_core(config: PPOConfig) -> nn.Module:
