@@ -48,6 +48,27 @@ class ImmediateMemory(NamedTuple):
     latest: Callable[[ImmediateState, jax.Array, int], tuple[jax.Array, jax.Array]]
 
 
+def ring_history(
+    write_step: jax.Array, valid: jax.Array, now: jax.Array, length: int
+) -> tuple[jax.Array, jax.Array]:
+    """Where a ring buffer (step ``t`` in slot ``t mod N``) holds the steps before ``now``.
+
+    Args:
+      write_step: [N] int32 step written into each slot.
+      valid: [N] bool, slots holding a step of the current episode.
+      now: [] int32, the step after the last one wanted.
+      length: how many steps back (<= N).
+
+    Returns:
+      slots [length] int32 of steps ``now - length .. now - 1`` (oldest first) and held
+      [length] bool: the step is >= 0 and its slot still holds it.
+    """
+    steps = jnp.asarray(now, jnp.int32) - length + jnp.arange(length, dtype=jnp.int32)
+    slots = jnp.where(steps >= 0, steps, 0) % write_step.shape[0]
+    held = (steps >= 0) & valid[slots] & (write_step[slots] == steps)
+    return slots, held
+
+
 def immediate_memory(size: int, embed_dim: int) -> ImmediateMemory:
     """Builds the immediate tier.
 
@@ -101,9 +122,7 @@ def immediate_memory(size: int, embed_dim: int) -> ImmediateMemory:
     def latest(state: ImmediateState, now: jax.Array, length: int) -> tuple[jax.Array, jax.Array]:
         if not 1 <= length <= size:
             raise ValueError(f"length must be in [1, {size}], got {length}")
-        steps = jnp.asarray(now, jnp.int32) - length + jnp.arange(length, dtype=jnp.int32)
-        slots = jnp.where(steps >= 0, steps, 0) % size
-        valid = (steps >= 0) & state.valid[slots] & (state.write_step[slots] == steps)
+        slots, valid = ring_history(state.write_step, state.valid, now, length)
         return jnp.where(valid[:, None], state.embeddings[slots], 0.0), valid
 
     return ImmediateMemory(init=init, write=write, view=view, latest=latest)

@@ -32,6 +32,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
+from hcmrl_jax.memory.immediate import ring_history
 from hcmrl_jax.models.attention import sliding_windows
 
 #: Parameter scopes whose name starts with this are training-only decoders (the observation
@@ -391,11 +392,8 @@ class WindowTransformerCore(nn.Module):
             )
         if is_first.shape != embeddings.shape[:1]:
             raise ValueError(f"is_first must have shape [T], got {is_first.shape}")
-        window = self.window
         # Cached steps before step 0, oldest first: entry j holds episode step t0 - W + j.
-        held_steps = state.t - window + jnp.arange(window, dtype=jnp.int32)
-        slots = jnp.where(held_steps >= 0, held_steps, 0) % window
-        held_valid = (held_steps >= 0) & state.valid[slots] & (state.time[slots] == held_steps)
+        slots, held_valid = ring_history(state.time, state.valid, state.t, self.window)
         # Step t attends to the W entries before it (and to itself, inside the layer).
         index, valid, age = sliding_windows(held_valid, is_first)  # [T, W] each
         x = embeddings.astype(jnp.float32)
