@@ -1,7 +1,9 @@
 """Long-horizon JAX benchmarks in which memory matters, on the gymnax 1.0 API.
 
 ``env, params = envs_jax.make("crafting")`` works like ``gymnax.make`` and also passes gymnax's own
-ids through. The four benchmarks: ``"crafting"``, ``"navigation"``, ``"games"``, ``"story"``.
+ids through. The four benchmarks: ``"crafting"``, ``"navigation"``, ``"games"``, ``"story"``;
+and ``"recall"``, a probe of how far back an agent remembers one cue
+(:class:`envs_jax.recall.PassiveRecall`).
 """
 
 from envs_jax.core import LAG_BIN_EDGES, LAG_BIN_NAMES, MemoryEnv, clip_action, memory_info

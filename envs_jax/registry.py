@@ -8,15 +8,17 @@ from typing import Any
 
 import gymnax
 
-#: Benchmark ids -> (module, class). Modules are imported on first use.
+#: Benchmark ids -> (module, class): the four benchmarks, then the recall probe (a one-decision
+#: env that measures how far back an agent remembers). Modules are imported on first use.
 _BENCHMARKS: dict[str, tuple[str, str]] = {
     "crafting": ("envs_jax.crafting", "Crafting"),
     "navigation": ("envs_jax.navigation", "Navigation"),
     "games": ("envs_jax.games", "Games"),
     "story": ("envs_jax.story", "Story"),
+    "recall": ("envs_jax.recall", "PassiveRecall"),
 }
 
-#: Every id `make` accepts: the four benchmarks first, then gymnax's own.
+#: Every id `make` accepts: the four benchmarks first, the recall probe, then gymnax's own.
 registered_envs: list[str] = [*_BENCHMARKS, *gymnax.registered_envs]
 
 
@@ -40,7 +42,8 @@ def make(env_id: str, privileged: bool = False, **overrides: Any) -> tuple[Any, 
 
     Args:
         env_id: one of :data:`registered_envs`: ``"crafting"``, ``"navigation"``, ``"games"``,
-            ``"story"``, or any gymnax id (e.g. ``"MemoryChain-bsuite"``).
+            ``"story"``, the probe ``"recall"``, or any gymnax id (e.g.
+            ``"MemoryChain-bsuite"``).
         privileged: benchmarks only: the twin whose observation shows the hidden information.
         **overrides: fields of the env's static config (shape-defining sizes) or of its
             ``EnvParams`` (sweepable values), by name. For gymnax ids, ``EnvParams`` fields go to

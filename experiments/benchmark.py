@@ -1,8 +1,10 @@
-"""Benchmarks: `python -m experiments.benchmark {memory,envs,train,all} [options]`.
+"""Benchmarks: `python -m experiments.benchmark {memory,envs,train,recall,all} [options]`.
 
-Each suite lives in `experiments/benchmarks/<suite>.py` and exposes `main(argv)`; every suite
-prints a table with a ratio against a baseline measured in the same run, because shared
-machines are noisy.
+Each suite lives in `experiments/benchmarks/<suite>.py` and exposes `main(argv)`; the speed
+suites print a table with a ratio against a baseline measured in the same run, because shared
+machines are noisy. `recall` trains agents at several lags (minutes to hours) and compares
+memory kinds against the chance level; `all` runs the quick suites only (`memory`, `envs`,
+`train`), so run `recall` by name.
 """
 
 from __future__ import annotations
@@ -10,19 +12,22 @@ from __future__ import annotations
 import importlib
 import sys
 
-SUITES = ("memory", "envs", "train")
+SUITES = ("memory", "envs", "train", "recall")
+#: Suites that `all` leaves out: they train agents for minutes, not measure speed for seconds.
+NOT_IN_ALL = ("recall",)
 
 
 def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help"):
         print(__doc__)
-        print("suites:", ", ".join(SUITES), "or all")
+        print("suites:", ", ".join(SUITES), "or all (without", ", ".join(NOT_IN_ALL) + ")")
         return
     suite, rest = argv[0], argv[1:]
     if suite not in (*SUITES, "all"):
         raise SystemExit(f"unknown benchmark suite {suite!r}; choose one of {SUITES + ('all',)}")
-    for name in SUITES if suite == "all" else (suite,):
+    names = [s for s in SUITES if s not in NOT_IN_ALL] if suite == "all" else [suite]
+    for name in names:
         module = importlib.import_module(f"experiments.benchmarks.{name}")
         module.main(rest)
 

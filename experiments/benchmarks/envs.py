@@ -2,9 +2,9 @@
 
 For each env: `num_envs` environments x `num_steps` uniformly random actions in one jitted
 `lax.scan` of a vmapped step, the observation summed into the carry (so XLA cannot drop it).
-Benchmarks run behind `PooledResetWrapper` (world generation off the hot path); the gymnax
-baseline runs with gymnax's own auto-reset, in the same process, so the ratio column compares
-like with like on the same (possibly busy) machine.
+Benchmarks (and the `recall` probe, with `--envs recall`) run behind `PooledResetWrapper` (world
+generation off the hot path); the gymnax baseline runs with gymnax's own auto-reset, in the same
+process, so the ratio column compares like with like on the same (possibly busy) machine.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ def _obs_checksum(obs: Any) -> jax.Array:
 
 def build(env_id: str, pool_size: int, key: jax.Array) -> tuple[Any, Any]:
     env, params = envs_jax.make(env_id)
-    if env_id in BENCHMARK_IDS:
+    if isinstance(env, envs_jax.MemoryEnv):  # the benchmarks and the recall probe
         env = PooledResetWrapper(env, pool_size=pool_size)
         params = env.with_pool(key, params)
     return env, params

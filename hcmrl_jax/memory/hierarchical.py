@@ -12,8 +12,12 @@ A step, in order: clear the episodic tiers if ``is_first`` (the first step of a 
 read with ``query`` -> write ``embedding`` into the immediate tier -> when a segment of
 ``segment_length`` steps closes, summarise it (VAE mean, or mean pooling), consolidate the
 summary into the long-term tier and push it into the short-term tier (merging neighbours if
-full). All of it is a fixed amount of work on fixed-size arrays: a step at t = 10,000 costs what
-a step at t = 10 costs.
+full). With ``key_steps`` (the default) each summary also keeps the embedding of its segment's
+most *salient* step — the step whose salience input (the observation, given by the caller, or
+the embedding itself) was most unusual under a running Gaussian model of that input kept across
+episodes — and the read sees that key next to the summary, so a one-step event survives
+compression and merging instead of being averaged away. All of it is a fixed amount of work
+on fixed-size arrays: a step at t = 10,000 costs what a step at t = 10 costs.
 
 Gradients: the read-out is differentiable in the query, in every attention / tier-mix /
 projection parameter and in the embeddings held by the immediate tier (so truncated BPTT through
@@ -56,6 +60,11 @@ class MemoryState:
       segment_sum: [D] float32 sum of the embeddings of the segment still open.
       segment_features: [A] float32 running sum over the open segment of the encoder's step
         features (VAE: A = vae_hidden_dim) or of squared embeddings (mean pooling: A = D).
+      segment_key: [D] float32 embedding of the open segment's most salient step so far.
+      segment_key_salience: [] float32 its salience.
+      segment_key_step: [] int32 its episode step.
+      salience_mean: [O] float32 running mean of the salience input (kept across episodes).
+      salience_var: [O] float32 running variance of the salience input (kept across episodes).
     """
 
     immediate: ImmediateState  # [M, D] embeddings, [M] write steps and valid mask
@@ -64,6 +73,11 @@ class MemoryState:
     t: jax.Array  # [] int32
     segment_sum: jax.Array  # [D] float32
     segment_features: jax.Array  # [A] float32
+    segment_key: jax.Array  # [D] float32
+    segment_key_salience: jax.Array  # [] float32
+    segment_key_step: jax.Array  # [] int32
+    salience_mean: jax.Array  # [O] float32
+    salience_var: jax.Array  # [O] float32
 
 
 @struct.dataclass
@@ -119,6 +133,12 @@ class HierarchicalMemory(nn.Module):
       min_variance: floor on summary / template variances.
       log_var_min: lower clip of the VAE encoder's log-variance.
       log_var_max: upper clip of the VAE encoder's log-variance.
+      key_steps: each short-term summary keeps its most salient step's embedding, read beside
+        the summary (False: summaries only, the ablation).
+      salience_features: O, width of the salience input given to ``step``/``write`` (e.g. the
+        flattened observation); 0 scores the embedding itself.
+      salience_rate: rate of the running mean and variance of the salience input (about
+        1 / the number of recent steps they describe).
     """
 
     immediate_size: int = 32  # M: slots of the immediate ring buffer
@@ -143,6 +163,9 @@ class HierarchicalMemory(nn.Module):
     min_variance: float = 1e-4  # floor on summary / template variances
     log_var_min: float = -8.0  # lower clip of the VAE encoder's log-variance
     log_var_max: float = 4.0  # upper clip of the VAE encoder's log-variance
+    key_steps: bool = True  # summaries keep their most salient step (False: the ablation)
+    salience_features: int = 0  # O: width of the salience input (0: the embedding itself)
+    salience_rate: float = 1e-3  # rate of the salience input's running mean and variance
 
     def __post_init__(self) -> None:
         self._validate()
@@ -189,6 +212,16 @@ class HierarchicalMemory(nn.Module):
                 raise ValueError(f"{field} must be positive, got {getattr(self, field)}")
         if self.time_horizon <= 0:
             raise ValueError(f"time_horizon must be positive, got {self.time_horizon}")
+        if (
+            isinstance(self.salience_features, bool)
+            or not isinstance(self.salience_features, int)
+            or self.salience_features < 0
+        ):
+            raise ValueError(
+                f"salience_features must be an int >= 0, got {self.salience_features!r}"
+            )
+        if not 0.0 < self.salience_rate <= 1.0:
+            raise ValueError(f"salience_rate must lie in (0, 1], got {self.salience_rate}")
         if self.log_var_min >= self.log_var_max:
             raise ValueError(
                 f"log_var_min ({self.log_var_min}) must be < log_var_max ({self.log_var_max})"
@@ -210,6 +243,16 @@ class HierarchicalMemory(nn.Module):
     def feature_dim(self) -> int:
         """Width A of ``MemoryState.segment_features``."""
         return self.vae_hidden_dim if self.summary == "vae" else self.embed_dim
+
+    @property
+    def salience_dim(self) -> int:
+        """Width O of the salience input: ``salience_features``, or D for the embedding."""
+        return self.salience_features or self.embed_dim
+
+    @property
+    def uses_keys(self) -> bool:
+        """Whether short-term summaries carry key steps into the read."""
+        return self.use_short_term and self.key_steps
 
     @property
     def tier_names(self) -> tuple[str, ...]:
@@ -260,6 +303,11 @@ class HierarchicalMemory(nn.Module):
             t=jnp.zeros((), jnp.int32),
             segment_sum=jnp.zeros((self.embed_dim,), jnp.float32),
             segment_features=jnp.zeros((self.feature_dim,), jnp.float32),
+            segment_key=jnp.zeros((self.embed_dim,), jnp.float32),
+            segment_key_salience=jnp.zeros((), jnp.float32),
+            segment_key_step=jnp.zeros((), jnp.int32),
+            salience_mean=jnp.zeros((self.salience_dim,), jnp.float32),
+            salience_var=jnp.ones((self.salience_dim,), jnp.float32),
         )
         return jax.tree.map(lambda leaf: jnp.broadcast_to(leaf, (*batch_shape, *leaf.shape)), state)
 
@@ -270,6 +318,8 @@ class HierarchicalMemory(nn.Module):
     def reset(self, state: MemoryState, is_first: jax.Array) -> MemoryState:
         """Clears the episodic tiers (and long-term unless it persists) where ``is_first``.
 
+        The salience statistics describe the input stream, not the episode, and are kept.
+
         Args:
           state: one environment's memory.
           is_first: [] bool, True on the first step of a new episode.
@@ -277,7 +327,9 @@ class HierarchicalMemory(nn.Module):
         Returns:
           The state, cleared if ``is_first`` (a select, not a branch).
         """
-        fresh = self.initial_state()
+        fresh = self.initial_state().replace(
+            salience_mean=state.salience_mean, salience_var=state.salience_var
+        )
         if self.long_term_persists:
             fresh = fresh.replace(long_term=state.long_term)
         return _select(jnp.asarray(is_first, bool), fresh, state)
@@ -347,8 +399,9 @@ class HierarchicalMemory(nn.Module):
 
         Returns:
           ``{"short_term": (mean [S, Zs], age [S], length [S], valid [S]),
+          "short_term_keys": (key [S, D], key_age [S], key_salience [S]),
           "long_term": (mean [K, Zs], count [K], valid [K])}`` (float32 times, bool masks),
-          with only the tiers this configuration has (empty for the immediate tier alone).
+          with only the parts this configuration has (empty for the immediate tier alone).
         """
         return self._context(self.reset(state, is_first))
 
@@ -357,6 +410,8 @@ class HierarchicalMemory(nn.Module):
         context: dict[str, Any] = {}
         if self.use_short_term:
             context["short_term"] = self.short_term_tier().view(state.short_term, state.t)
+        if self.uses_keys:
+            context["short_term_keys"] = self.short_term_tier().key_view(state.short_term, state.t)
         if self.use_long_term:
             context["long_term"] = self.long_term_tier().view(state.long_term)
         return context
@@ -374,7 +429,16 @@ class HierarchicalMemory(nn.Module):
         tiers = [((embeddings, encode_time(ages)), valid)]
         if self.use_short_term:
             means, ages, lengths, valid = context["short_term"]
-            tiers.append(((means, encode_time(ages), encode_time(lengths)), valid))
+            parts = (means, encode_time(ages), encode_time(lengths))
+            if self.uses_keys:
+                keys, key_ages, key_saliences = context["short_term_keys"]
+                parts = (*parts, keys, encode_time(key_ages))
+                # Salient keys are read first: log(1 + salience) is an additive logit prior
+                # (with a learned per-head scale), so the read finds a rare event before its
+                # query has learned to look for it.
+                tiers.append((parts, valid, jnp.log1p(key_saliences)))
+            else:
+                tiers.append((parts, valid))
         if self.use_long_term:
             means, counts, valid = context["long_term"]
             tiers.append(((means, encode_time(counts)), valid))
@@ -494,8 +558,54 @@ class HierarchicalMemory(nn.Module):
             raise ValueError("decode needs summary='vae' and use_short_term=True")
         return self.vae.decode(latent)
 
+    def _salience_input(self, embedding: jax.Array, salience_input: jax.Array | None) -> jax.Array:
+        """The [O] float32 vector salience is scored on (checked against ``salience_features``)."""
+        if salience_input is None:
+            if self.salience_features:
+                raise ValueError(
+                    f"this memory scores salience on a {self.salience_features}-wide input "
+                    "(salience_features); pass salience_input"
+                )
+            return jax.lax.stop_gradient(embedding)
+        salience_input = jnp.asarray(salience_input, jnp.float32)
+        if salience_input.shape != (self.salience_dim,):
+            raise ValueError(
+                f"salience_input must have shape ({self.salience_dim},), got "
+                f"{salience_input.shape} (salience_features={self.salience_features})"
+            )
+        return jax.lax.stop_gradient(salience_input)
+
+    def salience(self, state: MemoryState, salience_input: jax.Array) -> jax.Array:
+        """How unusual a step is: its input's mean squared z-score under the running Gaussian.
+
+        ``mean_o (x_o - mean_o)^2 / (var_o + min_variance)``: about 1 for a typical step, large
+        for a step that shows what the stream rarely shows (a cue, a key, a landmark).
+
+        Args:
+          state: one environment's memory (its ``salience_mean`` / ``salience_var``).
+          salience_input: [O] float32.
+
+        Returns:
+          [] float32 >= 0.
+        """
+        deviation = salience_input - state.salience_mean
+        return jnp.mean(jnp.square(deviation) / (state.salience_var + self.min_variance))
+
+    def _update_salience_stats(self, state: MemoryState, salience_input: jax.Array) -> MemoryState:
+        """Exponentially weighted mean and variance of the salience input, one step on."""
+        rate = self.salience_rate
+        deviation = salience_input - state.salience_mean
+        return state.replace(
+            salience_mean=state.salience_mean + rate * deviation,
+            salience_var=(1.0 - rate) * (state.salience_var + rate * jnp.square(deviation)),
+        )
+
     def _write(
-        self, state: MemoryState, embedding: jax.Array, consolidate_now: bool
+        self,
+        state: MemoryState,
+        embedding: jax.Array,
+        consolidate_now: bool,
+        salience_input: jax.Array | None = None,
     ) -> MemoryState:
         if embedding.shape != (self.embed_dim,):
             raise ValueError(
@@ -508,6 +618,10 @@ class HierarchicalMemory(nn.Module):
         )
         if not self.use_short_term:
             return state
+        if self.key_steps:
+            scored = self._salience_input(embedding, salience_input)
+            salience = self.salience(state, scored)
+            state = self._update_salience_stats(state, scored)
 
         # The segment summary is accumulated step by step (no gradient: the VAE learns from
         # vae_loss), so closing a segment costs one head evaluation, not a re-encoding.
@@ -523,6 +637,14 @@ class HierarchicalMemory(nn.Module):
         segment_sum = state.segment_sum + stored
         segment_features = state.segment_features + features
         due = position == length - 1
+        if self.key_steps:
+            # The segment's key: its most salient step so far (the earliest on a tie).
+            take = (position == 0) | (salience > state.segment_key_salience)
+            state = state.replace(
+                segment_key=jnp.where(take, stored, state.segment_key),
+                segment_key_salience=jnp.where(take, salience, state.segment_key_salience),
+                segment_key_step=jnp.where(take, step, state.segment_key_step),
+            )
 
         if self.uses_vae:
             mean, log_var = self.vae.head(segment_features / length)
@@ -541,7 +663,17 @@ class HierarchicalMemory(nn.Module):
             )
             pending = 0
         short_term = self.short_term_tier().push(
-            state.short_term, mean, log_var, centroid, step + 1 - length, step + 1, pending, due
+            state.short_term,
+            mean,
+            log_var,
+            centroid,
+            step + 1 - length,
+            step + 1,
+            pending,
+            due,
+            key=state.segment_key,
+            key_salience=state.segment_key_salience,
+            key_step=state.segment_key_step,
         )
         return state.replace(
             short_term=short_term,
@@ -550,7 +682,9 @@ class HierarchicalMemory(nn.Module):
             segment_features=jnp.where(due, 0.0, segment_features),
         )
 
-    def write(self, state: MemoryState, embedding: jax.Array) -> MemoryState:
+    def write(
+        self, state: MemoryState, embedding: jax.Array, salience_input: jax.Array | None = None
+    ) -> MemoryState:
         """Writes one step's embedding; compresses the segment into short-term when it closes.
 
         The new summary is left pending for :meth:`consolidate` (``step`` consolidates at once).
@@ -558,12 +692,15 @@ class HierarchicalMemory(nn.Module):
         Args:
           state: one environment's memory.
           embedding: [D] float32.
+          salience_input: [O] float32 what the step's salience is scored on (with
+            ``salience_features`` = O > 0, e.g. the flattened observation); None scores the
+            embedding (``salience_features`` = 0).
 
         Returns:
           The updated state (``t`` advanced by one).
         """
         self._ensure_params()
-        return self._write(state, embedding, consolidate_now=False)
+        return self._write(state, embedding, consolidate_now=False, salience_input=salience_input)
 
     def consolidate(self, state: MemoryState) -> MemoryState:
         """Consolidates every pending short-term summary into the long-term templates.
@@ -587,7 +724,12 @@ class HierarchicalMemory(nn.Module):
         return state.replace(long_term=long_term, short_term=settled)
 
     def step(
-        self, state: MemoryState, embedding: jax.Array, query: jax.Array, is_first: jax.Array
+        self,
+        state: MemoryState,
+        embedding: jax.Array,
+        query: jax.Array,
+        is_first: jax.Array,
+        salience_input: jax.Array | None = None,
     ) -> tuple[jax.Array, MemoryState, MemoryReadInfo]:
         """One environment step: reset if first -> read -> write -> compress/consolidate if due.
 
@@ -596,6 +738,7 @@ class HierarchicalMemory(nn.Module):
           embedding: [D] float32 embedding of the current step, written after the read.
           query: [D] float32 read query.
           is_first: [] bool, True on the first step of a new episode.
+          salience_input: [O] float32 what the step's salience is scored on (see :meth:`write`).
 
         Returns:
           readout [D] float32, the new state and the read's :class:`MemoryReadInfo`.
@@ -606,7 +749,7 @@ class HierarchicalMemory(nn.Module):
         self._ensure_params()
         state = self.reset(state, is_first)
         readout, info = self._read(state, query)
-        state = self._write(state, embedding, consolidate_now=True)
+        state = self._write(state, embedding, consolidate_now=True, salience_input=salience_input)
         return readout, state, info
 
     # ------------------------------------------------------------------------------- auxiliary

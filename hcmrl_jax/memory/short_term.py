@@ -16,12 +16,18 @@ episode was uneventful and with age:
   shrinks as the pair gets older, old spans merge before recent ones of equal redundancy.
 * fixed compression (the ablation) always merges the oldest pair.
 
+Each summary also keeps one *key step*: the embedding of the most salient step of its span
+(salience is scored by the caller, e.g. how unusual the step's observation was). A merge keeps
+the more salient of the two keys, so a single decisive step outlives any number of merges of
+its span with uneventful neighbours, while the summary itself averages it away.
+
 Optax style::
 
     tier = short_term_memory(size=16, summary_dim=16, embed_dim=64)
     state = tier.init()
     state = tier.push(state, mean, log_var, centroid, span_start, span_end, pending)
     means, ages, lengths, valid = tier.view(state, now)
+    keys, key_ages, key_saliences = tier.key_view(state, now)
 """
 
 from __future__ import annotations
@@ -50,6 +56,9 @@ class ShortTermState:
       redundancy: [S] float32 distance between summary i and summary i + 1 (0 for the newest
         and for empty slots), kept up to date on every push so that choosing a pair to merge
         costs no distance computations (adaptive compression only; 0 otherwise).
+      key: [S, D] float32 embedding of the most salient step of the summary's span.
+      key_salience: [S] float32 salience of that step when it was written.
+      key_step: [S] int32 episode step of that step.
       valid: [S] bool, True for used slots (always a prefix).
     """
 
@@ -60,6 +69,9 @@ class ShortTermState:
     span_end: jax.Array  # [S] int32
     pending: jax.Array  # [S] int32
     redundancy: jax.Array  # [S] float32
+    key: jax.Array  # [S, D] float32
+    key_salience: jax.Array  # [S] float32
+    key_step: jax.Array  # [S] int32
     valid: jax.Array  # [S] bool
 
 
@@ -70,6 +82,7 @@ class ShortTermMemory(NamedTuple):
     push: Callable[..., ShortTermState]
     merge_costs: Callable[[ShortTermState, jax.Array], jax.Array]
     view: Callable[[ShortTermState, jax.Array], tuple[jax.Array, jax.Array, jax.Array, jax.Array]]
+    key_view: Callable[[ShortTermState, jax.Array], tuple[jax.Array, jax.Array, jax.Array]]
 
 
 def _pick(rows: jax.Array, index: jax.Array) -> jax.Array:
@@ -119,15 +132,20 @@ def short_term_memory(
 
       * ``init() -> ShortTermState``: all slots empty.
       * ``push(state, mean [Z], log_var [Z], centroid [D], span_start [] int32,
-        span_end [] int32, pending [] int32, enabled [] bool = True) -> state``: appends a
+        span_end [] int32, pending [] int32, enabled [] bool = True, key [D] = centroid,
+        key_salience [] float32 = 0, key_step [] int32 = span_start) -> state``: appends a
         summary of the steps ``[span_start, span_end)`` (which must follow the newest stored
-        span); if the tier was full, merges one adjacent pair among the old summaries and the
-        new one. With ``enabled`` False the state comes back unchanged (a select, for pushes
+        span) with its key step; if the tier was full, merges one adjacent pair among the old
+        summaries and the new one (the merged summary keeps the more salient key, the older
+        on a tie). With ``enabled`` False the state comes back unchanged (a select, for pushes
         that happen only on some steps of a jitted loop).
       * ``merge_costs(state, now [] int32) -> [S - 1] float32``: cost of merging each adjacent
         pair of the state (``inf`` where a slot is empty); the argmin is the pair merged next.
       * ``view(state, now) -> (mean [S, Z], age [S] float32, length [S] float32, valid [S])``:
         ``age = now - span_end`` and ``length = span_end - span_start`` give each summary's time.
+      * ``key_view(state, now) -> (key [S, D], key_age [S] float32, key_salience [S]
+        float32)``: each summary's key step, its age ``now - key_step`` and its salience (0 for
+        empty slots).
 
     Raises:
       ValueError: if a size is not positive or a float setting is negative.
@@ -149,6 +167,9 @@ def short_term_memory(
             span_end=jnp.zeros((size,), jnp.int32),
             pending=jnp.zeros((size,), jnp.int32),
             redundancy=jnp.zeros((size,), jnp.float32),
+            key=jnp.zeros((size, embed_dim), jnp.float32),
+            key_salience=jnp.zeros((size,), jnp.float32),
+            key_step=jnp.zeros((size,), jnp.int32),
             valid=jnp.zeros((size,), bool),
         )
 
@@ -182,8 +203,13 @@ def short_term_memory(
         span_end: jax.Array,
         pending: jax.Array,
         enabled: jax.Array | bool = True,
+        key: jax.Array | None = None,
+        key_salience: jax.Array | float = 0.0,
+        key_step: jax.Array | None = None,
     ) -> ShortTermState:
         count = jnp.sum(state.valid.astype(jnp.int32))
+        key = centroid if key is None else key
+        key_step = span_start if key_step is None else key_step
         new = ShortTermState(
             mean=mean.astype(jnp.float32),
             log_var=log_var.astype(jnp.float32),
@@ -192,6 +218,9 @@ def short_term_memory(
             span_end=jnp.asarray(span_end, jnp.int32),
             pending=jnp.asarray(pending, jnp.int32),
             redundancy=jnp.zeros((), jnp.float32),
+            key=key.astype(jnp.float32),
+            key_salience=jnp.asarray(key_salience, jnp.float32),
+            key_step=jnp.asarray(key_step, jnp.int32),
             valid=jnp.asarray(True),
         )
         slot = jnp.arange(size)
@@ -222,6 +251,7 @@ def short_term_memory(
             left.mean, left.log_var, lengths[0], right.mean, right.log_var, lengths[1], min_variance
         )
         share = lengths[0] / jnp.maximum(lengths[0] + lengths[1], 1.0)
+        keep_left = left.key_salience >= right.key_salience
         merged = ShortTermState(
             mean=merged_mean,
             log_var=merged_log_var,
@@ -230,6 +260,9 @@ def short_term_memory(
             span_end=right.span_end,
             pending=left.pending + right.pending,
             redundancy=jnp.zeros((), jnp.float32),
+            key=jnp.where(keep_left, left.key, right.key),
+            key_salience=jnp.maximum(left.key_salience, right.key_salience),
+            key_step=jnp.where(keep_left, left.key_step, right.key_step),
             valid=jnp.asarray(True),
         )
 
@@ -271,4 +304,11 @@ def short_term_memory(
         length = jnp.where(state.valid, state.span_end - state.span_start, 0).astype(jnp.float32)
         return state.mean, age, length, state.valid
 
-    return ShortTermMemory(init=init, push=push, merge_costs=merge_costs, view=view)
+    def key_view(state: ShortTermState, now: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+        now = jnp.asarray(now, jnp.int32)
+        key_age = jnp.where(state.valid, now - state.key_step, 0).astype(jnp.float32)
+        return state.key, key_age, jnp.where(state.valid, state.key_salience, 0.0)
+
+    return ShortTermMemory(
+        init=init, push=push, merge_costs=merge_costs, view=view, key_view=key_view
+    )

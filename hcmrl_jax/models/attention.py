@@ -128,9 +128,18 @@ class MaskedMultiHeadAttention(nn.Module):
 
     @nn.compact
     def __call__(
-        self, query: jax.Array, inputs: jax.Array | Sequence[jax.Array], mask: jax.Array
+        self,
+        query: jax.Array,
+        inputs: jax.Array | Sequence[jax.Array],
+        mask: jax.Array,
+        prior: jax.Array | None = None,
     ) -> tuple[jax.Array, jax.Array]:
         """Attends from ``query`` to the valid rows of ``inputs``.
+
+        With ``prior``, each slot's logit gets ``prior_scale[h] * prior`` added: a bottom-up
+        preference for some slots (e.g. the salient ones) that holds before the query has
+        learned anything and that the learned per-head ``prior_scale`` (initially 1) can
+        strengthen, weaken or undo.
 
         ``inputs`` may be given in parts that share the slot axis (for example content and a
         time code), read as if concatenated along the feature axis; a part without the leading
@@ -142,6 +151,7 @@ class MaskedMultiHeadAttention(nn.Module):
           inputs: [..., N, F] float32 slot features, or a sequence of parts [..., N, F_i]
             (leading dims broadcast against ``query``).
           mask: [..., N] bool, True for valid slots.
+          prior: optional [..., N] float32 additive logit prior per slot.
 
         Returns:
           out: [..., out_features] float32; exactly 0 where no slot is valid.
@@ -179,6 +189,9 @@ class MaskedMultiHeadAttention(nn.Module):
             jnp.einsum("...nf,...hf->...hn", part, q_in[..., start:stop])
             for part, start, stop in zip(parts, offsets[:-1], offsets[1:], strict=True)
         )  # [..., H, N]
+        if prior is not None:
+            prior_scale = self.param("prior_scale", nn.initializers.ones, (self.num_heads,))
+            logits = logits + prior_scale[:, None] * prior[..., None, :]
         weights = masked_softmax(logits, mask[..., None, :])
         # The value bias enters with the total weight, so an empty set reads as exactly 0.
         total = jnp.sum(weights, axis=-1)[..., None]  # [..., H, 1]
@@ -232,8 +245,9 @@ class HierarchicalAttention(nn.Module):
 
         Args:
           query: [..., Dq] float32.
-          tiers: one ``(inputs, mask [..., N_k] bool)`` per tier name, where ``inputs`` is
-            [..., N_k, F_k] float32 or a sequence of parts (see :class:`MaskedMultiHeadAttention`).
+          tiers: one ``(inputs, mask [..., N_k] bool)`` or ``(inputs, mask, prior [..., N_k])``
+            per tier name, where ``inputs`` is [..., N_k, F_k] float32 or a sequence of parts
+            and ``prior`` an additive logit prior (see :class:`MaskedMultiHeadAttention`).
 
         Returns:
           readout: [..., out_features] float32.
@@ -244,11 +258,13 @@ class HierarchicalAttention(nn.Module):
             raise ValueError(f"expected {len(self.tier_names)} tiers, got {len(tiers)}")
         outs, weights, nonempty = [], [], []
         input_features = self.input_features or (None,) * len(self.tier_names)
-        for name, width, (inputs, mask) in zip(self.tier_names, input_features, tiers, strict=True):
+        for name, width, tier in zip(self.tier_names, input_features, tiers, strict=True):
+            inputs, mask = tier[0], tier[1]
+            prior = tier[2] if len(tier) > 2 else None
             attend = MaskedMultiHeadAttention(
                 self.num_heads, self.head_dim, self.out_features, width, name=f"{name}_attention"
             )
-            out, tier_weights = attend(query, inputs, mask)
+            out, tier_weights = attend(query, inputs, mask, prior)
             outs.append(out)
             weights.append(tier_weights)
             nonempty.append(jnp.any(mask, axis=-1))

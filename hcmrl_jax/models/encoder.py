@@ -148,6 +148,22 @@ def get_leaf(obs: Any, leaf: LeafSpec) -> jax.Array:
     return obs if leaf.key is None else obs[leaf.key]
 
 
+def observation_size(spec: ObservationSpec) -> int:
+    """Number of numbers in an observation's encoded leaves (the action mask excluded)."""
+    return sum(leaf.size for leaf in spec.leaves)
+
+
+def flatten_observation(obs: Any, spec: ObservationSpec) -> jax.Array:
+    """The encoded leaves of one observation as one float vector [observation_size] float32.
+
+    Id leaves enter as their id values (a rare id stands out as a rare value), in the spec's
+    leaf order. It is what the memory scores a step's salience on.
+    """
+    return jnp.concatenate(
+        [jnp.asarray(get_leaf(obs, leaf), jnp.float32).reshape(-1) for leaf in spec.leaves]
+    )
+
+
 def action_mask(obs: Any, spec: ObservationSpec) -> jax.Array | None:
     """The observation's ``action_mask`` leaf as bool ``[A]`` (True = allowed), or None."""
     if not spec.has_action_mask:

@@ -5,7 +5,9 @@
 1. ``embedding = encoder(obs)`` — [D] float32 (:class:`ObservationEncoder`);
 2. ``readout, carry, info = memory.step(carry, embedding, query=embedding, is_first)`` — the
    memory resets its episodic state on the first-step flag, reads with the current embedding
-   as the query, then writes the embedding (and compresses / consolidates when due);
+   as the query, then writes the embedding (and compresses / consolidates when due); a memory
+   with ``salience_features`` > 0 also gets the flattened observation to score the step's
+   salience on (which step of a segment its summary keeps as key);
 3. ``logits = actor([embedding, readout])`` with invalid actions (``action_mask``) set to a
    large negative number, and ``value = ValueHead([embedding, readout])``.
 
@@ -28,6 +30,7 @@ from hcmrl_jax.models.encoder import (
     ObservationEncoder,
     ObservationSpec,
     action_mask,
+    flatten_observation,
     spec_from_example,
 )
 from hcmrl_jax.models.value import ValueHead
@@ -54,6 +57,13 @@ def memory_uses_vae(memory: nn.Module) -> bool:
 def memory_has_novelty(memory: nn.Module) -> bool:
     """Whether the memory can score the novelty of an embedding against what it holds."""
     return callable(getattr(memory, "novelty", None))
+
+
+def memory_salience_features(memory: nn.Module) -> int:
+    """Width of the salience input the memory's step takes (0: it takes none)."""
+    if not getattr(memory, "key_steps", False):
+        return 0
+    return int(getattr(memory, "salience_features", 0))
 
 
 def memory_replays_in_parallel(memory: nn.Module) -> bool:
@@ -177,7 +187,20 @@ class MemoryAugmentedPolicy(nn.Module):
             novelty = jnp.where(is_first, 0.0, novelty).astype(jnp.float32)
         else:
             novelty = jnp.zeros((), jnp.float32)
-        readout, carry, info = self.memory.step(carry, embedding, embedding, is_first)
+        salience_width = memory_salience_features(self.memory)
+        if salience_width:
+            spec = self.obs_spec if self.obs_spec is not None else spec_from_example(obs)
+            salience_input = flatten_observation(obs, spec)
+            if salience_input.shape != (salience_width,):
+                raise ValueError(
+                    f"the memory scores salience on {salience_width} numbers "
+                    f"(salience_features) but observations have {salience_input.shape[0]}"
+                )
+            readout, carry, info = self.memory.step(
+                carry, embedding, embedding, is_first, salience_input
+            )
+        else:
+            readout, carry, info = self.memory.step(carry, embedding, embedding, is_first)
         logits, value = self.heads(embedding, readout, obs)
         aux = {"embedding": embedding, "novelty": novelty, "memory_info": info}
         return carry, logits, value, aux

@@ -16,6 +16,7 @@ MEMORY_KINDS: dict[str, str] = {
     "hcmrl_meanpool": "ablation: short-term summaries by mean-pooling instead of the VAE",
     "hcmrl_no_longterm": "ablation: no long-term tier",
     "hcmrl_fixed": "ablation: fixed compression (always merge the oldest pair)",
+    "hcmrl_no_keys": "ablation: summaries without their most salient step (no key steps)",
     "mlp": "baseline: memoryless MLP",
     "gru": "baseline: GRU (flax GRUCell)",
     "transformer": "baseline: sliding-window transformer with GTrXL gating",
@@ -33,6 +34,7 @@ MemoryKind = Literal[
     "hcmrl_meanpool",
     "hcmrl_no_longterm",
     "hcmrl_fixed",
+    "hcmrl_no_keys",
     "mlp",
     "gru",
     "transformer",
@@ -40,6 +42,7 @@ MemoryKind = Literal[
 
 ENT_SCHEDULES = ("constant", "linear", "cosine")
 CREDIT_MODES = ("gae", "memory")
+SALIENCE_SOURCES = ("observation", "embedding")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,6 +67,9 @@ class PPOConfig:
     segment_length: int = 32  # L: steps per short-term segment (1 <= L <= immediate_size)
     num_heads: int = 4  # attention heads (memory reads and the transformer baseline)
     long_term_persists: bool = True  # keep long-term templates across episodes
+    salience: Literal["observation", "embedding"] = "observation"
+    """What a step's salience (which step a short-term summary keeps as its key) is scored on:
+    the flattened observation or the step embedding."""
     transformer_window: int = 32  # W: past steps the transformer baseline attends to
     transformer_layers: int = 1  # layers of the transformer baseline
     match_param_budget: bool = True  # size baseline cores to HCMRL's memory parameter count
@@ -176,6 +182,10 @@ class PPOConfig:
                 f"PPOConfig.num_steps ({self.num_steps}) must be >= segment_length "
                 f"({self.segment_length}): the VAE trains on rollout segments of that length"
             )
+        if self.salience not in SALIENCE_SOURCES:
+            raise ValueError(
+                f"PPOConfig.salience: unknown source {self.salience!r}; known: {SALIENCE_SOURCES}"
+            )
         if self.ent_schedule not in ENT_SCHEDULES:
             raise ValueError(
                 f"PPOConfig.ent_schedule: unknown schedule {self.ent_schedule!r}; "
@@ -207,7 +217,7 @@ class PPOConfig:
     @property
     def uses_vae(self) -> bool:
         """Whether the memory compresses with a VAE (and so trains it)."""
-        return self.memory in ("hcmrl", "hcmrl_no_longterm", "hcmrl_fixed")
+        return self.memory in ("hcmrl", "hcmrl_no_longterm", "hcmrl_fixed", "hcmrl_no_keys")
 
     @property
     def steps_per_update(self) -> int:

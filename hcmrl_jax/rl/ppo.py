@@ -53,7 +53,7 @@ from hcmrl_jax.models.baselines import (
     count_params,
     size_core,
 )
-from hcmrl_jax.models.encoder import observation_spec
+from hcmrl_jax.models.encoder import observation_size, observation_spec
 from hcmrl_jax.models.policy import (
     MemoryAugmentedPolicy,
     memory_replays_in_parallel,
@@ -206,8 +206,12 @@ def make_env(config: PPOConfig, env: Any | None = None, env_params: Any | None =
     return EnvBundle(wrapped, make_params, observation_space, int(action_space.n))
 
 
-def make_memory(config: PPOConfig) -> nn.Module:
-    """The HierarchicalMemory for an ``hcmrl*`` kind (the ablations are its configurations)."""
+def make_memory(config: PPOConfig, observation_features: int = 0) -> nn.Module:
+    """The HierarchicalMemory for an ``hcmrl*`` kind (the ablations are its configurations).
+
+    ``observation_features`` is the flattened observation's width: with
+    ``config.salience == "observation"`` the memory scores salience on it (0: on embeddings).
+    """
     from hcmrl_jax.memory import HierarchicalMemory
 
     kind = config.memory if config.memory in HCMRL_KINDS else "hcmrl"
@@ -224,6 +228,8 @@ def make_memory(config: PPOConfig) -> nn.Module:
         use_long_term=kind not in ("hcmrl_immediate", "hcmrl_no_longterm"),
         adaptive_compression=kind != "hcmrl_fixed",
         long_term_persists=config.long_term_persists,
+        key_steps=kind != "hcmrl_no_keys",
+        salience_features=observation_features if config.salience == "observation" else 0,
     )
 
 
@@ -238,8 +244,10 @@ def _acting_param_count(memory: nn.Module) -> int:
     return core_param_count(memory, memory.embed_dim)
 
 
-def make_core(config: PPOConfig) -> nn.Module:
+def make_core(config: PPOConfig, observation_features: int = 0) -> nn.Module:
     """The memory module of ``config.memory``: HierarchicalMemory or a baseline core.
+
+    ``observation_features``: the flattened observation's width, for HCMRL's salience.
 
     With ``config.match_param_budget``, a baseline's width (MLP hidden units, GRU units,
     transformer feed-forward width) is chosen so its parameter count is closest to the
@@ -248,7 +256,7 @@ def make_core(config: PPOConfig) -> nn.Module:
     """
     d = config.state_dim
     if config.memory in HCMRL_KINDS:
-        return make_memory(config)
+        return make_memory(config, observation_features)
     factories: dict[str, Callable[[int], nn.Module]] = {
         "mlp": lambda w: MLPCore(embed_dim=d, hidden=w),
         "gru": lambda w: GRUCore(embed_dim=d, hidden=w),
@@ -271,11 +279,12 @@ def make_policy(
     config: PPOConfig, observation_space: Any, num_actions: int, memory: nn.Module | None = None
 ) -> MemoryAugmentedPolicy:
     """The policy of ``config`` for an env with this observation space and action count."""
+    spec = observation_spec(observation_space)
     return MemoryAugmentedPolicy(
         state_dim=config.state_dim,
         action_dim=num_actions,
-        memory=make_core(config) if memory is None else memory,
-        obs_spec=observation_spec(observation_space),
+        memory=make_core(config, observation_size(spec)) if memory is None else memory,
+        obs_spec=spec,
         head_hidden=config.head_hidden,
         id_embed_dim=config.id_embed_dim,
         conv_features=config.conv_features,
@@ -287,6 +296,10 @@ def bind_policy(
     config: PPOConfig, policy: MemoryAugmentedPolicy, observation_space: Any, num_actions: int
 ) -> MemoryAugmentedPolicy:
     """Checks a user-built policy against the env and fills in what the env decides.
+
+    The env decides the observation spec and, for a HierarchicalMemory with key steps that
+    scores salience on embeddings while ``config.salience == "observation"``, the width of
+    the flattened observation it then scores instead.
 
     Raises:
         ValueError: ``policy.action_dim`` differs from the env's number of actions.
@@ -301,6 +314,14 @@ def bind_policy(
         updates["obs_spec"] = observation_spec(observation_space)
     if config.novelty_bonus and not policy.compute_novelty:
         updates["compute_novelty"] = True
+    memory = policy.memory
+    if (
+        config.salience == "observation"
+        and getattr(memory, "key_steps", False)
+        and getattr(memory, "salience_features", None) == 0
+    ):
+        spec = updates.get("obs_spec", policy.obs_spec)
+        updates["memory"] = memory.clone(salience_features=observation_size(spec))
     return policy.clone(**updates) if updates else policy
 
 

@@ -16,7 +16,7 @@ from hcmrl_jax.memory import (
     long_term_memory,
 )
 
-from .conftest import SMALL, key, random_inputs, setup
+from .conftest import CONFIGS, SMALL, key, random_inputs, setup
 
 LENGTH = SMALL["segment_length"]
 DIM = SMALL["embed_dim"]
@@ -132,8 +132,12 @@ def test_initial_state_batch_shape_and_param_tree(small):
         "long_term_attention",
         "tier_mix",
     }
-    # Summaries enter attention through a learned projection from Z (+ time code) to D.
-    assert params["attention"]["short_term_attention"]["input_kernel"].shape == (4 + 2 * 4, DIM)
+    # Summaries enter attention through a learned projection to D from Z + two time codes +
+    # the key step's embedding (D) and its time code.
+    assert params["attention"]["short_term_attention"]["input_kernel"].shape == (
+        4 + 2 * 4 + DIM + 4,
+        DIM,
+    )
     assert {"encoder_input", "decoder_output", "head_mean"} <= set(params["vae"])
     assert memory.state_nbytes() == sum(x.nbytes for x in jax.tree.leaves(state)) // 5
 
@@ -310,6 +314,51 @@ def test_fixed_compression_merges_the_oldest_regardless_of_novelty():
     assert not bool(jnp.any(final.long_term.valid))
     np.testing.assert_array_equal(infos.long_term_weights, 0.0)
     np.testing.assert_array_equal(infos.tier_mix[:, 2], 0.0)
+
+
+def test_a_salient_step_outlives_every_merge_of_its_span_as_a_key():
+    # Fixed compression merges the oldest pair at every push, so by step 400 the first slot
+    # averages ~90 segments; its key is still the one unusual step, written at t = 1 (not a
+    # segment boundary), and the read sees it (with its age) beside the summary.
+    memory, params, run = setup("fixed")
+    embeddings, queries, firsts = random_inputs(9, 401, DIM)
+    embeddings = embeddings.at[1].set(8.0)
+    final, _ = run(params, memory.initial_state(), embeddings, queries, firsts)
+    short_term = final.short_term
+    assert int(short_term.span_start[0]) == 0 and int(short_term.span_end[0]) > 80 * LENGTH
+    assert int(short_term.key_step[0]) == 1
+    np.testing.assert_allclose(short_term.key[0], 8.0)
+    assert float(short_term.key_salience[0]) > 10 * float(jnp.max(short_term.key_salience[1:]))
+    keys, key_ages, _ = memory.replay_context(final, False)["short_term_keys"]
+    np.testing.assert_allclose(keys[0], 8.0)
+    assert float(key_ages[0]) == 400.0
+    # The salience statistics describe the input stream: an episode start keeps them.
+    reset = memory.reset(final, True)
+    np.testing.assert_array_equal(reset.salience_var, final.salience_var)
+    assert not bool(jnp.any(reset.short_term.valid))
+    # The ablation reads summaries only.
+    no_keys = HierarchicalMemory(**{**CONFIGS["fixed"], "key_steps": False})
+    assert "short_term_keys" not in no_keys.replay_context(no_keys.initial_state(), True)
+
+
+def test_salience_input_is_checked_against_salience_features():
+    memory = HierarchicalMemory(**{**SMALL, "salience_features": 3})
+    params = memory.init_params(key(1))
+    state = memory.initial_state()
+    assert state.salience_mean.shape == (3,)
+    embedding = jnp.zeros((DIM,))
+    with pytest.raises(ValueError, match="salience_input"):
+        memory.apply(params, state, embedding, embedding, True, method="step")
+    with pytest.raises(ValueError, match="salience_input"):
+        memory.apply(params, state, embedding, embedding, True, jnp.zeros(4), method="step")
+    _, state, _ = memory.apply(
+        params, state, embedding, embedding, True, jnp.ones(3), method="step"
+    )
+    np.testing.assert_allclose(state.salience_mean, memory.salience_rate)
+    with pytest.raises(ValueError, match="salience_features"):
+        HierarchicalMemory(**{**SMALL, "salience_features": -1})
+    with pytest.raises(ValueError, match="salience_rate"):
+        HierarchicalMemory(**{**SMALL, "salience_rate": 0.0})
 
 
 def test_immediate_only_ablation_never_summarises():

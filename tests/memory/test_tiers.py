@@ -162,3 +162,35 @@ def test_long_term_novel_summary_takes_over_the_least_used_template():
 def test_tier_factories_reject_bad_sizes(factory, kwargs, field):
     with pytest.raises(ValueError, match=field):
         factory(**kwargs)
+
+
+def test_short_term_merges_keep_the_more_salient_key_step():
+    tier = short_term_memory(size=3, summary_dim=2, embed_dim=2, adaptive=False)
+    push = jax.jit(tier.push)
+    state = tier.init()
+    # Salience 9 on the second summary's key; the oldest pair merges at every push once full.
+    saliences = [1.0, 9.0, 2.0, 3.0, 4.0, 5.0]
+    for index, salience in enumerate(saliences):
+        start = 4 * index
+        state = push(
+            state,
+            jnp.zeros((2,)),
+            jnp.zeros((2,)),
+            jnp.zeros((2,)),
+            start,
+            start + 4,
+            4,
+            True,
+            key=jnp.full((2,), float(index)),
+            key_salience=salience,
+            key_step=start + 1,
+        )
+    # Four merges into the oldest slot: it covers steps [0, 16) and still holds summary 1's key.
+    np.testing.assert_array_equal(state.span_start, [0, 16, 20])
+    np.testing.assert_array_equal(state.key_step, [5, 17, 21])
+    np.testing.assert_allclose(state.key[0], [1.0, 1.0])
+    np.testing.assert_allclose(state.key_salience, [9.0, 4.0, 5.0])
+    keys, key_ages, key_saliences = jax.jit(tier.key_view)(state, 24)
+    np.testing.assert_allclose(key_saliences, [9.0, 4.0, 5.0])
+    np.testing.assert_allclose(keys, state.key)
+    np.testing.assert_array_equal(key_ages, [19.0, 7.0, 3.0])

@@ -1,0 +1,657 @@
+"""Recall against lag: ``python -m experiments.benchmark recall [options]``.
+
+Trains every memory kind of ``--memories`` on a recall task at every lag of ``--lags`` and
+reports the final return and success of each (kind, lag) cell: how far back each kind can carry
+one fact it saw once. The task is the passive recall probe (``--env recall``, :mod:`envs_jax.
+recall`: a cue at ``t = 0``, a query at ``t = lag``, noise in between; chance is return 0 and
+success ``1 / num_cues``) or bsuite's MemoryChain (``--env MemoryChain-bsuite``, the lag is its
+``memory_length``; it reports no success, so success is the share of right answers,
+``(return + 1) / 2``, chance 0.5).
+
+Every cell is one :class:`hcmrl_jax.rl.PPOConfig` (``env_overrides`` sets the lag; ``--overrides``
+adds PPOConfig fields to every kind alike) with equal env steps for every kind and, by the
+config's default ``match_param_budget``, baseline cores sized to HCMRL's parameter count (each
+kind's count is printed). All seeds of a cell train as one program: ``init`` and the chunked
+``update`` of :func:`hcmrl_jax.rl.make_train_chunks`, both under ``jax.vmap`` over the seeds'
+keys, with a progress bar between chunks. The lag is an env-params value carried in the runner
+state, so a kind's compiled update is reused for every lag (a cell's ``compile_s`` is 0 then).
+
+The final return (success) of a seed is the mean over the episodes that finished in the last
+``--final-window`` updates (default 10 % of the updates): the per-update means weighted by the
+number of episodes each update finished.
+
+Writes into ``--out`` (default ``outputs/benchmarks/recall-<env>``):
+
+* ``results.json`` — the settings and, per cell, the per-seed final return and success, their
+  mean and std, wall seconds, compile seconds, env steps per second, the parameter count and
+  the per-update return curve of each seed. Rewritten after every finished cell; a rerun with
+  the same settings skips the cells already there (so a sweep can be resumed or extended cell
+  by cell), ``--overwrite`` discards them;
+* ``results.md`` — a Markdown table (rows: memory kinds, columns: lags) of
+  ``return mean ± std / success mean``, also printed at the end;
+* ``recall.png`` — final return and success against lag (log axis), one line per kind, seed
+  std as error bars, chance levels dashed.
+
+This suite trains agents for minutes to hours, so ``python -m experiments.benchmark all`` leaves
+it out; run it by name.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import jax
+import numpy as np
+import tyro
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from tqdm.auto import tqdm
+
+import envs_jax
+from experiments.multiseed import seed_keys
+from experiments.train import config_to_dict, strong_types
+from hcmrl_jax.rl import PPOConfig, make_train_chunks, param_count
+from hcmrl_jax.rl.config import MemoryKind
+
+RESULTS_JSON = "results.json"
+RESULTS_MD = "results.md"
+RESULTS_PNG = "recall.png"
+#: Env option that holds the lag, per supported env.
+LAG_OPTION: dict[str, str] = {"recall": "lag", "MemoryChain-bsuite": "memory_length"}
+RecallEnv = Literal["recall", "MemoryChain-bsuite"]
+#: PPOConfig fields that have their own flag here (not settable through --overrides).
+OWN_FLAGS: dict[str, str] = {
+    "env_id": "--env",
+    "env_overrides": "--lags / --env-options",
+    "memory": "--memories",
+    "total_timesteps": "--total-steps",
+    "num_envs": "--num-envs",
+    "num_steps": "--num-steps",
+}
+_PPO_DEFAULTS: dict[str, Any] = {
+    f.name: f.default for f in dataclasses.fields(PPOConfig) if f.default is not dataclasses.MISSING
+}
+#: y ranges of the plot: every possible final return (one decision worth +1, or at worst -1)
+#: and success.
+RETURN_LIMITS: tuple[float, float] = (-1.05, 1.05)
+SUCCESS_LIMITS: tuple[float, float] = (-0.02, 1.02)
+#: Factor of room left and right of the smallest and largest lag on the log axis.
+LAG_MARGIN = 1.5
+#: Share of the updates averaged for the final numbers when --final-window is not given.
+DEFAULT_FINAL_SHARE = 0.1
+#: Progress lines per cell the chunking aims at (chunk sizes that divide the run are preferred,
+#: so that one compiled chunk serves the whole run).
+TARGET_CHUNKS = 20
+
+
+@dataclasses.dataclass(frozen=True)
+class RecallBenchmarkArgs:
+    """Train memory kinds on a recall task at several lags; tabulate return and success."""
+
+    env: RecallEnv = "recall"  # task: the passive recall probe or bsuite's MemoryChain
+    lags: tuple[int, ...] = (100, 300, 1000, 3000)  # steps from the cue to the query
+    memories: tuple[MemoryKind, ...] = ("hcmrl", "hcmrl_immediate", "gru", "transformer")
+    """Memory kinds to compare (each trained at every lag)."""
+    seeds: int = 1  # seeds per cell, trained at once (vmapped in one program)
+    seed: int = 0  # first seed; seed i uses the key of seed + i
+    total_steps: int = 5_000_000  # env steps per seed and cell (equal for every kind)
+    num_envs: int = _PPO_DEFAULTS["num_envs"]  # parallel environments per seed
+    num_steps: int = _PPO_DEFAULTS["num_steps"]  # rollout length per update
+    out: str | None = None  # output folder; default outputs/benchmarks/recall-<env>
+    overrides: dict[str, str] = dataclasses.field(default_factory=dict)
+    """Extra PPOConfig fields for every kind, as name value pairs, e.g. lr 1e-3 state_dim 32."""
+    env_options: dict[str, str] = dataclasses.field(default_factory=dict)
+    """Extra env options for every cell (static config or EnvParams), e.g. num_cues 4."""
+    final_window: int | None = None  # last updates averaged for the final numbers (default 10%)
+    overwrite: bool = False  # discard the cells of an existing results.json in --out
+    progress: bool = True  # show a progress bar per cell
+
+    def __post_init__(self) -> None:
+        for name in ("seeds", "total_steps", "num_envs", "num_steps"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"--{name.replace('_', '-')} must be a positive integer")
+        if not self.lags or any(lag < 1 for lag in self.lags):
+            raise ValueError(f"--lags must be one or more integers >= 1, got {self.lags}")
+        if not self.memories:
+            raise ValueError("--memories needs at least one memory kind")
+        if self.final_window is not None and self.final_window < 1:
+            raise ValueError(f"--final-window must be >= 1, got {self.final_window}")
+        for name in self.overrides:
+            if name in OWN_FLAGS:
+                raise ValueError(f"--overrides {name}: set it with {OWN_FLAGS[name]}")
+            if name not in _PPO_DEFAULTS:
+                raise ValueError(
+                    f"--overrides {name}: PPOConfig has no such field; fields: "
+                    f"{sorted(set(_PPO_DEFAULTS) - set(OWN_FLAGS))}"
+                )
+        if LAG_OPTION[self.env] in self.env_options:
+            raise ValueError(f"--env-options {LAG_OPTION[self.env]}: set the lag with --lags")
+
+    @property
+    def out_dir(self) -> str:
+        return self.out or os.path.join("outputs", "benchmarks", f"recall-{self.env}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Configs of the cells
+# ---------------------------------------------------------------------------------------------
+
+
+def parse_value(text: str, like: Any) -> Any:
+    """Converts a command-line string to the type of ``like`` (bool, int, float or str).
+
+    Raises:
+        ValueError: the text is not a value of that type.
+    """
+    if isinstance(like, bool):
+        lowered = text.lower()
+        if lowered not in ("true", "false", "1", "0", "yes", "no"):
+            raise ValueError(f"{text!r} is not a bool")
+        return lowered in ("true", "1", "yes")
+    if isinstance(like, int):
+        return int(text)
+    if isinstance(like, float):
+        return float(text)
+    return text
+
+
+def parse_overrides(overrides: dict[str, str]) -> dict[str, Any]:
+    """PPOConfig field values from their command-line strings, typed like the field defaults."""
+    parsed = {}
+    for name, text in overrides.items():
+        try:
+            parsed[name] = parse_value(text, _PPO_DEFAULTS[name])
+        except ValueError as error:
+            raise ValueError(f"--overrides {name}: {error}") from error
+    return parsed
+
+
+def parse_env_options(options: dict[str, str]) -> dict[str, int | float | bool | str]:
+    """Env option values from strings: int, else float, else true/false, else the text."""
+    parsed: dict[str, int | float | bool | str] = {}
+    for name, text in options.items():
+        for kind in (int, float):
+            try:
+                parsed[name] = kind(text)
+                break
+            except ValueError:
+                continue
+        else:
+            lowered = text.lower()
+            parsed[name] = lowered == "true" if lowered in ("true", "false") else text
+    return parsed
+
+
+def env_overrides(env_id: str, lag: int, options: dict[str, Any]) -> dict[str, Any]:
+    """The env options of one lag: the lag, and a time limit beyond it when the env's default
+    limit would cut the episode before the query."""
+    overrides = {**options, LAG_OPTION[env_id]: int(lag)}
+    _, params = envs_jax.make(env_id, **overrides)
+    if int(params.max_steps_in_episode) <= lag + 1:
+        overrides["max_steps_in_episode"] = 2 * (lag + 1)
+    return overrides
+
+
+def cell_config(args: RecallBenchmarkArgs, memory: str, lag: int) -> PPOConfig:
+    """The PPOConfig of one (memory kind, lag) cell."""
+    return PPOConfig(
+        **parse_overrides(args.overrides),
+        env_id=args.env,
+        env_overrides=env_overrides(args.env, lag, parse_env_options(args.env_options)),
+        memory=memory,
+        total_timesteps=args.total_steps,
+        num_envs=args.num_envs,
+        num_steps=args.num_steps,
+    )
+
+
+def resolve_final_window(final_window: int | None, num_updates: int) -> int:
+    """The number of last updates averaged: the given one (at most the run), else 10 %."""
+    if final_window is None:
+        return max(1, int(round(DEFAULT_FINAL_SHARE * num_updates)))
+    return min(final_window, num_updates)
+
+
+def settings_of(args: RecallBenchmarkArgs) -> dict[str, Any]:
+    """What every cell of a results file shares (everything but the kinds and lags)."""
+    num_updates = cell_config(args, args.memories[0], args.lags[0]).num_updates
+    return {
+        "env": args.env,
+        "seeds": list(range(args.seed, args.seed + args.seeds)),
+        "total_steps": args.total_steps,
+        "num_envs": args.num_envs,
+        "num_steps": args.num_steps,
+        "num_updates": num_updates,
+        "overrides": parse_overrides(args.overrides),
+        "env_options": parse_env_options(args.env_options),
+        "final_window": resolve_final_window(args.final_window, num_updates),
+    }
+
+
+def chunk_sizes(num_updates: int, target_chunks: int = TARGET_CHUNKS) -> list[int]:
+    """Chunk sizes that sum to ``num_updates``: equal chunks when a divisor gives between half
+    and twice ``target_chunks`` of them (one compiled program), else equal chunks and a
+    remainder."""
+    if num_updates <= target_chunks:
+        return [1] * num_updates
+    counts = range(target_chunks // 2, 2 * target_chunks + 1)
+    dividing = [k for k in counts if num_updates % k == 0]
+    if dividing:
+        count = min(dividing, key=lambda k: abs(k - target_chunks))
+        return [num_updates // count] * count
+    size = math.ceil(num_updates / target_chunks)
+    sizes = [size] * (num_updates // size)
+    if num_updates % size:
+        sizes.append(num_updates % size)
+    return sizes
+
+
+# ---------------------------------------------------------------------------------------------
+# Final numbers
+# ---------------------------------------------------------------------------------------------
+
+
+def window_mean(values: np.ndarray, episodes: np.ndarray, window: int) -> np.ndarray:
+    """Episode-weighted mean of per-update means over the last ``window`` updates.
+
+    Args:
+        values: float [S, U] per-update means over finished episodes (NaN where none finished).
+        episodes: float [S, U] episodes finished in each update.
+        window: number of last updates to average.
+
+    Returns:
+        float [S]: per seed, ``sum(value * episodes) / sum(episodes)`` over the window's updates
+        that finished episodes; NaN for a seed whose window finished none.
+    """
+    values, episodes = np.asarray(values)[:, -window:], np.asarray(episodes)[:, -window:]
+    weights = np.where(np.isfinite(values) & (episodes > 0), episodes, 0.0)
+    total = np.sum(np.where(weights > 0, values, 0.0) * weights, axis=1)
+    count = np.sum(weights, axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, total / np.maximum(count, 1e-12), np.nan)
+
+
+def success_curve(env_id: str, metrics: dict[str, np.ndarray]) -> np.ndarray:
+    """Per-update success [S, U]: the env's own, or the share of right answers
+    ``(return + 1) / 2`` for MemoryChain (one +1/-1 decision per episode, no success info)."""
+    if env_id == "MemoryChain-bsuite":
+        return (np.asarray(metrics["episode_return"]) + 1.0) / 2.0
+    return np.asarray(metrics["success"])
+
+
+def _json_number(value: float) -> float | None:
+    return float(value) if np.isfinite(value) else None
+
+
+def _seed_stats(values: np.ndarray) -> tuple[float | None, float | None]:
+    finite = np.asarray(values)[np.isfinite(values)]
+    if finite.size == 0:
+        return None, None
+    return float(np.mean(finite)), float(np.std(finite))
+
+
+def summarize_cell(env_id: str, metrics: dict[str, np.ndarray], window: int) -> dict[str, Any]:
+    """Final return and success per seed and over seeds, and the return curves."""
+    episodes = np.asarray(metrics["episodes"])
+    returns = window_mean(metrics["episode_return"], episodes, window)
+    successes = window_mean(success_curve(env_id, metrics), episodes, window)
+    return_mean, return_std = _seed_stats(returns)
+    success_mean, success_std = _seed_stats(successes)
+    return {
+        "final_return": [_json_number(v) for v in returns],
+        "final_success": [_json_number(v) for v in successes],
+        "final_episodes": [int(v) for v in episodes[:, -window:].sum(axis=1)],
+        "return_mean": return_mean,
+        "return_std": return_std,
+        "success_mean": success_mean,
+        "success_std": success_std,
+        "return_curve": [
+            [_json_number(v) for v in curve] for curve in np.asarray(metrics["episode_return"])
+        ],
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Training a cell
+# ---------------------------------------------------------------------------------------------
+
+
+def _shared_update_key(config: PPOConfig, size: int) -> str:
+    """Cells whose configs differ only in env-params values (the lag, the time limit) share one
+    compiled update: those values live in the runner state, not in the program."""
+    fields = config_to_dict(config)
+    per_cell = ("max_steps_in_episode", *LAG_OPTION.values())
+    fields["env_overrides"] = {
+        k: v for k, v in fields["env_overrides"].items() if k not in per_cell
+    }
+    return json.dumps([fields, size], sort_keys=True)
+
+
+def train_cell(
+    config: PPOConfig,
+    keys: jax.Array,
+    compiled_updates: dict[str, Any],
+    progress: bool,
+    description: str,
+) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+    """Trains one seed per key, all seeds vmapped in one program, chunk by chunk.
+
+    Args:
+        config: the cell's config.
+        keys: typed PRNG keys [S].
+        compiled_updates: compiled vmapped chunk updates, shared across cells (filled here).
+        progress: show a tqdm bar.
+        description: the bar's label.
+
+    Returns:
+        Host metrics (name -> float32 [S, U]) and timings: ``wall_s`` (everything, compiles
+        included), ``compile_s`` (compiling the chunk updates), ``train_s`` (running them).
+    """
+    start = time.perf_counter()
+    sizes = chunk_sizes(config.num_updates)
+    init_fn, _ = make_train_chunks(config, sizes[0])
+    state = strong_types(jax.jit(jax.vmap(init_fn))(keys))
+    compile_s = train_s = 0.0
+    chunks: list[dict[str, np.ndarray]] = []
+    num_seeds = int(keys.shape[0])
+    bar = tqdm(
+        total=config.num_updates * config.steps_per_update * num_seeds,
+        unit="step",
+        unit_scale=True,
+        dynamic_ncols=True,
+        disable=not progress,
+        desc=description,
+    )
+    try:
+        for size in sizes:
+            key = _shared_update_key(config, size)
+            if key not in compiled_updates:
+                _, update_fn = make_train_chunks(config, size)
+                begin = time.perf_counter()
+                update = jax.jit(jax.vmap(update_fn), donate_argnums=0)
+                compiled_updates[key] = update.lower(state).compile()
+                compile_s += time.perf_counter() - begin
+            begin = time.perf_counter()
+            state, metrics = compiled_updates[key](state)
+            metrics = jax.device_get(metrics)
+            train_s += time.perf_counter() - begin
+            chunks.append(metrics)
+            latest = _latest_finite(metrics["episode_return"])
+            if latest is not None:
+                bar.set_postfix({"return": f"{latest:.3f}"}, refresh=False)
+            bar.update(size * config.steps_per_update * num_seeds)
+    finally:
+        bar.close()
+    metrics = {name: np.concatenate([c[name] for c in chunks], axis=1) for name in chunks[0]}
+    timings = {
+        "wall_s": time.perf_counter() - start,
+        "compile_s": compile_s,
+        "train_s": train_s,
+    }
+    return metrics, timings
+
+
+def _latest_finite(values: np.ndarray) -> float | None:
+    """Seed mean of the last update in which any seed finished an episode ([S, U] input)."""
+    values = np.asarray(values)
+    for column in values.T[::-1]:
+        finite = column[np.isfinite(column)]
+        if finite.size:
+            return float(finite.mean())
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Files
+# ---------------------------------------------------------------------------------------------
+
+
+def cell_name(memory: str, lag: int) -> str:
+    return f"{memory}/lag{lag}"
+
+
+def load_results(path: str, settings: dict[str, Any], overwrite: bool) -> dict[str, Any]:
+    """The cells of an existing results file made with the same settings (none on overwrite).
+
+    Raises:
+        ValueError: the file was made with other settings and ``overwrite`` is False.
+    """
+    if overwrite or not os.path.exists(path):
+        return {}
+    with open(path, encoding="utf-8") as handle:
+        saved = json.load(handle)
+    old = saved.get("settings", {})
+    if old != settings:
+        differ = sorted(k for k in {*old, *settings} if old.get(k) != settings.get(k))
+        raise ValueError(
+            f"{path} holds cells made with other settings (they differ in {differ}); pass "
+            "--overwrite to discard them or --out for another folder"
+        )
+    return dict(saved.get("cells", {}))
+
+
+def write_json(path: str, payload: dict[str, Any]) -> None:
+    """Writes ``payload`` through a temporary file, so an interruption never leaves half a file."""
+    partial = path + ".partial"
+    with open(partial, "w", encoding="utf-8") as handle:
+        json.dump(payload, handle, indent=1, allow_nan=False)
+    os.replace(partial, path)
+
+
+def _ordered(values: Sequence[Any], first: Sequence[Any]) -> list[Any]:
+    """``first`` in its order, then the other values in theirs, without repeats."""
+    return list(dict.fromkeys([*(v for v in first if v in values), *values]))
+
+
+def _fmt(value: float | None, spec: str = ".3f") -> str:
+    return "n/a" if value is None else format(value, spec)
+
+
+def markdown_table(cells: dict[str, Any], memories: Sequence[str], lags: Sequence[int]) -> str:
+    """Rows: memory kinds; columns: lags; cells ``return mean ± std / success mean``."""
+    header = "| memory | " + " | ".join(f"lag {lag:,}" for lag in lags) + " |"
+    lines = [header, "| --- " * (len(lags) + 1) + "|"]
+    for memory in memories:
+        entries = []
+        for lag in lags:
+            cell = cells.get(cell_name(memory, lag))
+            if cell is None:
+                entries.append("–")
+                continue
+            entries.append(
+                f"{_fmt(cell['return_mean'])} ± {_fmt(cell['return_std'])} / "
+                f"{_fmt(cell['success_mean'], '.2f')}"
+            )
+        lines.append(f"| {memory} | " + " | ".join(entries) + " |")
+    return "\n".join(lines)
+
+
+def chance_levels(env_id: str, env_options: dict[str, Any]) -> tuple[float, float]:
+    """Return and success of a player that cannot remember: ``(0, 1 / num_actions)``."""
+    env, params = envs_jax.make(env_id, **env_options)
+    return 0.0, 1.0 / int(env.action_space(params).n)
+
+
+def plot_sweep(
+    cells: dict[str, Any],
+    memories: Sequence[str],
+    lags: Sequence[int],
+    chance: tuple[float, float],
+    path: str,
+    title: str,
+) -> Figure:
+    """Final return and success against lag (log axis), one line per memory kind, the seeds'
+    std as error bars, chance dashed; saved to ``path`` as a PNG."""
+    figure = Figure(figsize=(11.0, 4.2), layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = figure.subplots(1, 2)
+    panels = (
+        ("return", "final episode return", RETURN_LIMITS),
+        ("success", "final success", SUCCESS_LIMITS),
+    )
+    for axis, (metric, label, limits), level in zip(axes, panels, chance, strict=True):
+        for memory in memories:
+            points = [
+                (lag, cells[cell_name(memory, lag)])
+                for lag in lags
+                if cell_name(memory, lag) in cells
+                and cells[cell_name(memory, lag)][f"{metric}_mean"] is not None
+            ]
+            if not points:
+                continue
+            xs = [lag for lag, _ in points]
+            means = [cell[f"{metric}_mean"] for _, cell in points]
+            stds = [cell[f"{metric}_std"] or 0.0 for _, cell in points]
+            axis.errorbar(xs, means, yerr=stds, marker="o", capsize=3, label=memory)
+        axis.axhline(level, color="grey", linestyle="--", linewidth=1, label="chance")
+        axis.set_xscale("log")
+        axis.set_xticks(list(lags), labels=[f"{lag:,}" for lag in lags])
+        axis.minorticks_off()
+        axis.set_xlim(min(lags) / LAG_MARGIN, max(lags) * LAG_MARGIN)
+        axis.set_ylim(*limits)
+        axis.set_xlabel("lag (steps from cue to query)")
+        axis.set_ylabel(label)
+        axis.grid(True, which="both", alpha=0.3)
+    axes[0].legend(fontsize="small")
+    figure.suptitle(title)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    figure.savefig(path, dpi=110)
+    return figure
+
+
+def write_outputs(
+    out_dir: str,
+    settings: dict[str, Any],
+    cells: dict[str, Any],
+    memories: Sequence[str],
+    lags: Sequence[int],
+) -> str:
+    """Writes results.json, results.md and recall.png; returns the Markdown table."""
+    write_json(os.path.join(out_dir, RESULTS_JSON), {"settings": settings, "cells": cells})
+    all_memories = _ordered([c["memory"] for c in cells.values()], memories)
+    all_lags = sorted({*lags, *(c["lag"] for c in cells.values())})
+    table = markdown_table(cells, all_memories, all_lags)
+    chance = chance_levels(settings["env"], settings["env_options"])
+    seeds = len(settings["seeds"])
+    title = (
+        f"{settings['env']}: {settings['total_steps']:,} env steps, {seeds} seed(s), "
+        f"final {settings['final_window']} of {settings['num_updates']} updates"
+    )
+    with open(os.path.join(out_dir, RESULTS_MD), "w", encoding="utf-8") as handle:
+        handle.write(
+            f"# {title}\n\nCells: final return mean ± std over seeds / final success mean. "
+            f"Chance: return {chance[0]:g}, success {chance[1]:.3g}.\n\n{table}\n"
+        )
+    plot_sweep(cells, all_memories, all_lags, chance, os.path.join(out_dir, RESULTS_PNG), title)
+    return table
+
+
+# ---------------------------------------------------------------------------------------------
+# The sweep
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class SweepPlan:
+    """The validated sweep: its settings, the cells to train and the cells already done."""
+
+    args: RecallBenchmarkArgs
+    settings: dict[str, Any]  # what every cell of the results file shares
+    configs: dict[tuple[str, int], PPOConfig]  # (memory kind, lag) -> config, in sweep order
+    done: dict[str, Any]  # cells loaded from an existing results.json (same settings)
+
+
+def plan_sweep(args: RecallBenchmarkArgs) -> SweepPlan:
+    """Builds every cell's config (validating it) and loads the cells already done.
+
+    Raises:
+        ValueError: a bad option or config value, or a results file made with other settings.
+        KeyError: an unknown env option or memory kind.
+    """
+    settings = settings_of(args)
+    configs = {(m, lag): cell_config(args, m, lag) for m in args.memories for lag in args.lags}
+    done = load_results(os.path.join(args.out_dir, RESULTS_JSON), settings, args.overwrite)
+    return SweepPlan(args=args, settings=settings, configs=configs, done=done)
+
+
+def run_sweep(plan: SweepPlan, log: Any = print) -> dict[str, Any]:
+    """Trains and records every (memory kind, lag) cell not already done; returns all cells."""
+    args, settings = plan.args, plan.settings
+    out_dir = args.out_dir
+    os.makedirs(out_dir, exist_ok=True)
+    cells = dict(plan.done)
+    keys = seed_keys(args.seed, args.seeds)
+    compiled_updates: dict[str, Any] = {}
+    log(
+        f"{args.env}: lags {list(args.lags)}, {args.seeds} seed(s), {args.total_steps:,} env "
+        f"steps per seed ({settings['num_updates']} updates of {args.num_envs} envs x "
+        f"{args.num_steps} steps), final window {settings['final_window']} updates; "
+        f"devices {jax.devices()}"
+    )
+    params = {m: param_count(plan.configs[m, args.lags[0]]) for m in args.memories}
+    for memory, count in params.items():
+        log(f"{memory}: {count:,} parameters")
+    for (memory, lag), config in plan.configs.items():
+        name = cell_name(memory, lag)
+        if name in cells:
+            cell = cells[name]
+            log(
+                f"skip {memory} lag {lag}: already in {RESULTS_JSON} (return "
+                f"{_fmt(cell['return_mean'])}, success {_fmt(cell['success_mean'], '.2f')})"
+            )
+            continue
+        metrics, timings = train_cell(
+            config, keys, compiled_updates, args.progress, f"{memory} lag {lag}"
+        )
+        env_steps = config.num_updates * config.steps_per_update * args.seeds
+        cells[name] = cell = {
+            "memory": memory,
+            "lag": lag,
+            **summarize_cell(args.env, metrics, settings["final_window"]),
+            "wall_s": timings["wall_s"],
+            "compile_s": timings["compile_s"],
+            "env_steps": env_steps,
+            "env_steps_per_s": env_steps / max(timings["train_s"], 1e-9),
+            "param_count": params[memory],
+            "config": config_to_dict(config),
+        }
+        write_outputs(out_dir, settings, cells, args.memories, args.lags)
+        log(
+            f"{memory} lag {lag}: return {_fmt(cell['return_mean'])} ± "
+            f"{_fmt(cell['return_std'])}, success {_fmt(cell['success_mean'], '.2f')}, "
+            f"{timings['wall_s']:.1f} s ({timings['compile_s']:.1f} s compile, "
+            f"{cell['env_steps_per_s']:,.0f} env steps/s)"
+        )
+    table = write_outputs(out_dir, settings, cells, args.memories, args.lags)
+    log(table)
+    for file_name in (RESULTS_JSON, RESULTS_MD, RESULTS_PNG):
+        log(f"  {os.path.join(out_dir, file_name)}")
+    return cells
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = tyro.cli(
+            RecallBenchmarkArgs,
+            args=argv,
+            prog="python -m experiments.benchmark recall",
+            description=__doc__,
+        )
+        plan = plan_sweep(args)
+    except (KeyError, ValueError) as error:
+        print(f"error: {error.args[0] if error.args else error}", file=sys.stderr)
+        raise SystemExit(2) from error
+    return run_sweep(plan)
+
+
+if __name__ == "__main__":
+    main()
