@@ -45,6 +45,9 @@ from hcmrl_jax.models.attention import (
 )
 
 SUMMARY_KINDS = ("vae", "mean")
+#: Bound on the z-scores of the salience input a key keeps (a rare event can score in the
+#: hundreds; the read needs its sign and rough size, not a number that swamps the others).
+KEY_INPUT_CLIP = 5.0
 TIER_NAMES = ("immediate", "short_term", "long_term")
 
 
@@ -63,6 +66,8 @@ class MemoryState:
       segment_key: [D] float32 embedding of the open segment's most salient step so far.
       segment_key_salience: [] float32 its salience.
       segment_key_step: [] int32 its episode step.
+      segment_key_input: [I] float32 its salience input as a clipped z-score (I =
+        ``key_input_dim``: O with ``salience_features`` > 0, else 0).
       salience_mean: [O] float32 running mean of the salience input (kept across episodes).
       salience_var: [O] float32 running variance of the salience input (kept across episodes).
     """
@@ -76,6 +81,7 @@ class MemoryState:
     segment_key: jax.Array  # [D] float32
     segment_key_salience: jax.Array  # [] float32
     segment_key_step: jax.Array  # [] int32
+    segment_key_input: jax.Array  # [I] float32
     salience_mean: jax.Array  # [O] float32
     salience_var: jax.Array  # [O] float32
 
@@ -250,6 +256,12 @@ class HierarchicalMemory(nn.Module):
         return self.salience_features or self.embed_dim
 
     @property
+    def key_input_dim(self) -> int:
+        """Width of the normalised salience input each key keeps: O with an input of its own
+        (``salience_features`` > 0), else 0 (the embedding is kept already)."""
+        return self.salience_features if self.key_steps else 0
+
+    @property
     def uses_keys(self) -> bool:
         """Whether short-term summaries carry key steps into the read."""
         return self.use_short_term and self.key_steps
@@ -272,6 +284,7 @@ class HierarchicalMemory(nn.Module):
             adaptive=self.adaptive_compression,
             redundancy_floor=self.redundancy_floor,
             min_variance=self.min_variance,
+            key_input_dim=self.key_input_dim,
         )
 
     def long_term_tier(self) -> LongTermMemory:
@@ -306,6 +319,7 @@ class HierarchicalMemory(nn.Module):
             segment_key=jnp.zeros((self.embed_dim,), jnp.float32),
             segment_key_salience=jnp.zeros((), jnp.float32),
             segment_key_step=jnp.zeros((), jnp.int32),
+            segment_key_input=jnp.zeros((self.key_input_dim,), jnp.float32),
             salience_mean=jnp.zeros((self.salience_dim,), jnp.float32),
             salience_var=jnp.ones((self.salience_dim,), jnp.float32),
         )
@@ -399,7 +413,7 @@ class HierarchicalMemory(nn.Module):
 
         Returns:
           ``{"short_term": (mean [S, Zs], age [S], length [S], valid [S]),
-          "short_term_keys": (key [S, D], key_age [S], key_salience [S]),
+          "short_term_keys": (key [S, D], key_age [S], key_salience [S], key_input [S, I]),
           "long_term": (mean [K, Zs], count [K], valid [K])}`` (float32 times, bool masks),
           with only the parts this configuration has (empty for the immediate tier alone).
         """
@@ -431,8 +445,12 @@ class HierarchicalMemory(nn.Module):
             means, ages, lengths, valid = context["short_term"]
             parts = (means, encode_time(ages), encode_time(lengths))
             if self.uses_keys:
-                keys, key_ages, key_saliences = context["short_term_keys"]
+                keys, key_ages, key_saliences, key_inputs = context["short_term_keys"]
                 parts = (*parts, keys, encode_time(key_ages))
+                if self.key_input_dim:
+                    # The key's own input, read through the attention's learned projection: a
+                    # decision at t = 1,000 trains how what was seen at t = 0 is read.
+                    parts = (*parts, key_inputs)
                 # Salient keys are read first: log(1 + salience) is an additive logit prior
                 # (with a learned per-head scale), so the read finds a rare event before its
                 # query has learned to look for it.
@@ -621,6 +639,10 @@ class HierarchicalMemory(nn.Module):
         if self.key_steps:
             scored = self._salience_input(embedding, salience_input)
             salience = self.salience(state, scored)
+            normalised = (scored - state.salience_mean) / jnp.sqrt(
+                state.salience_var + self.min_variance
+            )
+            key_input = jnp.clip(normalised, -KEY_INPUT_CLIP, KEY_INPUT_CLIP)[: self.key_input_dim]
             state = self._update_salience_stats(state, scored)
 
         # The segment summary is accumulated step by step (no gradient: the VAE learns from
@@ -644,6 +666,7 @@ class HierarchicalMemory(nn.Module):
                 segment_key=jnp.where(take, stored, state.segment_key),
                 segment_key_salience=jnp.where(take, salience, state.segment_key_salience),
                 segment_key_step=jnp.where(take, step, state.segment_key_step),
+                segment_key_input=jnp.where(take, key_input, state.segment_key_input),
             )
 
         if self.uses_vae:
@@ -674,6 +697,7 @@ class HierarchicalMemory(nn.Module):
             key=state.segment_key,
             key_salience=state.segment_key_salience,
             key_step=state.segment_key_step,
+            key_input=state.segment_key_input,
         )
         return state.replace(
             short_term=short_term,

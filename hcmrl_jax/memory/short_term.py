@@ -16,8 +16,9 @@ episode was uneventful and with age:
   shrinks as the pair gets older, old spans merge before recent ones of equal redundancy.
 * fixed compression (the ablation) always merges the oldest pair.
 
-Each summary also keeps one *key step*: the embedding of the most salient step of its span
-(salience is scored by the caller, e.g. how unusual the step's observation was). A merge keeps
+Each summary also keeps one *key step*: the embedding (and, optionally, a compact input such as
+the normalised observation) of the most salient step of its span (salience is scored by the
+caller, e.g. how unusual the step's observation was). A merge keeps
 the more salient of the two keys, so a single decisive step outlives any number of merges of
 its span with uneventful neighbours, while the summary itself averages it away.
 
@@ -27,7 +28,7 @@ Optax style::
     state = tier.init()
     state = tier.push(state, mean, log_var, centroid, span_start, span_end, pending)
     means, ages, lengths, valid = tier.view(state, now)
-    keys, key_ages, key_saliences = tier.key_view(state, now)
+    keys, key_ages, key_saliences, key_inputs = tier.key_view(state, now)
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ class ShortTermState:
       key: [S, D] float32 embedding of the most salient step of the summary's span.
       key_salience: [S] float32 salience of that step when it was written.
       key_step: [S] int32 episode step of that step.
+      key_input: [S, I] float32 that step's compact input (I = 0 when none is kept).
       valid: [S] bool, True for used slots (always a prefix).
     """
 
@@ -72,6 +74,7 @@ class ShortTermState:
     key: jax.Array  # [S, D] float32
     key_salience: jax.Array  # [S] float32
     key_step: jax.Array  # [S] int32
+    key_input: jax.Array  # [S, I] float32
     valid: jax.Array  # [S] bool
 
 
@@ -82,7 +85,9 @@ class ShortTermMemory(NamedTuple):
     push: Callable[..., ShortTermState]
     merge_costs: Callable[[ShortTermState, jax.Array], jax.Array]
     view: Callable[[ShortTermState, jax.Array], tuple[jax.Array, jax.Array, jax.Array, jax.Array]]
-    key_view: Callable[[ShortTermState, jax.Array], tuple[jax.Array, jax.Array, jax.Array]]
+    key_view: Callable[
+        [ShortTermState, jax.Array], tuple[jax.Array, jax.Array, jax.Array, jax.Array]
+    ]
 
 
 def _pick(rows: jax.Array, index: jax.Array) -> jax.Array:
@@ -115,6 +120,7 @@ def short_term_memory(
     adaptive: bool = True,
     redundancy_floor: float = 0.01,
     min_variance: float = 1e-4,
+    key_input_dim: int = 0,
 ) -> ShortTermMemory:
     """Builds the short-term tier.
 
@@ -126,6 +132,7 @@ def short_term_memory(
       redundancy_floor: added to every pair's distance, so that among equally redundant pairs
         (for example all near-identical) the span-to-age ratio decides.
       min_variance: floor on summary variances in distances and merges.
+      key_input_dim: width I of the compact input kept with each key step (0: none).
 
     Returns:
       A :class:`ShortTermMemory` of pure functions:
@@ -135,17 +142,18 @@ def short_term_memory(
         span_end [] int32, pending [] int32, enabled [] bool = True, key [D] = centroid,
         key_salience [] float32 = 0, key_step [] int32 = span_start) -> state``: appends a
         summary of the steps ``[span_start, span_end)`` (which must follow the newest stored
-        span) with its key step; if the tier was full, merges one adjacent pair among the old
-        summaries and the new one (the merged summary keeps the more salient key, the older
-        on a tie). With ``enabled`` False the state comes back unchanged (a select, for pushes
-        that happen only on some steps of a jitted loop).
+        span) with its key step (and ``key_input [I]``, zeros when not given); if the tier
+        was full, merges one adjacent pair among the old summaries and the new one (the
+        merged summary keeps the more salient key, the older on a tie). With ``enabled``
+        False the state comes back unchanged (a select, for pushes that happen only on some
+        steps of a jitted loop).
       * ``merge_costs(state, now [] int32) -> [S - 1] float32``: cost of merging each adjacent
         pair of the state (``inf`` where a slot is empty); the argmin is the pair merged next.
       * ``view(state, now) -> (mean [S, Z], age [S] float32, length [S] float32, valid [S])``:
         ``age = now - span_end`` and ``length = span_end - span_start`` give each summary's time.
       * ``key_view(state, now) -> (key [S, D], key_age [S] float32, key_salience [S]
-        float32)``: each summary's key step, its age ``now - key_step`` and its salience (0 for
-        empty slots).
+        float32, key_input [S, I])``: each summary's key step, its age ``now - key_step``, its
+        salience and its compact input (0 for empty slots).
 
     Raises:
       ValueError: if a size is not positive or a float setting is negative.
@@ -153,6 +161,8 @@ def short_term_memory(
     for field, value in (("size", size), ("summary_dim", summary_dim), ("embed_dim", embed_dim)):
         if value <= 0:
             raise ValueError(f"short-term {field} must be positive, got {value}")
+    if key_input_dim < 0:
+        raise ValueError(f"key_input_dim must be >= 0, got {key_input_dim}")
     if redundancy_floor < 0:
         raise ValueError(f"redundancy_floor must be >= 0, got {redundancy_floor}")
     if min_variance <= 0:
@@ -170,6 +180,7 @@ def short_term_memory(
             key=jnp.zeros((size, embed_dim), jnp.float32),
             key_salience=jnp.zeros((size,), jnp.float32),
             key_step=jnp.zeros((size,), jnp.int32),
+            key_input=jnp.zeros((size, key_input_dim), jnp.float32),
             valid=jnp.zeros((size,), bool),
         )
 
@@ -206,10 +217,12 @@ def short_term_memory(
         key: jax.Array | None = None,
         key_salience: jax.Array | float = 0.0,
         key_step: jax.Array | None = None,
+        key_input: jax.Array | None = None,
     ) -> ShortTermState:
         count = jnp.sum(state.valid.astype(jnp.int32))
         key = centroid if key is None else key
         key_step = span_start if key_step is None else key_step
+        key_input = jnp.zeros((key_input_dim,)) if key_input is None else key_input
         new = ShortTermState(
             mean=mean.astype(jnp.float32),
             log_var=log_var.astype(jnp.float32),
@@ -221,6 +234,7 @@ def short_term_memory(
             key=key.astype(jnp.float32),
             key_salience=jnp.asarray(key_salience, jnp.float32),
             key_step=jnp.asarray(key_step, jnp.int32),
+            key_input=jnp.asarray(key_input, jnp.float32),
             valid=jnp.asarray(True),
         )
         slot = jnp.arange(size)
@@ -263,6 +277,7 @@ def short_term_memory(
             key=jnp.where(keep_left, left.key, right.key),
             key_salience=jnp.maximum(left.key_salience, right.key_salience),
             key_step=jnp.where(keep_left, left.key_step, right.key_step),
+            key_input=jnp.where(keep_left, left.key_input, right.key_input),
             valid=jnp.asarray(True),
         )
 
@@ -304,10 +319,13 @@ def short_term_memory(
         length = jnp.where(state.valid, state.span_end - state.span_start, 0).astype(jnp.float32)
         return state.mean, age, length, state.valid
 
-    def key_view(state: ShortTermState, now: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+    def key_view(
+        state: ShortTermState, now: jax.Array
+    ) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
         now = jnp.asarray(now, jnp.int32)
         key_age = jnp.where(state.valid, now - state.key_step, 0).astype(jnp.float32)
-        return state.key, key_age, jnp.where(state.valid, state.key_salience, 0.0)
+        key_salience = jnp.where(state.valid, state.key_salience, 0.0)
+        return state.key, key_age, key_salience, state.key_input
 
     return ShortTermMemory(
         init=init, push=push, merge_costs=merge_costs, view=view, key_view=key_view

@@ -329,7 +329,7 @@ def test_a_salient_step_outlives_every_merge_of_its_span_as_a_key():
     assert int(short_term.key_step[0]) == 1
     np.testing.assert_allclose(short_term.key[0], 8.0)
     assert float(short_term.key_salience[0]) > 10 * float(jnp.max(short_term.key_salience[1:]))
-    keys, key_ages, _ = memory.replay_context(final, False)["short_term_keys"]
+    keys, key_ages, _, _ = memory.replay_context(final, False)["short_term_keys"]
     np.testing.assert_allclose(keys[0], 8.0)
     assert float(key_ages[0]) == 400.0
     # The salience statistics describe the input stream: an episode start keeps them.

@@ -190,7 +190,7 @@ def test_short_term_merges_keep_the_more_salient_key_step():
     np.testing.assert_array_equal(state.key_step, [5, 17, 21])
     np.testing.assert_allclose(state.key[0], [1.0, 1.0])
     np.testing.assert_allclose(state.key_salience, [9.0, 4.0, 5.0])
-    keys, key_ages, key_saliences = jax.jit(tier.key_view)(state, 24)
+    keys, key_ages, key_saliences, _ = jax.jit(tier.key_view)(state, 24)
     np.testing.assert_allclose(key_saliences, [9.0, 4.0, 5.0])
     np.testing.assert_allclose(keys, state.key)
     np.testing.assert_array_equal(key_ages, [19.0, 7.0, 3.0])
