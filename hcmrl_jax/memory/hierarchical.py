@@ -145,6 +145,11 @@ class HierarchicalMemory(nn.Module):
         flattened observation); 0 scores the embedding itself.
       salience_rate: rate of the running mean and variance of the salience input (about
         1 / the number of recent steps they describe).
+      salience_prior: the short-term read adds log(1 + key salience), scaled by a learned
+        per-head weight, to its attention logits (False: the query alone decides).
+      key_inputs: with ``salience_features`` > 0, each key also keeps its step's salience
+        input as a clipped z-score, read through the attention's learned projection (False:
+        the key embedding only).
     """
 
     immediate_size: int = 32  # M: slots of the immediate ring buffer
@@ -172,6 +177,8 @@ class HierarchicalMemory(nn.Module):
     key_steps: bool = True  # summaries keep their most salient step (False: the ablation)
     salience_features: int = 0  # O: width of the salience input (0: the embedding itself)
     salience_rate: float = 1e-3  # rate of the salience input's running mean and variance
+    salience_prior: bool = True  # short-term logits += learned scale * log(1 + key salience)
+    key_inputs: bool = True  # keys keep their step's normalised salience input (if O > 0)
 
     def __post_init__(self) -> None:
         self._validate()
@@ -259,7 +266,7 @@ class HierarchicalMemory(nn.Module):
     def key_input_dim(self) -> int:
         """Width of the normalised salience input each key keeps: O with an input of its own
         (``salience_features`` > 0), else 0 (the embedding is kept already)."""
-        return self.salience_features if self.key_steps else 0
+        return self.salience_features if self.key_steps and self.key_inputs else 0
 
     @property
     def uses_keys(self) -> bool:
@@ -454,7 +461,10 @@ class HierarchicalMemory(nn.Module):
                 # Salient keys are read first: log(1 + salience) is an additive logit prior
                 # (with a learned per-head scale), so the read finds a rare event before its
                 # query has learned to look for it.
-                tiers.append((parts, valid, jnp.log1p(key_saliences)))
+                if self.salience_prior:
+                    tiers.append((parts, valid, jnp.log1p(key_saliences)))
+                else:
+                    tiers.append((parts, valid))
             else:
                 tiers.append((parts, valid))
         if self.use_long_term:

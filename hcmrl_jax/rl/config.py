@@ -70,6 +70,10 @@ class PPOConfig:
     salience: Literal["observation", "embedding"] = "observation"
     """What a step's salience (which step a short-term summary keeps as its key) is scored on:
     the flattened observation or the step embedding."""
+    salience_prior: bool = True  # short-term reads prefer salient keys (a learned logit prior)
+    key_inputs: bool = True
+    """Keys keep their step's normalised observation, read with a learned projection (needs
+    salience='observation')."""
     transformer_window: int = 32  # W: past steps the transformer baseline attends to
     transformer_layers: int = 1  # layers of the transformer baseline
     match_param_budget: bool = True  # size baseline cores to HCMRL's memory parameter count

@@ -229,6 +229,8 @@ def make_memory(config: PPOConfig, observation_features: int = 0) -> nn.Module:
         adaptive_compression=kind != "hcmrl_fixed",
         long_term_persists=config.long_term_persists,
         key_steps=kind != "hcmrl_no_keys",
+        salience_prior=config.salience_prior,
+        key_inputs=config.key_inputs,
         salience_features=observation_features if config.salience == "observation" else 0,
     )
 

@@ -355,6 +355,18 @@ def test_salience_input_is_checked_against_salience_features():
         params, state, embedding, embedding, True, jnp.ones(3), method="step"
     )
     np.testing.assert_allclose(state.salience_mean, memory.salience_rate)
+    # The key keeps the input as a clipped z-score, read beside the key embedding; the
+    # switches drop the kept input and the salience prior.
+    short_term = params["params"]["attention"]["short_term_attention"]
+    assert short_term["input_kernel"].shape[0] == 4 + 2 * 4 + DIM + 4 + 3
+    assert short_term["prior_scale"].shape == (2,)
+    plain = HierarchicalMemory(
+        **{**SMALL, "salience_features": 3, "key_inputs": False, "salience_prior": False}
+    )
+    plain_params = jax.eval_shape(plain.init_params, key(1))["params"]["attention"]
+    assert plain_params["short_term_attention"]["input_kernel"].shape[0] == 4 + 2 * 4 + DIM + 4
+    assert "prior_scale" not in plain_params["short_term_attention"]
+    assert plain.initial_state().short_term.key_input.shape == (4, 0)
     with pytest.raises(ValueError, match="salience_features"):
         HierarchicalMemory(**{**SMALL, "salience_features": -1})
     with pytest.raises(ValueError, match="salience_rate"):
