@@ -446,8 +446,13 @@ class HierarchicalMemory(nn.Module):
         def encode_time(values: jax.Array) -> jax.Array:
             return log_time_encoding(values, self.time_features, self.time_horizon)
 
+        # Every part of a slot is per environment here, so each tier's parts are joined into one
+        # array: one attention contraction per tier instead of one per part.
+        def joined(parts: tuple[jax.Array, ...]) -> jax.Array:
+            return jnp.concatenate(parts, axis=-1)
+
         embeddings, ages, valid = immediate
-        tiers = [((embeddings, encode_time(ages)), valid)]
+        tiers = [(joined((embeddings, encode_time(ages))), valid)]
         if self.use_short_term:
             means, ages, lengths, valid = context["short_term"]
             parts = (means, encode_time(ages), encode_time(lengths))
@@ -462,14 +467,14 @@ class HierarchicalMemory(nn.Module):
                 # (with a learned per-head scale), so the read finds a rare event before its
                 # query has learned to look for it.
                 if self.salience_prior:
-                    tiers.append((parts, valid, jnp.log1p(key_saliences)))
+                    tiers.append((joined(parts), valid, jnp.log1p(key_saliences)))
                 else:
-                    tiers.append((parts, valid))
+                    tiers.append((joined(parts), valid))
             else:
-                tiers.append((parts, valid))
+                tiers.append((joined(parts), valid))
         if self.use_long_term:
             means, counts, valid = context["long_term"]
-            tiers.append(((means, encode_time(counts)), valid))
+            tiers.append((joined((means, encode_time(counts))), valid))
         return tiers
 
     def _read(self, state: MemoryState, query: jax.Array) -> tuple[jax.Array, MemoryReadInfo]:

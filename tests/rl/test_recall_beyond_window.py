@@ -4,10 +4,10 @@ The passive recall probe (``envs_jax.make("recall")``) shows a cue once at step 
 distractors at every step, and asks for the cue at step ``LAG``. The small agent's immediate
 tier holds 8 steps and its short-term tier 4 summaries of 4-step segments, so by the query the
 episode's 12 segments have been merged down to 4 and the cue step survives only as the key step
-its summary kept for being salient; the rollout (the truncated-BPTT window) is shorter than the
-lag, so no gradient connects the query to the cue. HCMRL learns the task; the immediate-only
-ablation and the GRU, trained for the same env steps with the same budget, stay at chance
-(return 0).
+its summary kept for being salient (with its observation, which the read learns to decode); the
+rollout (the truncated-BPTT window) is shorter than the lag, so no gradient connects the query
+to the cue. HCMRL learns the task; the immediate-only ablation, HCMRL without key steps and the
+GRU, trained for the same env steps with the same budget, stay at chance (return 0).
 """
 
 import dataclasses
@@ -20,7 +20,7 @@ from hcmrl_jax.rl import PPOConfig, make_train
 from tests.rl.helpers import SMALL_AGENT, compile_fast
 
 LAG = 48
-UPDATES = 150
+UPDATES = 120
 CONFIG = PPOConfig(
     **{**SMALL_AGENT, "env_id": "recall"},
     env_overrides={"lag": LAG, "num_distractors": 4},
@@ -39,7 +39,8 @@ def final_return(memory: str) -> float:
 
 
 @pytest.mark.parametrize(
-    ("memory", "learns"), [("hcmrl", True), ("hcmrl_immediate", False), ("gru", False)]
+    ("memory", "learns"),
+    [("hcmrl", True), ("hcmrl_immediate", False), ("hcmrl_no_keys", False), ("gru", False)],
 )
 def test_cue_far_beyond_the_window_and_the_rollout_needs_the_key_steps(memory, learns):
     assert LAG >= 8 * CONFIG.segment_length and LAG > CONFIG.immediate_size
