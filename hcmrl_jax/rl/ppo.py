@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -900,6 +901,14 @@ class PPOTrainer:
         config = self.config
         if num_steps is not None:
             config = dataclasses.replace(config, total_timesteps=int(num_steps))
+            trained = config.num_updates * config.steps_per_update
+            if trained != int(num_steps):
+                warnings.warn(
+                    f"PPOTrainer.train: num_steps={int(num_steps):,} is not a multiple of "
+                    f"num_envs x num_steps = {config.steps_per_update:,}; training "
+                    f"{trained:,} env steps ({config.num_updates} updates)",
+                    stacklevel=3,
+                )
         return make_train(config, policy=self.policy, env=self._env, env_params=self._env_params)
 
     def train(
