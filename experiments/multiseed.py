@@ -28,7 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 import tyro
 
-from experiments.train import config_to_dict, expand_aliases, split_preset
+from experiments.train import cli_with_preset, config_to_dict
 from hcmrl_jax.rl.config import PPOConfig
 from hcmrl_jax.rl.ppo import make_train
 from hcmrl_jax.utils.logging import METRICS_JSONL
@@ -157,16 +157,9 @@ def run_multiseed(
 
 
 def main(argv: Sequence[str] | None = None) -> MultiSeedResult:
-    argv = expand_aliases(sys.argv[1:] if argv is None else argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        preset, argv = split_preset(argv)
-        args = tyro.cli(
-            MultiSeedArgs,
-            args=argv,
-            prog="python -m experiments.multiseed",
-            description=__doc__,
-            default=MultiSeedArgs(config=preset),
-        )
+        args = cli_with_preset(MultiSeedArgs, argv, "python -m experiments.multiseed", __doc__)
     except (KeyError, ValueError) as error:
         print(f"error: {error.args[0] if error.args else error}", file=sys.stderr)
         raise SystemExit(2) from error

@@ -186,23 +186,52 @@ def split_preset(argv: Sequence[str]) -> tuple[PPOConfig, list[str]]:
     return (PPOConfig() if name is None else get_preset(name)), rest
 
 
+def given_flags(argv: Sequence[str]) -> frozenset[str]:
+    """Field names of the flags written on a command line (``--chunk-updates 5`` and
+    ``--chunk-updates=5`` give ``chunk_updates``; ``--no-progress`` gives ``progress``), after
+    :func:`expand_aliases`. ``--preset`` counts as every field its config sets."""
+    names = set()
+    for arg in expand_aliases(argv):
+        if not arg.startswith("--"):
+            continue
+        name = arg[2:].partition("=")[0].replace("-", "_")
+        names.add(name)
+        if name.startswith("no_"):
+            names.add(name[3:])
+    return frozenset(names)
+
+
+def cli_with_preset(cls: type, argv: Sequence[str], prog: str, description: str | None) -> Any:
+    """Parses ``argv`` into ``cls`` (a dataclass with ``config`` and ``run`` parts) with tyro,
+    starting from ``--preset NAME`` when given.
+
+    ``--env-overrides KEY VALUE ...`` has one spelling with and without a preset: the keys given
+    are set on top of the preset's overrides. (Handing tyro a default whose dict is not empty
+    would turn it into one flag per key, shown only under ``--preset NAME --help``.)
+
+    Raises:
+        KeyError: unknown preset (or env / memory) name.
+        ValueError: a bad value.
+    """
+    preset, argv = split_preset(expand_aliases(argv))
+    base = dataclasses.replace(preset, env_overrides={})
+    args = tyro.cli(cls, args=argv, prog=prog, description=description, default=cls(config=base))
+    overrides = {**preset.env_overrides, **args.config.env_overrides}
+    return dataclasses.replace(
+        args, config=dataclasses.replace(args.config, env_overrides=overrides)
+    )
+
+
 def parse_args(argv: Sequence[str] | None = None, prog: str = "python -m experiments.train"):
     """Parses the command line into :class:`TrainArgs`; bad values exit with a clear message.
 
     ``--preset NAME`` starts from a named config of :mod:`experiments.configs` (later flags
-    override its fields); ``--env`` and ``--total-steps`` are short for ``--env-id`` and
-    ``--total-timesteps``.
+    override its fields; ``--env-overrides`` keys are set on top of its overrides); ``--env`` and
+    ``--total-steps`` are short for ``--env-id`` and ``--total-timesteps``.
     """
-    argv = expand_aliases(sys.argv[1:] if argv is None else argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        preset, argv = split_preset(argv)
-        return tyro.cli(
-            TrainArgs,
-            args=argv,
-            prog=prog,
-            description=__doc__,
-            default=TrainArgs(config=preset),
-        )
+        return cli_with_preset(TrainArgs, argv, prog, __doc__)
     except (KeyError, ValueError) as error:
         # tyro reports ValueError itself; KeyError (unknown env / memory names) lands here.
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
