@@ -754,6 +754,9 @@ def _build(
             env_steps=(update_step * config.steps_per_update).astype(jnp.float32),
             steps_per_update=jnp.float32(config.steps_per_update),
             explained_variance=_explained_variance(traj.value, targets),
+            # Divergence shows here, not as NaN losses that read like "nothing measured".
+            nonfinite_loss=_count_nonfinite(losses),
+            nonfinite_params=_count_nonfinite(params),
         )
         new_runner = RunnerState(
             params=params,
@@ -770,6 +773,16 @@ def _build(
         return new_runner, {k: jnp.asarray(v, jnp.float32) for k, v in metrics.items()}
 
     return _Parts(init=init, update=update, policy=policy, env=bundle)
+
+
+def _count_nonfinite(tree: Any) -> jax.Array:
+    """How many entries of a pytree's floating-point leaves are inf or NaN (float32 scalar)."""
+    counts = [
+        jnp.sum(~jnp.isfinite(leaf)).astype(jnp.float32)
+        for leaf in jax.tree.leaves(tree)
+        if jnp.issubdtype(leaf.dtype, jnp.inexact)
+    ]
+    return sum(counts, jnp.float32(0))
 
 
 def _explained_variance(values: jax.Array, targets: jax.Array) -> jax.Array:
@@ -839,6 +852,8 @@ METRIC_KEYS: tuple[str, ...] = (
     "env_steps",
     "steps_per_update",
     "explained_variance",
+    "nonfinite_loss",
+    "nonfinite_params",
 )
 
 
