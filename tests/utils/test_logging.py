@@ -85,7 +85,7 @@ def test_resume_truncates_rows_past_the_checkpoint(tmp_path):
     # The resumed writer's purge step hides the first attempt's events past update 3, as
     # TensorBoard reads them: one point per step, the resumed values.
     scalars = read_tensorboard_scalars(str(tmp_path / "tensorboard"))["return"]
-    assert scalars == [(64 * u, v) for u, v in zip(range(1, 7), [0, 1, 2, 30, 31, 32])]
+    assert scalars == [(64 * u, v) for u, v in zip(range(1, 7), [0, 1, 2, 30, 31, 32], strict=True)]
 
 
 def _tear(path, extra: bytes):
@@ -117,7 +117,7 @@ def test_resume_repairs_torn_last_lines_and_keeps_the_sinks_consistent(tmp_path)
     assert [float(r["return"]) for r in csv_rows] == returns
     assert [r["success"] for r in csv_rows][:2] == ["", "0.5"]  # missing stays empty
     scalars = read_tensorboard_scalars(str(tmp_path / "tensorboard"))["return"]
-    assert scalars == [(64 * u, v) for u, v in zip(range(1, 9), returns)]
+    assert scalars == [(64 * u, v) for u, v in zip(range(1, 9), returns, strict=True)]
 
 
 def test_a_damaged_row_before_the_last_is_an_error_naming_the_line(tmp_path):
