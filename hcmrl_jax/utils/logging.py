@@ -18,7 +18,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from tqdm.auto import tqdm
+from tqdm import tqdm  # a text bar: tqdm.auto warns in notebooks without ipywidgets
 
 from hcmrl_jax.utils.metrics import ENV_STEPS_KEY, TIME_KEY, UPDATE_KEY, metrics_to_rows
 
