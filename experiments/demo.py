@@ -88,10 +88,11 @@ def run_demo(options: DemoOptions) -> dict[str, str]:
         ),
     )
     paths = dict(result.paths)
-    train_s = time.perf_counter() - start
+    train_s = result.elapsed_s  # the same number the training summary line printed
     before, after = _mean_return(result.rows, True), _mean_return(result.rows, False)
     if before is not None and after is not None:
         print(f"episode return: {before:.2f} (first episodes) -> {after:.2f} (last episodes)")
+    eval_start = time.perf_counter()
     if options.evaluate:
         evaluation = evaluate_run(
             EvalOptions(
@@ -104,8 +105,12 @@ def run_demo(options: DemoOptions) -> dict[str, str]:
             )
         )
         paths.update({f"eval: {k}": v for k, v in evaluation.paths.items()})
+    eval_s = time.perf_counter() - eval_start
     total_s = time.perf_counter() - start
-    print(f"demo finished in {total_s:.0f} s (training {train_s:.0f} s, compile included)")
+    print(
+        f"demo finished in {total_s:.1f} s: training {train_s:.1f} s (compile included), "
+        f"evaluation {eval_s:.1f} s"
+    )
     print(f"learning curve: {paths.get('learning curve')}")
     print(f"checkpoint:     {paths.get('checkpoints')}")
     return paths
