@@ -19,7 +19,6 @@ Compiled programs are cached in ``.jax_cache/`` so a second run starts faster.
 from __future__ import annotations
 
 import dataclasses
-import os
 import sys
 import time
 from collections.abc import Sequence
@@ -30,7 +29,13 @@ import tyro
 
 from experiments.configs import DEMO
 from experiments.evaluate import EvalOptions, evaluate_run
-from experiments.train import RETURN_KEY, RunOptions, train
+from experiments.train import (
+    RETURN_KEY,
+    RunOptions,
+    RunSetupError,
+    ensure_writable_directory,
+    train,
+)
 from hcmrl_jax.utils.metrics import rows_to_columns
 
 
@@ -123,8 +128,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, str]:
         prog="python -m experiments.demo",
         description=__doc__,
     )
-    os.makedirs(options.out_dir, exist_ok=True)
-    return run_demo(options)
+    try:
+        ensure_writable_directory(options.out_dir)
+        return run_demo(options)
+    except RunSetupError as error:
+        print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(2) from error
 
 
 if __name__ == "__main__":

@@ -70,12 +70,14 @@ def test_resume_and_evaluate_skip_a_damaged_latest_checkpoint(tiny_runs, tmp_pat
         ["--checkpoint", run_dir, "--num-episodes", "3", "--gif-max-frames", "24"]
     )
     assert result.report["checkpoint_update"] == 2
-    out = capsys.readouterr().out
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err, err
     assert "skipped checkpoint 4, it does not restore" in out
     assert "evaluating checkpoint 2, the newest that restores" in out
     # Resume falls back too, sets the damaged one aside and ends where the full run did.
     resumed = train_main(["--out-dir", out_dir, "--name", "full", "--resume", "--no-progress"])
-    out = capsys.readouterr().out
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err, err
     assert "resume: skipped checkpoint 4, it does not restore" in out
     assert "from checkpoint 2/4" in out
     assert resumed.finished and _same_state(resumed.runner_state, tiny_runs["full"].runner_state)
@@ -256,3 +258,25 @@ def test_an_unwritable_output_folder_is_one_line(tmp_path, capsys, monkeypatch, 
     assert "\n" not in err and "Traceback" not in err
     expected = "is a file, not a folder" if blocked == "file" else "Read-only file system"
     assert err.startswith(f"error: cannot write to {out_dir}") and expected in err
+
+
+@pytest.mark.parametrize("command", ["evaluate", "multiseed", "demo"])
+def test_the_other_commands_name_an_unwritable_folder_too(tiny_runs, tmp_path, capsys, command):
+    from experiments.demo import main as demo_main
+    from experiments.multiseed import main as multiseed_main
+
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    out_dir = str(a_file / "out")
+    argv = {
+        "evaluate": ["--checkpoint", tiny_runs["full"].run_dir, "--out-dir", out_dir],
+        "multiseed": [*TINY_CONFIG_ARGS, "--out-dir", out_dir],
+        "demo": ["--out-dir", out_dir],
+    }[command]
+    main = {"evaluate": evaluate_main, "multiseed": multiseed_main, "demo": demo_main}[command]
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and err.startswith("error: cannot write to ")
+    assert f"{a_file} is a file, not a folder" in err
