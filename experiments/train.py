@@ -575,6 +575,8 @@ def train(
         TrainingDivergedError: an update produced non-finite losses or parameters; the run
             stops without saving it, the checkpoints before it stay.
     """
+    # Training time counts from here: the init or restore and its compile are part of it.
+    start_time = time.perf_counter()
     run_dir = run_directory(config, run)
     checkpoint_dir = os.path.join(run_dir, CHECKPOINT_DIR)
     has_checkpoint = os.path.isdir(checkpoint_dir) and any(
@@ -651,7 +653,7 @@ def train(
         jsonl=is_main_process,
         wandb_project=run.wandb_project if is_main_process else None,
         wandb_config=config_to_dict(config),
-        time_offset=time_offset,
+        time_offset=time_offset + time.perf_counter() - start_time,  # the same clock as time_s
     )
     stop_at = (
         num_updates if run.stop_after_updates is None else min(num_updates, run.stop_after_updates)
@@ -662,7 +664,6 @@ def train(
         return_key=RETURN_KEY,
         disable=not (run.progress and is_main_process),
     )
-    start_time = time.perf_counter()
     try:
         for index, size in enumerate(chunk_schedule(stop_at, run.chunk_updates, updates_done)):
             runner_state, metrics = trainer.update(runner_state, size)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -39,6 +40,28 @@ REASON_CHARS = 160
 
 class CheckpointError(RuntimeError):
     """No checkpoint (or not the one asked for) restores; the message is one line."""
+
+
+def _quiet_closed_loop_reports() -> None:
+    """Installs an unraisable-exception hook that drops one known, harmless report and passes
+    the rest on to the hook it replaces.
+
+    When a restore fails, tensorstore reads that orbax had started still finish afterwards and
+    post their results to orbax's event loop, which is closed by then; Python would print each
+    ``RuntimeError('Event loop is closed')`` as a traceback, although nothing is lost.
+    """
+    previous = sys.unraisablehook
+    if getattr(previous, "drops_closed_loop_reports", False):
+        return
+
+    def hook(unraisable: Any) -> None:
+        error = unraisable.exc_value
+        if isinstance(error, RuntimeError) and str(error) == "Event loop is closed":
+            return
+        previous(unraisable)
+
+    hook.drops_closed_loop_reports = True
+    sys.unraisablehook = hook
 
 
 def state_digest(state: Any) -> str | None:
@@ -157,6 +180,7 @@ class RunCheckpointer:
                 return self._restore_checked(template, candidate)
             except Exception as error:  # orbax / tensorstore / JSON errors of a damaged folder
                 self.skipped.append((candidate, short_reason(error)))
+                _quiet_closed_loop_reports()
         reasons = "; ".join(f"{s}: {reason}" for s, reason in self.skipped)
         which = f"checkpoint {steps[0]}" if step is not None else "no checkpoint"
         raise CheckpointError(f"{which} in {self.directory} restores ({reasons})")

@@ -201,3 +201,25 @@ def test_a_save_cut_short_leaves_no_checkpoint_behind(tmp_path, monkeypatch):
         assert reader.all_steps() == [1]
         _, metadata = reader.restore(_state(0))
         assert metadata == {"updates_done": 1} and reader.skipped == []
+
+
+def test_a_failed_restore_leaves_no_event_loop_tracebacks(tmp_path, monkeypatch):
+    import sys
+    import types
+
+    passed_on = []
+    monkeypatch.setattr(sys, "unraisablehook", passed_on.append)
+    directory = str(tmp_path / "ckpt")
+    with RunCheckpointer(directory) as checkpointer:
+        checkpointer.save(1, _state(1), {})
+        checkpointer.save(2, _state(2), {})
+    _garbage_manifest(os.path.join(directory, "2"))
+    with RunCheckpointer(directory) as checkpointer:
+        checkpointer.restore(_state(0))
+    # orbax's late reads report "Event loop is closed" after a failed restore: not shown.
+    report = types.SimpleNamespace
+    sys.unraisablehook(report(exc_value=RuntimeError("Event loop is closed")))
+    assert passed_on == []
+    other = report(exc_value=RuntimeError("something else"))
+    sys.unraisablehook(other)
+    assert passed_on == [other]
