@@ -934,6 +934,9 @@ class PPOTrainer:
     ) -> tuple[RunnerState, dict]:
         """Trains for ``num_steps`` env steps (default: ``config.total_timesteps``).
 
+        The run is whole updates of ``num_envs x num_steps`` env steps: a ``num_steps`` that is
+        not a multiple is rounded down, with a ``UserWarning`` naming both numbers.
+
         Args:
             num_steps: environment steps to train for.
             key: PRNG key (default: ``jax.random.key(seed)``).
