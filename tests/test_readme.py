@@ -86,6 +86,10 @@ def _parse(command: str, monkeypatch):
         return parse_args(argv)
     if module == "experiments.multiseed":
         return cli_with_preset(MultiSeedArgs, argv, "multiseed", None)
+    if module == "experiments.demo":
+        import tyro
+
+        return tyro.cli(DemoOptions, args=argv)
     if module in ("experiments.benchmark", "experiments.memory_demo"):
         import importlib
 
@@ -118,6 +122,8 @@ def test_evaluate_and_resume_point_at_folders_the_readme_writes(monkeypatch):
         run_dir = run_directory(args.config, args.run)
         if args.run.resume:
             assert run_dir in written, f"{command!r} resumes {run_dir}, which no command writes"
+        elif not args.run.overwrite:  # it would be refused: the folder holds another run
+            assert run_dir not in written, f"{command!r}: an earlier command writes {run_dir}"
         written.add(run_dir)
     evaluations = [c for c in readme if c.startswith("python -m experiments.evaluate")]
     assert evaluations
