@@ -44,6 +44,7 @@ from experiments.train import (
     RunSetupError,
     chunk_schedule,
     cli_with_preset,
+    config_from_dict,
     config_to_dict,
     ensure_writable_directory,
 )
@@ -203,10 +204,12 @@ def run_multiseed(
             raise RunSetupError(f"--resume: no checkpoint in {checkpoint_dir}")
         with open(os.path.join(run_dir, "config.json"), encoding="utf-8") as handle:
             saved = json.load(handle)
+        if config == PPOConfig():  # no config flags: the run's own config
+            config = config_from_dict(PPOConfig, saved["config"])
         if saved["config"] != config_to_dict(config) or saved["seeds"] != seeds:
             raise RunSetupError(
-                f"--resume: {run_dir} was run with another config or other seeds; resume with "
-                f"the same flags, or use --name for a new run"
+                f"--resume: {run_dir} was run with another config or other seeds (seeds "
+                f"{saved['seeds']}); resume with the same flags, or use --name for a new run"
             )
     elif has_results and not options.overwrite:
         raise RunSetupError(

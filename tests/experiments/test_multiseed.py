@@ -95,7 +95,8 @@ def test_multiseed_checkpoints_resume_and_no_silent_replacement(multiseed_run, c
     shutil.copytree(run_dir, copy)
     shutil.rmtree(os.path.join(copy, "checkpoints", "2"))
     os.remove(os.path.join(copy, "summary.json"))
-    resumed = main([*ARGS, "--out-dir", out_dir, "--name", "interrupted", "--resume"])
+    seeds = ["--num-seeds", "3", "--seed", "5"]  # no config flags: the run's own config
+    resumed = main([*seeds, "--out-dir", out_dir, "--name", "interrupted", "--resume"])
     assert "resuming" in capsys.readouterr().out
     for name, values in result.metrics.items():
         np.testing.assert_array_equal(resumed.metrics[name], values, err_msg=name)
