@@ -130,3 +130,22 @@ def test_evaluate_and_resume_point_at_folders_the_readme_writes(monkeypatch):
     for command in evaluations:
         checkpoint = os.path.normpath(_parse(command, monkeypatch).checkpoint)
         assert checkpoint in written, f"{command!r}: no README command writes {checkpoint}"
+
+
+def test_the_trainer_example_runs_whole_updates():
+    """The README's PPOTrainer example, up to the compile: its num_steps is a whole number of
+    updates (a remainder would warn)."""
+    import warnings
+
+    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as handle:
+        blocks = re.findall(r"```python\n(.*?)```", handle.read(), flags=re.S)
+    (example,) = [block for block in blocks if "PPOTrainer(" in block]
+    assert "trainer.train(num_steps=" in example
+    # Build the training function the call would compile, without compiling or running it.
+    example = example.replace("trainer.train(", "trainer.make_train(")
+    example = example.replace("runner_state, metrics = ", "train_fn = ")
+    namespace: dict = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        exec(compile(example, "README.md", "exec"), namespace)
+    assert callable(namespace["train_fn"])

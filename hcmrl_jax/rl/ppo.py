@@ -870,7 +870,7 @@ class PPOTrainer:
         memory = HierarchicalMemory(immediate_size=32, short_term_size=16, long_term_size=8)
         policy = MemoryAugmentedPolicy(state_dim=64, action_dim=2, memory=memory)
         trainer = PPOTrainer(policy, memory, env="MemoryChain-bsuite", config=PPOConfig())
-        runner_state, metrics = trainer.train(num_steps=1_000_000)
+        runner_state, metrics = trainer.train(num_steps=1_048_576)  # 128 updates of 64 x 128
 
     Args:
         policy: a :class:`MemoryAugmentedPolicy`; its ``action_dim`` must match the env.
