@@ -19,7 +19,6 @@ Compiled programs are cached in ``.jax_cache/`` so a second run starts faster.
 from __future__ import annotations
 
 import dataclasses
-import os
 import sys
 import time
 from collections.abc import Sequence
@@ -30,7 +29,13 @@ import tyro
 
 from experiments.configs import DEMO
 from experiments.evaluate import EvalOptions, evaluate_run
-from experiments.train import RETURN_KEY, RunOptions, train
+from experiments.train import (
+    RETURN_KEY,
+    RunOptions,
+    RunSetupError,
+    ensure_writable_directory,
+    train,
+)
 from hcmrl_jax.utils.metrics import rows_to_columns
 
 
@@ -88,10 +93,11 @@ def run_demo(options: DemoOptions) -> dict[str, str]:
         ),
     )
     paths = dict(result.paths)
-    train_s = time.perf_counter() - start
+    train_s = result.elapsed_s  # the same number the training summary line printed
     before, after = _mean_return(result.rows, True), _mean_return(result.rows, False)
     if before is not None and after is not None:
         print(f"episode return: {before:.2f} (first episodes) -> {after:.2f} (last episodes)")
+    eval_start = time.perf_counter()
     if options.evaluate:
         evaluation = evaluate_run(
             EvalOptions(
@@ -104,8 +110,12 @@ def run_demo(options: DemoOptions) -> dict[str, str]:
             )
         )
         paths.update({f"eval: {k}": v for k, v in evaluation.paths.items()})
+    eval_s = time.perf_counter() - eval_start
     total_s = time.perf_counter() - start
-    print(f"demo finished in {total_s:.0f} s (training {train_s:.0f} s, compile included)")
+    print(
+        f"demo finished in {total_s:.1f} s: training {train_s:.1f} s (compile included), "
+        f"evaluation {eval_s:.1f} s"
+    )
     print(f"learning curve: {paths.get('learning curve')}")
     print(f"checkpoint:     {paths.get('checkpoints')}")
     return paths
@@ -118,8 +128,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, str]:
         prog="python -m experiments.demo",
         description=__doc__,
     )
-    os.makedirs(options.out_dir, exist_ok=True)
-    return run_demo(options)
+    try:
+        ensure_writable_directory(options.out_dir)
+        return run_demo(options)
+    except RunSetupError as error:
+        print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(2) from error
 
 
 if __name__ == "__main__":

@@ -31,10 +31,16 @@ import tyro
 
 import envs_jax
 from envs_jax import LAG_BIN_EDGES
-from experiments.train import CHECKPOINT_DIR, RunSetupError, get_trainer, load_run_config
+from experiments.train import (
+    CHECKPOINT_DIR,
+    RunSetupError,
+    ensure_writable_directory,
+    get_trainer,
+    load_run_config,
+)
 from hcmrl_jax.rl.config import PPOConfig
 from hcmrl_jax.rl.ppo import make_env, make_policy
-from hcmrl_jax.utils.checkpoint import RunCheckpointer
+from hcmrl_jax.utils.checkpoint import CheckpointError, RunCheckpointer
 from hcmrl_jax.utils.metrics import lag_bin_labels, lag_success_rate
 from hcmrl_jax.utils.visualization import plot_lag_success, plot_memory_attention
 
@@ -316,12 +322,19 @@ def evaluate_run(options: EvalOptions, log: Callable[[str], None] = print) -> Ev
     run_dir = resolve_run_dir(options.checkpoint)
     config, _ = load_run_config(run_dir)
     out_dir = options.out_dir or os.path.join(run_dir, "eval")
-    os.makedirs(out_dir, exist_ok=True)
+    ensure_writable_directory(out_dir)
 
     template = get_trainer(config).state_template(jax.random.key(0))
     with RunCheckpointer(os.path.join(run_dir, CHECKPOINT_DIR)) as checkpointer:
-        runner_state, metadata = checkpointer.restore(template, step=options.step)
+        try:
+            runner_state, metadata = checkpointer.restore(template, step=options.step)
+        except CheckpointError as error:
+            raise RunSetupError(str(error)) from error
+        for skipped, reason in checkpointer.skipped:
+            log(f"skipped checkpoint {skipped}, it does not restore ({reason})")
     step = int(metadata.get("updates_done", -1))
+    if checkpointer.skipped:
+        log(f"evaluating checkpoint {step}, the newest that restores")
     params = runner_state.params
 
     # The unwrapped env: its params give the episode cap, its renderer the GIF frames.

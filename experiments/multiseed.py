@@ -1,15 +1,24 @@
 """Several seeds in one program: ``python -m experiments.multiseed --num-seeds 4 --env crafting``.
 
-The whole run of every seed is one XLA program, ``jax.jit(jax.vmap(train))(keys)``: the seeds
+Every seed's run is one vmapped XLA program, ``jax.jit(jax.vmap(update_chunk))``: the seeds
 share each compiled kernel, so N seeds cost far less than N runs on an accelerator (on a CPU,
 they cost about N times one run, without N compilations). Seed ``i`` uses the key of
 ``--seed + i``, the key ``python -m experiments.train --seed <seed + i>`` uses. Takes every
 :class:`hcmrl_jax.rl.PPOConfig` flag, the short forms ``--env``/``--total-steps`` and
-``--preset NAME``, like ``experiments.train``. Writes into ``<out-dir>/<name>``:
+``--preset NAME``, like ``experiments.train``.
+
+The seeds advance together in chunks of ``--chunk-updates`` updates, with a progress bar (env
+steps of all seeds, steps/s, mean return); after each chunk the stacked runner state is saved
+with orbax, so ``--resume`` continues an interrupted run. A directory that already holds results
+is not replaced without ``--overwrite``. Writes into ``<out-dir>/<name>``:
 
 * ``config.json`` — the PPO config and the seeds;
+* ``checkpoints/<update>/`` — the runner states of all seeds and the metrics so far;
 * ``seed<i>/metrics.jsonl`` — one row per update for each seed;
-* ``summary.json`` — final-update mean and std over seeds of the main metrics;
+* ``summary.json`` — per metric, each seed's final value and its mean and std over seeds. A
+  final value is the seed's value at the last update that measured it (episode metrics: the
+  last update in which an episode finished); ``final_update_per_seed`` says which update that
+  is, and ``final`` says how it was chosen;
 * ``seeds_<metric>.png`` — every seed's curve and the mean ± std band (return, success).
 """
 
@@ -20,7 +29,8 @@ import json
 import os
 import sys
 import time
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any
 
 import jax
@@ -28,30 +38,54 @@ import jax.numpy as jnp
 import numpy as np
 import tyro
 
-from experiments.train import config_to_dict, expand_aliases, split_preset
+from experiments.train import (
+    CHECKPOINT_DIR,
+    ChunkedTrainer,
+    RunSetupError,
+    chunk_schedule,
+    cli_with_preset,
+    config_from_dict,
+    config_to_dict,
+    ensure_writable_directory,
+)
 from hcmrl_jax.rl.config import PPOConfig
-from hcmrl_jax.rl.ppo import make_train
-from hcmrl_jax.utils.logging import METRICS_JSONL
-from hcmrl_jax.utils.metrics import mean_and_std, metrics_to_rows
+from hcmrl_jax.rl.ppo import make_train_chunks
+from hcmrl_jax.utils.checkpoint import CheckpointError, RunCheckpointer
+from hcmrl_jax.utils.logging import METRICS_JSONL, TrainingProgress
+from hcmrl_jax.utils.metrics import metrics_to_rows
 from hcmrl_jax.utils.visualization import plot_seed_curves
 
 #: Metrics drawn as mean ± std over seeds and summarised at the last update.
 PLOT_METRICS: tuple[str, ...] = ("episode_return", "success")
 SUMMARY_METRICS: tuple[str, ...] = ("episode_return", "success", "episode_length", "entropy")
+SUMMARY_JSON = "summary.json"
+#: How a final value is chosen (written in summary.json).
+FINAL_RULE = (
+    "each seed's value at the last update that measured it (episode metrics: the last update in "
+    "which an episode finished; see final_update_per_seed)"
+)
 
 
 @dataclasses.dataclass(frozen=True)
 class MultiSeedOptions:
-    """How the multi-seed run is named and stored."""
+    """How the multi-seed run is named, driven and stored."""
 
     num_seeds: int = 4  # seeds trained at once (vmapped in one program)
     seed: int = 0  # first seed; seed i uses the key of seed + i
     out_dir: str = "outputs/multiseed"  # parent directory of multi-seed runs
     name: str | None = None  # run directory name; default: <env>-<memory>-<N>seeds
+    chunk_updates: int = 10  # updates per compiled chunk; a checkpoint after each
+    resume: bool = False  # continue from the run directory's latest checkpoint
+    overwrite: bool = False  # replace the results already in the run directory
+    progress: bool = True  # show a progress bar (env steps of all seeds, steps/s, mean return)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.num_seeds, int) or self.num_seeds < 1:
-            raise ValueError(f"MultiSeedOptions.num_seeds must be >= 1, got {self.num_seeds!r}")
+        for name in ("num_seeds", "chunk_updates"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"MultiSeedOptions.{name} must be >= 1, got {value!r}")
+        if self.resume and self.overwrite:
+            raise ValueError("MultiSeedOptions: --resume and --overwrite contradict each other")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,6 +106,7 @@ class MultiSeedResult:
     metrics: dict[str, np.ndarray]  # name -> [num_seeds, num_updates] host arrays
     runner_states: Any  # the final runner states, leaves [num_seeds, ...]
     paths: dict[str, str]  # name -> file written
+    summary: dict[str, Any] | None = None  # what summary.json holds
 
 
 def seed_keys(seed: int, num_seeds: int) -> jax.Array:
@@ -79,37 +114,194 @@ def seed_keys(seed: int, num_seeds: int) -> jax.Array:
     return jax.vmap(jax.random.key)(jnp.arange(seed, seed + num_seeds))
 
 
+def make_seed_chunks(config: PPOConfig, updates_per_chunk: int) -> tuple[Callable, Callable]:
+    """:func:`hcmrl_jax.rl.ppo.make_train_chunks` vmapped over seeds: ``init(keys [N])`` and
+    ``update(runner_states)`` with leaves ``[N, ...]``."""
+    init_fn, update_fn = make_train_chunks(config, updates_per_chunk)
+    return jax.vmap(init_fn), jax.vmap(update_fn)
+
+
 def train_seeds(config: PPOConfig, keys: jax.Array) -> tuple[Any, dict[str, np.ndarray]]:
-    """Trains one run per key in a single jitted, vmapped program.
+    """Trains one run per key, all updates in one chunk (no files written).
 
     Returns:
         ``(runner_states, metrics)``: states with leaves [N, ...] and host metrics [N, U].
     """
-    runner_states, metrics = jax.jit(jax.vmap(make_train(config)))(keys)
+    trainer = ChunkedTrainer(config, make_chunks=make_seed_chunks)
+    runner_states, metrics = trainer.update(trainer.init(keys), config.num_updates)
     return runner_states, jax.device_get(metrics)
+
+
+def final_values(curves: np.ndarray) -> tuple[list[float | None], list[int | None]]:
+    """Each seed's value at its last finite update, and that update (1-based); None when the
+    seed never measured the metric."""
+    values, updates = [], []
+    for curve in np.asarray(curves, np.float64):
+        finite = np.flatnonzero(np.isfinite(curve))
+        values.append(float(curve[finite[-1]]) if finite.size else None)
+        updates.append(int(finite[-1]) + 1 if finite.size else None)
+    return values, updates
+
+
+def summarize_seeds(metrics: dict[str, np.ndarray], seeds: list[int], num_updates: int) -> dict:
+    """summary.json: per metric, final values per seed (see :func:`final_values`), the update
+    each comes from, and their mean and std over the seeds that have one."""
+    summary: dict[str, Any] = {"seeds": seeds, "num_updates": num_updates, "final": FINAL_RULE}
+    for metric in SUMMARY_METRICS:
+        if metric not in metrics:
+            continue
+        values, updates = final_values(metrics[metric])
+        measured = np.array([v for v in values if v is not None], np.float64)
+        summary[metric] = {
+            "final_mean": float(measured.mean()) if measured.size else None,
+            "final_std": float(measured.std()) if measured.size else None,
+            "final_per_seed": values,
+            "final_update_per_seed": updates,
+        }
+    return summary
+
+
+def _metrics_to_json(metrics: dict[str, np.ndarray]) -> dict[str, list]:
+    """Metrics history ``[N, U]`` as JSON lists, NaN as null."""
+    return _json_safe({k: np.asarray(v, np.float64).tolist() for k, v in metrics.items()})
+
+
+def _metrics_from_json(saved: dict[str, list]) -> dict[str, np.ndarray]:
+    return {k: np.array(v, np.float64).astype(np.float32) for k, v in saved.items()}
+
+
+def _json_safe(value: Any) -> Any:
+    """NaN (no measurement) as null, for strict JSON."""
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    if isinstance(value, list):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    return value
 
 
 def run_multiseed(
     config: PPOConfig, options: MultiSeedOptions, log: Any = print
 ) -> MultiSeedResult:
-    """Trains ``options.num_seeds`` seeds and writes per-seed curves and the mean ± std plot."""
+    """Trains ``options.num_seeds`` seeds in chunks (checkpointed, resumable) and writes per-seed
+    curves, the summary and the mean ± std plots.
+
+    Raises:
+        RunSetupError: the run directory already holds results (without --resume or
+            --overwrite), --resume finds no checkpoint that restores, or the folder cannot be
+            written.
+    """
     name = options.name or f"{config.env_id}-{config.memory}-{options.num_seeds}seeds"
     run_dir = os.path.join(options.out_dir, name)
-    os.makedirs(run_dir, exist_ok=True)
+    checkpoint_dir = os.path.join(run_dir, CHECKPOINT_DIR)
     seeds = list(range(options.seed, options.seed + options.num_seeds))
-    with open(os.path.join(run_dir, "config.json"), "w", encoding="utf-8") as handle:
-        json.dump({"config": config_to_dict(config), "seeds": seeds}, handle, indent=2)
+    has_results = os.path.isdir(run_dir) and any(
+        os.path.exists(os.path.join(run_dir, item)) for item in (SUMMARY_JSON, CHECKPOINT_DIR)
+    )
+    if options.resume:
+        if not os.path.isdir(checkpoint_dir):
+            raise RunSetupError(f"--resume: no checkpoint in {checkpoint_dir}")
+        with open(os.path.join(run_dir, "config.json"), encoding="utf-8") as handle:
+            saved = json.load(handle)
+        if config == PPOConfig():  # no config flags: the run's own config
+            config = config_from_dict(PPOConfig, saved["config"])
+        if saved["config"] != config_to_dict(config) or saved["seeds"] != seeds:
+            raise RunSetupError(
+                f"--resume: {run_dir} was run with another config or other seeds (seeds "
+                f"{saved['seeds']}); resume with the same flags, or use --name for a new run"
+            )
+    elif has_results and not options.overwrite:
+        raise RunSetupError(
+            f"{run_dir} already holds multi-seed results; pass --resume to continue that run, "
+            f"--overwrite to replace them, or --name for another run directory"
+        )
+    ensure_writable_directory(run_dir)
+    if not options.resume:
+        import shutil
 
+        for item in os.listdir(run_dir):  # --overwrite: only the new run's files remain
+            if item in (SUMMARY_JSON, CHECKPOINT_DIR, "config.json") or item.startswith(
+                ("seed", "seeds_")
+            ):
+                path = os.path.join(run_dir, item)
+                shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
+        with open(os.path.join(run_dir, "config.json"), "w", encoding="utf-8") as handle:
+            json.dump({"config": config_to_dict(config), "seeds": seeds}, handle, indent=2)
+
+    trainer = ChunkedTrainer(config, make_chunks=make_seed_chunks)
+    keys = seed_keys(options.seed, options.num_seeds)
+    checkpointer = RunCheckpointer(checkpoint_dir, max_to_keep=2)
+    history: dict[str, np.ndarray] = {}
+    time_offset = 0.0
+    if options.resume:
+        try:
+            runner_states, metadata = checkpointer.restore(trainer.state_template(keys))
+        except CheckpointError as error:
+            checkpointer.close()
+            raise RunSetupError(f"--resume: {error}") from error
+        for step, reason in checkpointer.skipped:
+            log(f"resume: skipped checkpoint {step}, it does not restore ({reason})")
+        updates_done = int(metadata["updates_done"])
+        history = _metrics_from_json(metadata["metrics"])
+        time_offset = float(metadata.get("time_s", 0.0))
+        log(f"resuming {run_dir} from checkpoint {updates_done}/{config.num_updates}")
+    else:
+        runner_states = trainer.init(keys)
+        updates_done = 0
+
+    steps_per_update = config.steps_per_update * options.num_seeds  # all seeds together
+    progress = TrainingProgress(
+        total_env_steps=config.num_updates * steps_per_update,
+        initial_env_steps=updates_done * steps_per_update,
+        return_key="episode_return",
+        disable=not options.progress,
+    )
     start = time.perf_counter()
-    runner_states, metrics = train_seeds(config, seed_keys(options.seed, options.num_seeds))
-    elapsed = time.perf_counter() - start
-    total_steps = options.num_seeds * config.num_updates * config.steps_per_update
+    try:
+        for size in chunk_schedule(config.num_updates, options.chunk_updates, updates_done):
+            runner_states, chunk = trainer.update(runner_states, size)
+            chunk = jax.device_get(chunk)  # name -> [N, size]
+            history = {
+                k: np.concatenate([history[k], v], axis=1) if k in history else np.asarray(v)
+                for k, v in chunk.items()
+            }
+            updates_done += size
+            returns = np.asarray(chunk.get("episode_return", np.full((1, size), np.nan)))
+            with warnings.catch_warnings():  # a chunk in which no seed finished an episode
+                warnings.simplefilter("ignore", RuntimeWarning)
+                mean_return = np.nanmean(returns, axis=0)
+            progress.update(
+                [
+                    {
+                        "env_steps": (updates_done - size + i + 1) * steps_per_update,
+                        "episode_return": None if not np.isfinite(r) else float(r),
+                    }
+                    for i, r in enumerate(mean_return)
+                ]
+            )
+            checkpointer.save(
+                updates_done,
+                runner_states,
+                {
+                    "updates_done": updates_done,
+                    "seeds": seeds,
+                    "metrics": _metrics_to_json(history),
+                    "time_s": time_offset + time.perf_counter() - start,
+                },
+            )
+    finally:
+        progress.close()
+        checkpointer.close()
+    elapsed = time_offset + time.perf_counter() - start
+    metrics = history
+    total_steps = updates_done * steps_per_update
     log(
         f"{options.num_seeds} seeds x {config.num_updates} updates = {total_steps:,} env steps "
-        f"in {elapsed:.1f} s (compile included)"
+        f"in {elapsed:.1f} s of training (compile included)"
     )
 
-    paths = {"run directory": run_dir}
+    paths = {"run directory": run_dir, "checkpoints": checkpoint_dir}
     for index, seed in enumerate(seeds):
         seed_dir = os.path.join(run_dir, f"seed{seed}")
         os.makedirs(seed_dir, exist_ok=True)
@@ -121,19 +313,8 @@ def run_multiseed(
     paths["per-seed metrics"] = os.path.join(run_dir, "seed<i>", METRICS_JSONL)
 
     env_steps = np.arange(1, config.num_updates + 1) * config.steps_per_update
-    summary: dict[str, Any] = {"seeds": seeds, "num_updates": config.num_updates}
-    for metric in SUMMARY_METRICS:
-        if metric not in metrics:
-            continue
-        mean, std = mean_and_std(np.asarray(metrics[metric])[:, -1:])
-        summary[metric] = {
-            "final_mean": None if not np.isfinite(mean[0]) else float(mean[0]),
-            "final_std": None if not np.isfinite(std[0]) else float(std[0]),
-            "final_per_seed": [
-                None if not np.isfinite(v) else float(v) for v in np.asarray(metrics[metric])[:, -1]
-            ],
-        }
-    summary_path = os.path.join(run_dir, "summary.json")
+    summary = summarize_seeds(metrics, seeds, config.num_updates)
+    summary_path = os.path.join(run_dir, SUMMARY_JSON)
     with open(summary_path, "w", encoding="utf-8") as handle:
         json.dump(summary, handle, indent=2)
     paths["summary"] = summary_path
@@ -149,28 +330,34 @@ def run_multiseed(
             title=f"{config.env_id} / {config.memory}: {metric}, {options.num_seeds} seeds",
         )
         paths[f"{metric} plot"] = path
+    for metric in PLOT_METRICS:
+        if metric in summary:
+            entry = summary[metric]
+            if entry["final_mean"] is not None:
+                log(
+                    f"final {metric}: {entry['final_mean']:.3f} ± {entry['final_std']:.3f} "
+                    f"(per seed, at its last update with finished episodes: updates "
+                    f"{entry['final_update_per_seed']})"
+                )
     for label, path in paths.items():
         log(f"  {label + ':':<22} {path}")
     return MultiSeedResult(
-        run_dir=run_dir, metrics=metrics, runner_states=runner_states, paths=paths
+        run_dir=run_dir, metrics=metrics, runner_states=runner_states, paths=paths, summary=summary
     )
 
 
 def main(argv: Sequence[str] | None = None) -> MultiSeedResult:
-    argv = expand_aliases(sys.argv[1:] if argv is None else argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        preset, argv = split_preset(argv)
-        args = tyro.cli(
-            MultiSeedArgs,
-            args=argv,
-            prog="python -m experiments.multiseed",
-            description=__doc__,
-            default=MultiSeedArgs(config=preset),
-        )
+        args = cli_with_preset(MultiSeedArgs, argv, "python -m experiments.multiseed", __doc__)
     except (KeyError, ValueError) as error:
         print(f"error: {error.args[0] if error.args else error}", file=sys.stderr)
         raise SystemExit(2) from error
-    return run_multiseed(args.config, args.run)
+    try:
+        return run_multiseed(args.config, args.run)
+    except RunSetupError as error:
+        print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(2) from error
 
 
 if __name__ == "__main__":

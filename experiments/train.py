@@ -25,7 +25,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Annotated, Any
 
 import jax
@@ -67,12 +67,13 @@ if __name__ == "__main__":
     initialize_distributed_if_requested(sys.argv[1:])
 
 import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
 import tyro  # noqa: E402
 
 from experiments.configs import PRESETS, get_preset  # noqa: E402
 from hcmrl_jax.rl.config import PPOConfig  # noqa: E402
 from hcmrl_jax.rl.ppo import make_train_chunks  # noqa: E402
-from hcmrl_jax.utils.checkpoint import RunCheckpointer  # noqa: E402
+from hcmrl_jax.utils.checkpoint import CheckpointError, RunCheckpointer  # noqa: E402
 from hcmrl_jax.utils.logging import MetricsLogger, TrainingProgress  # noqa: E402
 from hcmrl_jax.utils.metrics import TIME_KEY, rows_to_columns  # noqa: E402
 from hcmrl_jax.utils.visualization import plot_learning_curves  # noqa: E402
@@ -88,8 +89,95 @@ CURVE_KEYS: tuple[str, ...] = (RETURN_KEY, "success", "reward")
 FLAG_ALIASES: dict[str, str] = {"--env": "--env-id", "--total-steps": "--total-timesteps"}
 
 
+#: What a run writes in its directory; a fresh start (``--overwrite``, or a directory without
+#: checkpoints) removes these, so the directory holds only the new run.
+RUN_ARTIFACTS: tuple[str, ...] = (
+    CONFIG_JSON,
+    CHECKPOINT_DIR,
+    CURVE_PNG,
+    "metrics.jsonl",
+    "metrics.csv",
+    "tensorboard",
+    "eval",
+    "wandb",
+)
+#: Folder name prefix of a damaged checkpoint that a resume moved out of ``checkpoints/``.
+DAMAGED_PREFIX = "damaged-checkpoint-"
+#: Run options that belong to the run, restored on resume unless given again explicitly. The
+#: others (where the run is, --resume/--overwrite, --stop-after-updates, --progress,
+#: --distributed) belong to one invocation.
+RUN_LEVEL_OPTIONS: tuple[str, ...] = (
+    "seed",
+    "chunk_updates",
+    "checkpoint_every",
+    "keep_checkpoints",
+    "tensorboard",
+    "csv",
+    "wandb_project",
+    "plot",
+)
+
+
 class RunSetupError(ValueError):
     """The run directory and the options disagree (resume without a checkpoint, ...)."""
+
+
+class TrainingDivergedError(RuntimeError):
+    """An update produced non-finite losses or parameters; the run stopped before saving it.
+
+    Attributes:
+        update: the first update with non-finite values.
+        last_checkpoint: update count of the newest checkpoint on disk (None: none saved).
+    """
+
+    def __init__(self, message: str, update: int, last_checkpoint: int | None):
+        super().__init__(message)
+        self.update = update
+        self.last_checkpoint = last_checkpoint
+
+
+def ensure_writable_directory(path: str) -> None:
+    """Creates ``path`` if needed and checks that a file can be written in it.
+
+    Raises:
+        RunSetupError: one line naming the path (a file in the way, a read-only file system,
+            no permission, ...).
+    """
+    blocker = os.path.abspath(path)
+    while not os.path.exists(blocker) and os.path.dirname(blocker) != blocker:
+        blocker = os.path.dirname(blocker)
+    if os.path.exists(blocker) and not os.path.isdir(blocker):
+        raise RunSetupError(f"cannot write to {path}: {blocker} is a file, not a folder")
+    try:
+        os.makedirs(path, exist_ok=True)
+        probe = os.path.join(path, f".write-test-{os.getpid()}")
+        with open(probe, "w", encoding="utf-8"):
+            pass
+        os.remove(probe)
+    except OSError as error:
+        raise RunSetupError(f"cannot write to {path}: {error.strerror or error}") from error
+
+
+def clear_run_directory(run_dir: str) -> list[str]:
+    """Removes what an earlier run wrote in ``run_dir`` (:data:`RUN_ARTIFACTS`); returns the
+    names removed. Other files stay."""
+    import shutil
+
+    removed = []
+    for name in RUN_ARTIFACTS:
+        path = os.path.join(run_dir, name)
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path)
+        elif os.path.lexists(path):
+            os.remove(path)
+        else:
+            continue
+        removed.append(name)
+    for name in sorted(os.listdir(run_dir)) if os.path.isdir(run_dir) else []:
+        if name.startswith(DAMAGED_PREFIX):  # damaged checkpoints a resume set aside
+            shutil.rmtree(os.path.join(run_dir, name))
+            removed.append(name)
+    return removed
 
 
 @dataclasses.dataclass(frozen=True)
@@ -151,6 +239,8 @@ class RunResult:
     updates_done: int  # updates done so far
     finished: bool  # False when stopped early by stop_after_updates
     paths: dict[str, str]  # name -> file written
+    elapsed_s: float = 0.0  # seconds of training of the whole run (resumed parts included)
+    run: RunOptions | None = None  # the options in force (the run's own ones on resume)
 
 
 def expand_aliases(argv: Sequence[str]) -> list[str]:
@@ -186,23 +276,52 @@ def split_preset(argv: Sequence[str]) -> tuple[PPOConfig, list[str]]:
     return (PPOConfig() if name is None else get_preset(name)), rest
 
 
+def given_flags(argv: Sequence[str]) -> frozenset[str]:
+    """Field names of the flags written on a command line (``--chunk-updates 5`` and
+    ``--chunk-updates=5`` give ``chunk_updates``; ``--no-progress`` gives ``progress``), after
+    :func:`expand_aliases`. ``--preset`` counts as every field its config sets."""
+    names = set()
+    for arg in expand_aliases(argv):
+        if not arg.startswith("--"):
+            continue
+        name = arg[2:].partition("=")[0].replace("-", "_")
+        names.add(name)
+        if name.startswith("no_"):
+            names.add(name[3:])
+    return frozenset(names)
+
+
+def cli_with_preset(cls: type, argv: Sequence[str], prog: str, description: str | None) -> Any:
+    """Parses ``argv`` into ``cls`` (a dataclass with ``config`` and ``run`` parts) with tyro,
+    starting from ``--preset NAME`` when given.
+
+    ``--env-overrides KEY VALUE ...`` has one spelling with and without a preset: the keys given
+    are set on top of the preset's overrides. (Handing tyro a default whose dict is not empty
+    would turn it into one flag per key, shown only under ``--preset NAME --help``.)
+
+    Raises:
+        KeyError: unknown preset (or env / memory) name.
+        ValueError: a bad value.
+    """
+    preset, argv = split_preset(expand_aliases(argv))
+    base = dataclasses.replace(preset, env_overrides={})
+    args = tyro.cli(cls, args=argv, prog=prog, description=description, default=cls(config=base))
+    overrides = {**preset.env_overrides, **args.config.env_overrides}
+    return dataclasses.replace(
+        args, config=dataclasses.replace(args.config, env_overrides=overrides)
+    )
+
+
 def parse_args(argv: Sequence[str] | None = None, prog: str = "python -m experiments.train"):
     """Parses the command line into :class:`TrainArgs`; bad values exit with a clear message.
 
     ``--preset NAME`` starts from a named config of :mod:`experiments.configs` (later flags
-    override its fields); ``--env`` and ``--total-steps`` are short for ``--env-id`` and
-    ``--total-timesteps``.
+    override its fields; ``--env-overrides`` keys are set on top of its overrides); ``--env`` and
+    ``--total-steps`` are short for ``--env-id`` and ``--total-timesteps``.
     """
-    argv = expand_aliases(sys.argv[1:] if argv is None else argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        preset, argv = split_preset(argv)
-        return tyro.cli(
-            TrainArgs,
-            args=argv,
-            prog=prog,
-            description=__doc__,
-            default=TrainArgs(config=preset),
-        )
+        return cli_with_preset(TrainArgs, argv, prog, __doc__)
     except (KeyError, ValueError) as error:
         # tyro reports ValueError itself; KeyError (unknown env / memory names) lands here.
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
@@ -261,6 +380,70 @@ def _resolve_resume_config(config: PPOConfig, run_dir: str) -> PPOConfig:
             f"{fields}; resume with the same flags (or none) or start a new run"
         )
     return saved
+
+
+def resume_run_options(
+    run: RunOptions, saved: dict[str, Any], explicit: Collection[str] | None
+) -> tuple[RunOptions, dict[str, tuple[Any, Any]]]:
+    """The options of a resumed run: the run's saved :data:`RUN_LEVEL_OPTIONS`, except those
+    set explicitly now.
+
+    Args:
+        run: the options of this invocation.
+        saved: the ``run`` section of the run's ``config.json``.
+        explicit: field names set explicitly (the CLI passes the flags written on the command
+            line); None: those that differ from the :class:`RunOptions` defaults.
+
+    Returns:
+        The options to use, and ``name -> (saved, new)`` of the explicit ones that differ.
+    """
+    defaults = RunOptions()
+    if explicit is None:
+        explicit = {
+            f.name
+            for f in dataclasses.fields(run)
+            if getattr(run, f.name) != getattr(defaults, f.name)
+        }
+    restored, overridden = {}, {}
+    for name in RUN_LEVEL_OPTIONS:
+        if name not in saved:
+            continue
+        if name in explicit:
+            if getattr(run, name) != saved[name]:
+                overridden[name] = (saved[name], getattr(run, name))
+        else:
+            restored[name] = saved[name]
+    return dataclasses.replace(run, **restored), overridden
+
+
+def _write_config_json(
+    run_dir: str, config: PPOConfig, run_section: dict[str, Any], resumes: list[dict[str, Any]]
+) -> None:
+    record = {
+        "config": config_to_dict(config),
+        "run": run_section,
+        "num_updates": config.num_updates,
+        "steps_per_update": config.steps_per_update,
+        "jax_version": jax.__version__,
+    }
+    if resumes:
+        record["resumes"] = resumes
+    path = os.path.join(run_dir, CONFIG_JSON)
+    with open(path + ".tmp", "w", encoding="utf-8") as handle:
+        json.dump(record, handle, indent=2)
+    os.replace(path + ".tmp", path)  # a reader never sees half a config
+
+
+def _first_nonfinite_update(metrics: dict[str, Any], first_update: int) -> int | None:
+    """The first update of a chunk whose losses or parameters hold inf/NaN, if any."""
+    bad = None
+    for name in ("nonfinite_loss", "nonfinite_params"):
+        if name in metrics:
+            flags = np.asarray(metrics[name]) > 0
+            bad = flags if bad is None else bad | flags
+    if bad is None or not bad.any():
+        return None
+    return first_update + int(np.argmax(bad)) + 1
 
 
 def chunk_schedule(num_updates: int, chunk_updates: int, start: int = 0) -> list[int]:
@@ -363,8 +546,15 @@ def train(
     run: RunOptions,
     trainer: ChunkedTrainer | None = None,
     log: Callable[[str], None] = print,
+    explicit: Collection[str] | None = None,
 ) -> RunResult:
     """Runs (or resumes) one training run and writes its files.
+
+    A fresh run starts from an empty run directory: what an earlier run wrote there is removed
+    (it needs ``--overwrite`` when that run left checkpoints). A resumed run continues the same
+    run: the saved config, the run's own options (:data:`RUN_LEVEL_OPTIONS`; one set explicitly
+    wins, and the log says so), the metrics history and the training time so far; it restores
+    the newest checkpoint that restores, saying which newer ones it skipped and why.
 
     Args:
         config: the PPO config (on resume, the run directory's saved config is used; a different
@@ -373,19 +563,38 @@ def train(
         trainer: compiled functions to use; the process-wide cached ones of the config when
             None (see :func:`get_trainer`).
         log: where the summary lines go.
+        explicit: on resume, the run options set explicitly (the CLI passes the flags on its
+            command line); None: those that differ from the defaults.
 
     Returns:
         The :class:`RunResult`.
+
+    Raises:
+        RunSetupError: the run directory and the options disagree, no checkpoint restores, or
+            an output folder cannot be written (one line each).
+        TrainingDivergedError: an update produced non-finite losses or parameters; the run
+            stops without saving it, the checkpoints before it stay.
     """
+    # Training time counts from here: the init or restore and its compile are part of it.
+    start_time = time.perf_counter()
     run_dir = run_directory(config, run)
     checkpoint_dir = os.path.join(run_dir, CHECKPOINT_DIR)
     has_checkpoint = os.path.isdir(checkpoint_dir) and any(
         name.isdigit() for name in os.listdir(checkpoint_dir)
     )
+    run_section = config_to_dict(run)
+    resumes: list[dict[str, Any]] = []
     if run.resume:
         if not has_checkpoint:
             raise RunSetupError(f"--resume: no checkpoint in {checkpoint_dir}")
         config = _resolve_resume_config(config, run_dir)
+        _, saved_json = load_run_config(run_dir)
+        run_section = dict(saved_json.get("run", {}))
+        resumes = list(saved_json.get("resumes", []))
+        run, overridden = resume_run_options(run, run_section, explicit)
+        for name, (old, new) in overridden.items():
+            log(f"resume: --{name.replace('_', '-')} {new} replaces the run's {old}")
+            run_section[name] = config_to_dict(run)[name]
     elif has_checkpoint and not run.overwrite:
         raise RunSetupError(
             f"{run_dir} already holds checkpoints; pass --resume to continue that run, "
@@ -394,37 +603,47 @@ def train(
     if trainer is None or trainer.config != config:
         trainer = get_trainer(config)
     is_main_process = jax.process_index() == 0
-    os.makedirs(run_dir, exist_ok=True)
-    if run.overwrite and has_checkpoint and is_main_process:
-        import shutil
-
-        shutil.rmtree(checkpoint_dir)
+    if is_main_process:
+        ensure_writable_directory(run_dir)
+        if not run.resume:
+            removed = clear_run_directory(run_dir)
+            if removed:
+                log(f"starting afresh in {run_dir}: removed the earlier run's {removed}")
     num_updates = config.num_updates
     steps_per_update = config.steps_per_update
     key = jax.random.key(run.seed)
     checkpointer = RunCheckpointer(checkpoint_dir, max_to_keep=run.keep_checkpoints)
     rows: list[dict[str, Any]] = []
+    time_offset = 0.0
     if run.resume:
-        runner_state, metadata = checkpointer.restore(trainer.state_template(key))
+        try:
+            runner_state, metadata = checkpointer.restore(trainer.state_template(key))
+        except CheckpointError as error:
+            checkpointer.close()
+            raise RunSetupError(f"--resume: {error}") from error
         updates_done = int(metadata["updates_done"])
+        for step, reason in checkpointer.skipped:
+            log(f"resume: skipped checkpoint {step}, it does not restore ({reason})")
+            if is_main_process:  # set aside (not deleted), so the next save can use its name
+                os.replace(
+                    os.path.join(checkpoint_dir, str(step)),
+                    os.path.join(run_dir, f"{DAMAGED_PREFIX}{step}"),
+                )
+        if checkpointer.skipped:  # a fresh manager, that knows those names are free again
+            checkpointer.close()
+            checkpointer = RunCheckpointer(checkpoint_dir, max_to_keep=run.keep_checkpoints)
         rows = list(metadata["rows"])
-        log(f"resuming {run_dir} from update {updates_done}/{num_updates}")
+        time_offset = float(metadata.get("time_s", 0.0))
+        resumes.append({"from_update": updates_done, "overrides": sorted(overridden)})
+        log(
+            f"resuming {run_dir} from checkpoint {updates_done}/{num_updates} "
+            f"({time_offset:.1f} s of training so far)"
+        )
     else:
         runner_state = trainer.init(key)
         updates_done = 0
     if is_main_process:
-        with open(os.path.join(run_dir, CONFIG_JSON), "w", encoding="utf-8") as handle:
-            json.dump(
-                {
-                    "config": config_to_dict(config),
-                    "run": config_to_dict(run),
-                    "num_updates": num_updates,
-                    "steps_per_update": steps_per_update,
-                    "jax_version": jax.__version__,
-                },
-                handle,
-                indent=2,
-            )
+        _write_config_json(run_dir, config, run_section, resumes)
     logger = MetricsLogger(
         run_dir,
         steps_per_update,
@@ -434,6 +653,7 @@ def train(
         jsonl=is_main_process,
         wandb_project=run.wandb_project if is_main_process else None,
         wandb_config=config_to_dict(config),
+        time_offset=time_offset + time.perf_counter() - start_time,  # the same clock as time_s
     )
     stop_at = (
         num_updates if run.stop_after_updates is None else min(num_updates, run.stop_after_updates)
@@ -444,13 +664,29 @@ def train(
         return_key=RETURN_KEY,
         disable=not (run.progress and is_main_process),
     )
-    start_time = time.perf_counter()
     try:
         for index, size in enumerate(chunk_schedule(stop_at, run.chunk_updates, updates_done)):
             runner_state, metrics = trainer.update(runner_state, size)
             metrics = jax.device_get(metrics)  # the only device -> host transfer of a chunk
             chunk_rows = logger.log_chunk(metrics, updates_done)
             progress.update(chunk_rows)
+            bad_update = _first_nonfinite_update(metrics, updates_done)
+            if bad_update is not None:
+                last = checkpointer.latest_step()
+                row = chunk_rows[bad_update - updates_done - 1]
+                kept = (
+                    f"the last good checkpoint is update {last} in {checkpoint_dir}"
+                    if last is not None
+                    else "no checkpoint was saved before it"
+                )
+                raise TrainingDivergedError(
+                    f"update {bad_update} produced non-finite values "
+                    f"({int(row.get('nonfinite_loss') or 0)} loss entries, "
+                    f"{int(row.get('nonfinite_params') or 0)} parameters); training stopped "
+                    f"without saving it; {kept} (a smaller --lr or --max-grad-norm may help)",
+                    update=bad_update,
+                    last_checkpoint=last,
+                )
             rows.extend({k: v for k, v in row.items() if k != TIME_KEY} for row in chunk_rows)
             updates_done += size
             if (index + 1) % run.checkpoint_every == 0 or updates_done == stop_at:
@@ -462,13 +698,15 @@ def train(
                         "env_steps": updates_done * steps_per_update,
                         "config": config_to_dict(config),
                         "rows": rows,
+                        "time_s": time_offset + time.perf_counter() - start_time,
                     },
                 )
     finally:
         progress.close()
         logger.close()
         checkpointer.close()
-    elapsed = time.perf_counter() - start_time
+    session_s = time.perf_counter() - start_time
+    elapsed = time_offset + session_s
     paths = {
         "run directory": run_dir,
         "config": os.path.join(run_dir, CONFIG_JSON),
@@ -494,9 +732,10 @@ def train(
             paths["learning curve"] = curve_path
     finished = updates_done >= num_updates
     status = "finished" if finished else f"stopped at update {updates_done}/{num_updates}"
+    this_session = f", {session_s:.1f} s in this session" if time_offset > 0 else ""
     log(
-        f"{status}: {updates_done * steps_per_update:,} env steps in {elapsed:.1f} s "
-        f"(compile included)"
+        f"{status}: {updates_done * steps_per_update:,} env steps in {elapsed:.1f} s of "
+        f"training (compile included{this_session})"
     )
     for name, path in paths.items():
         log(f"  {name + ':':<18} {path}")
@@ -513,6 +752,8 @@ def train(
         updates_done=updates_done,
         finished=finished,
         paths=paths,
+        elapsed_s=elapsed,
+        run=run,
     )
 
 
@@ -530,11 +771,19 @@ def main(argv: Sequence[str] | None = None) -> RunResult:
         raise SystemExit(2) from error
     args = parse_args(argv)
     try:
-        return train(args.config, args.run)
+        return train(args.config, args.run, explicit=given_flags(argv))
     except RunSetupError as error:
         # Problems with the run directory or a resume: a message, not a traceback.
         print(f"error: {error}", file=sys.stderr)
         raise SystemExit(2) from error
+    except TrainingDivergedError as error:
+        print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(1) from error
+    except OSError as error:
+        # A write that failed mid-run (disk full, the folder removed, ...): name the path.
+        path = error.filename or "an output file"
+        print(f"error: cannot write {path}: {error.strerror or error}", file=sys.stderr)
+        raise SystemExit(1) from error
 
 
 if __name__ == "__main__":

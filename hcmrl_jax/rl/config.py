@@ -6,6 +6,7 @@ The comment after each field is its ``--help`` text in the tyro CLI.
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Literal
 
 #: Memory kinds: HCMRL, its ablations (configurations of the same ``HierarchicalMemory``) and the
@@ -119,6 +120,8 @@ class PPOConfig:
     remat: bool = False  # step-by-step replays: recompute activations in backward (less memory)
 
     def __post_init__(self) -> None:
+        # First, so that the range checks below never see inf or nan (`inf > 0` holds).
+        self._check_finite()
         positive = (
             "state_dim",
             "immediate_size",
@@ -212,6 +215,18 @@ class PPOConfig:
                 f"PPOConfig.novelty_bonus needs a memory that scores novelty ({NOVELTY_KINDS}), "
                 f"got memory={self.memory!r}"
             )
+
+    def _check_finite(self) -> None:
+        """Every float field, and every float env override, must be a finite number."""
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ValueError(f"PPOConfig.{field.name} must be a finite number, got {value!r}")
+        for name, value in self.env_overrides.items():
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ValueError(
+                    f"PPOConfig.env_overrides[{name!r}] must be a finite number, got {value!r}"
+                )
 
     def _check_env_id(self) -> None:
         import envs_jax  # the registry; imported here so that the config module stays light

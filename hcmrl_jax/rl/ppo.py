@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -776,6 +777,9 @@ def _build(
             env_steps=(update_step * config.steps_per_update).astype(jnp.float32),
             steps_per_update=jnp.float32(config.steps_per_update),
             explained_variance=_explained_variance(traj.value, targets),
+            # Divergence shows here, not as NaN losses that read like "nothing measured".
+            nonfinite_loss=_count_nonfinite(losses),
+            nonfinite_params=_count_nonfinite(params),
         )
         new_runner = RunnerState(
             params=params,
@@ -792,6 +796,16 @@ def _build(
         return new_runner, {k: jnp.asarray(v, jnp.float32) for k, v in metrics.items()}
 
     return _Parts(init=init, update=update, policy=policy, env=bundle)
+
+
+def _count_nonfinite(tree: Any) -> jax.Array:
+    """How many entries of a pytree's floating-point leaves are inf or NaN (float32 scalar)."""
+    counts = [
+        jnp.sum(~jnp.isfinite(leaf)).astype(jnp.float32)
+        for leaf in jax.tree.leaves(tree)
+        if jnp.issubdtype(leaf.dtype, jnp.inexact)
+    ]
+    return sum(counts, jnp.float32(0))
 
 
 def _explained_variance(values: jax.Array, targets: jax.Array) -> jax.Array:
@@ -861,6 +875,8 @@ METRIC_KEYS: tuple[str, ...] = (
     "env_steps",
     "steps_per_update",
     "explained_variance",
+    "nonfinite_loss",
+    "nonfinite_params",
 )
 
 
@@ -877,7 +893,7 @@ class PPOTrainer:
         memory = HierarchicalMemory(immediate_size=32, short_term_size=16, long_term_size=8)
         policy = MemoryAugmentedPolicy(state_dim=64, action_dim=2, memory=memory)
         trainer = PPOTrainer(policy, memory, env="MemoryChain-bsuite", config=PPOConfig())
-        runner_state, metrics = trainer.train(num_steps=1_000_000)
+        runner_state, metrics = trainer.train(num_steps=1_048_576)  # 128 updates of 64 x 128
 
     Args:
         policy: a :class:`MemoryAugmentedPolicy`; its ``action_dim`` must match the env.
@@ -923,6 +939,14 @@ class PPOTrainer:
         config = self.config
         if num_steps is not None:
             config = dataclasses.replace(config, total_timesteps=int(num_steps))
+            trained = config.num_updates * config.steps_per_update
+            if trained != int(num_steps):
+                warnings.warn(
+                    f"PPOTrainer.train: num_steps={int(num_steps):,} is not a multiple of "
+                    f"num_envs x num_steps = {config.steps_per_update:,}; training "
+                    f"{trained:,} env steps ({config.num_updates} updates)",
+                    stacklevel=3,
+                )
         return make_train(config, policy=self.policy, env=self._env, env_params=self._env_params)
 
     def train(
@@ -932,6 +956,9 @@ class PPOTrainer:
         compiler_options: dict[str, Any] | None = None,
     ) -> tuple[RunnerState, dict]:
         """Trains for ``num_steps`` env steps (default: ``config.total_timesteps``).
+
+        The run is whole updates of ``num_envs x num_steps`` env steps: a ``num_steps`` that is
+        not a multiple is rounded down, with a ``UserWarning`` naming both numbers.
 
         Args:
             num_steps: environment steps to train for.

@@ -8,21 +8,82 @@ of the state's structure (``jax.eval_shape(init_fn, key)`` gives one without com
 restored arrays come back with the exact dtypes, shapes and bits that were saved: a resumed run
 continues bit for bit.
 
-Layout on disk: ``<directory>/<step>/{state,metadata}`` where ``step`` is the number of updates
-done when the checkpoint was taken.
+Layout on disk: ``<directory>/<step>/{state,metadata,integrity}`` where ``step`` is the number
+of updates done when the checkpoint was taken.
+
+Faults: orbax writes a checkpoint into a temporary folder and renames it to ``<step>`` only once
+every item is on disk, so a save cut short (a crash, a full disk) never leaves a folder that
+looks like a checkpoint. ``integrity`` holds a SHA-256 of the state's bytes, checked on restore,
+so a checkpoint damaged afterwards (cut files) is detected even where orbax would read it. When
+the newest checkpoint does not restore, :meth:`RunCheckpointer.restore` falls back to the newest
+one that does and reports which it skipped and why (:attr:`RunCheckpointer.skipped`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+import sys
 from collections.abc import Mapping
 from typing import Any
 
 import jax
+import numpy as np
 import orbax.checkpoint as ocp
 
 STATE_ITEM = "state"
 METADATA_ITEM = "metadata"
+INTEGRITY_ITEM = "integrity"
+#: Longest reason kept for a checkpoint that fails to restore (orbax errors can be pages long).
+REASON_CHARS = 160
+
+
+class CheckpointError(RuntimeError):
+    """No checkpoint (or not the one asked for) restores; the message is one line."""
+
+
+def _quiet_closed_loop_reports() -> None:
+    """Installs an unraisable-exception hook that drops one known, harmless report and passes
+    the rest on to the hook it replaces.
+
+    When a restore fails, tensorstore reads that orbax had started still finish afterwards and
+    post their results to orbax's event loop, which is closed by then; Python would print each
+    ``RuntimeError('Event loop is closed')`` as a traceback, although nothing is lost.
+    """
+    previous = sys.unraisablehook
+    if getattr(previous, "drops_closed_loop_reports", False):
+        return
+
+    def hook(unraisable: Any) -> None:
+        error = unraisable.exc_value
+        if isinstance(error, RuntimeError) and str(error) == "Event loop is closed":
+            return
+        previous(unraisable)
+
+    hook.drops_closed_loop_reports = True
+    sys.unraisablehook = hook
+
+
+def state_digest(state: Any) -> str | None:
+    """SHA-256 of a pytree's leaves (shapes, dtypes and bytes, in tree order); typed PRNG keys
+    by their key data. None when some leaf is not fully on this process (multi-host)."""
+    digest = hashlib.sha256()
+    for leaf in jax.tree.leaves(state):
+        if isinstance(leaf, jax.Array) and not leaf.is_fully_addressable:
+            return None
+        if jax.dtypes.issubdtype(getattr(leaf, "dtype", None), jax.dtypes.prng_key):
+            leaf = jax.random.key_data(leaf)
+        array = np.asarray(jax.device_get(leaf))
+        digest.update(f"{array.dtype.str}{array.shape}".encode())
+        digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()
+
+
+def short_reason(error: BaseException) -> str:
+    """The first non-empty line of an error, shortened: why a checkpoint was skipped."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    text = f"{type(error).__name__}: {lines[0] if lines else 'no message'}"
+    return text if len(text) <= REASON_CHARS else text[: REASON_CHARS - 3] + "..."
 
 
 def abstract_tree(tree: Any) -> Any:
@@ -62,6 +123,8 @@ class RunCheckpointer:
             create=True,
         )
         self._manager = ocp.CheckpointManager(self.directory, options=options)
+        #: ``(step, reason)`` of the checkpoints the last :meth:`restore` skipped, newest first.
+        self.skipped: list[tuple[int, str]] = []
 
     def latest_step(self) -> int | None:
         """The update count of the newest checkpoint, or None when there is none."""
@@ -84,6 +147,7 @@ class RunCheckpointer:
                 **{
                     STATE_ITEM: ocp.args.StandardSave(state),
                     METADATA_ITEM: ocp.args.JsonSave(dict(metadata)),
+                    INTEGRITY_ITEM: ocp.args.JsonSave({"state_sha256": state_digest(state)}),
                 }
             ),
         )
@@ -91,28 +155,54 @@ class RunCheckpointer:
     def restore(self, template: Any, step: int | None = None) -> tuple[Any, dict[str, Any]]:
         """Restores a checkpoint into the structure of ``template``.
 
+        Without ``step``, the newest checkpoint that restores and matches its checksum: newer
+        ones that fail are skipped and listed in :attr:`skipped` with the reason.
+
         Args:
             template: a pytree with the runner state's structure: concrete arrays or
                 ``jax.ShapeDtypeStruct`` leaves (``jax.eval_shape(init_fn, key)``).
-            step: which checkpoint; the latest when None.
+            step: which checkpoint; the newest that restores when None.
 
         Returns:
             ``(state, metadata)``.
 
         Raises:
             FileNotFoundError: there is no checkpoint (or not that step) in the directory.
+            CheckpointError: the asked-for checkpoint, or every one, fails to restore (a one-line
+                message listing each step and why).
         """
-        step = self._resolve_step(step)
-        restored = self._manager.restore(
-            step,
-            args=ocp.args.Composite(
-                **{
-                    STATE_ITEM: ocp.args.StandardRestore(abstract_tree(template)),
-                    METADATA_ITEM: ocp.args.JsonRestore(),
-                }
-            ),
-        )
-        return restored[STATE_ITEM], dict(restored[METADATA_ITEM])
+        self.skipped = []
+        steps = [self._resolve_step(step)] if step is not None else self.all_steps()[::-1]
+        if not steps:
+            raise FileNotFoundError(f"no checkpoint in {self.directory}")
+        for candidate in steps:
+            try:
+                return self._restore_checked(template, candidate)
+            except Exception as error:  # orbax / tensorstore / JSON errors of a damaged folder
+                self.skipped.append((candidate, short_reason(error)))
+                _quiet_closed_loop_reports()
+        reasons = "; ".join(f"{s}: {reason}" for s, reason in self.skipped)
+        which = f"checkpoint {steps[0]}" if step is not None else "no checkpoint"
+        raise CheckpointError(f"{which} in {self.directory} restores ({reasons})")
+
+    def _restore_checked(self, template: Any, step: int) -> tuple[Any, dict[str, Any]]:
+        items = {
+            STATE_ITEM: ocp.args.StandardRestore(abstract_tree(template)),
+            METADATA_ITEM: ocp.args.JsonRestore(),
+        }
+        has_integrity = os.path.isdir(os.path.join(self.directory, str(step), INTEGRITY_ITEM))
+        if has_integrity:  # checkpoints written before the checksum existed have none
+            items[INTEGRITY_ITEM] = ocp.args.JsonRestore()
+        restored = self._manager.restore(step, args=ocp.args.Composite(**items))
+        state, metadata = restored[STATE_ITEM], restored[METADATA_ITEM]
+        if not isinstance(metadata, Mapping):
+            raise ValueError(f"its metadata is not a JSON object: {type(metadata).__name__}")
+        if has_integrity:
+            expected = dict(restored[INTEGRITY_ITEM] or {}).get("state_sha256")
+            actual = state_digest(state) if expected is not None else None
+            if actual is not None and actual != expected:
+                raise ValueError("its arrays do not match the SHA-256 saved with them")
+        return state, dict(metadata)
 
     def restore_metadata(self, step: int | None = None) -> dict[str, Any]:
         """Restores only the JSON metadata of a checkpoint (no template needed)."""

@@ -18,7 +18,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from tqdm.auto import tqdm
+from tqdm import tqdm  # a text bar: tqdm.auto warns in notebooks without ipywidgets
 
 from hcmrl_jax.utils.metrics import ENV_STEPS_KEY, TIME_KEY, UPDATE_KEY, metrics_to_rows
 
@@ -27,31 +27,82 @@ METRICS_CSV = "metrics.csv"
 TENSORBOARD_DIR = "tensorboard"
 
 
+def _complete_lines(path: str) -> tuple[list[str], bool]:
+    """The lines of a text file that end in a newline, and whether a last one did not.
+
+    Rows are written whole and newline-terminated, so a last line without its newline was cut
+    by a process killed mid-write: it is torn, whatever it parses as.
+    """
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        lines = handle.read().split("\n")
+    torn = lines[-1] != ""  # the text after the last newline
+    return [line + "\n" for line in lines[:-1]], torn
+
+
 def truncate_jsonl(path: str, last_update: int) -> int:
-    """Drops rows whose ``update`` is past ``last_update``; returns how many rows remain."""
+    """Drops rows whose ``update`` is past ``last_update``, and a torn last line (a process
+    killed mid-write); returns how many rows remain.
+
+    Raises:
+        ValueError: a line before the last is not a JSON row (the file is damaged, not torn).
+    """
     if not os.path.exists(path):
         return 0
-    with open(path, encoding="utf-8") as handle:
-        lines = [line for line in handle if line.strip()]
-    kept = [line for line in lines if json.loads(line)[UPDATE_KEY] <= last_update]
+    lines, _ = _complete_lines(path)
+    kept = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as error:
+            if number == len(lines):  # a torn row that happened to end at a newline
+                break
+            raise ValueError(f"{path}, line {number}: not a JSON row ({error})") from error
+        if row[UPDATE_KEY] <= last_update:
+            kept.append(line)
     with open(path, "w", encoding="utf-8") as handle:
         handle.writelines(kept)
     return len(kept)
 
 
 def truncate_csv(path: str, last_update: int) -> int:
-    """Drops CSV rows whose ``update`` is past ``last_update``; returns how many rows remain."""
+    """Drops CSV rows whose ``update`` is past ``last_update``, a torn last line and rows with
+    missing fields; returns how many rows remain."""
     if not os.path.exists(path):
         return 0
-    with open(path, newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        fieldnames = reader.fieldnames or []
-        kept = [row for row in reader if int(row[UPDATE_KEY]) <= last_update]
+    lines, _ = _complete_lines(path)
+    reader = csv.DictReader(lines)
+    fieldnames = reader.fieldnames or []
+    kept = [
+        row
+        for row in reader
+        if None not in row and None not in row.values() and int(row[UPDATE_KEY]) <= last_update
+    ]
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=fieldnames)
         writer.writeheader()
         writer.writerows(kept)
     return len(kept)
+
+
+def rewrite_csv_from_jsonl(jsonl_path: str, csv_path: str) -> int:
+    """Rewrites the CSV from the JSONL rows with the CSV's own columns (the JSONL's when the
+    CSV has no header), so the two hold the same updates; returns the rows written."""
+    from hcmrl_jax.utils.metrics import read_jsonl
+
+    rows = read_jsonl(jsonl_path) if os.path.exists(jsonl_path) else []
+    fieldnames: list[str] = []
+    if os.path.exists(csv_path):
+        lines, _ = _complete_lines(csv_path)
+        fieldnames = next(csv.reader(lines), None) or []
+    if not fieldnames and rows:
+        fieldnames = list(rows[0])
+    with open(csv_path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=fieldnames, extrasaction="ignore", restval="")
+        writer.writeheader()
+        writer.writerows({k: ("" if v is None else v) for k, v in row.items()} for row in rows)
+    return len(rows)
 
 
 class MetricsLogger:
@@ -71,6 +122,8 @@ class MetricsLogger:
         wandb_config: the run configuration shown in W&B.
         vector_names: entry names of vector metrics (e.g. the lag bins), see
             :func:`hcmrl_jax.utils.metrics.flatten_metrics`.
+        time_offset: seconds of the run before this logger started (on resume, the training
+            time saved with the checkpoint), so ``time_s`` counts the whole run.
 
     Raises:
         ImportError: ``wandb_project`` is set but ``wandb`` is not installed.
@@ -88,6 +141,7 @@ class MetricsLogger:
         wandb_project: str | None = None,
         wandb_config: Mapping[str, Any] | None = None,
         vector_names: Mapping[str, Sequence[str]] | None = None,
+        time_offset: float = 0.0,
     ):
         if steps_per_update < 1:
             raise ValueError(f"steps_per_update must be >= 1, got {steps_per_update}")
@@ -97,7 +151,7 @@ class MetricsLogger:
         self.run_dir = run_dir
         self.steps_per_update = int(steps_per_update)
         self.vector_names = dict(vector_names or {})
-        self._start_time = time.perf_counter()
+        self._start_time = time.perf_counter() - float(time_offset)
         self._jsonl_path = os.path.join(run_dir, METRICS_JSONL) if jsonl else None
         self._csv_path = os.path.join(run_dir, METRICS_CSV) if csv_file else None
         self._csv_fields: list[str] | None = None
@@ -108,7 +162,11 @@ class MetricsLogger:
                 open(self._jsonl_path, "w", encoding="utf-8").close()
         if self._csv_path is not None:
             if start_update > 0 and os.path.exists(self._csv_path):
-                truncate_csv(self._csv_path, start_update)
+                if self._jsonl_path is not None:
+                    # The JSONL is the record: the CSV gets exactly its rows back.
+                    rewrite_csv_from_jsonl(self._jsonl_path, self._csv_path)
+                else:
+                    truncate_csv(self._csv_path, start_update)
                 with open(self._csv_path, newline="", encoding="utf-8") as handle:
                     self._csv_fields = next(csv.reader(handle), None)
             elif os.path.exists(self._csv_path):
@@ -121,7 +179,12 @@ class MetricsLogger:
             # purge_step hides events a previous attempt wrote past the resume point.
             self._tb_writer = SummaryWriter(
                 self._tb_dir,
-                purge_step=start_update * self.steps_per_update if start_update > 0 else None,
+                # The first step this writer logs: TensorBoard hides earlier attempts' events
+                # from it on, and keeps the checkpointed update's own point.
+                purge_step=(start_update + 1) * self.steps_per_update if start_update > 0 else None,
+                # Event files are named by the second they start in; a resume within the same
+                # second would otherwise reopen (and empty) the previous attempt's file.
+                filename_suffix=f".{time.time_ns()}",
             )
         self._wandb_run = None
         if wandb_project is not None:
@@ -256,6 +319,10 @@ class TrainingProgress:
             disable=disable,
             desc="train",
             file=file,
+            # One rate on the bar: the last chunk's steps/s in the postfix (tqdm's own rate, a
+            # smoothed mean that counts the compile, would be a second, different number).
+            bar_format="{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} "
+            "[{elapsed}<{remaining}{postfix}]",
         )
         self._last_time = time.perf_counter()
 
@@ -297,17 +364,21 @@ class TrainingProgress:
 def read_tensorboard_scalars(logdir: str) -> dict[str, list[tuple[int, float]]]:
     """Reads every scalar from the TensorBoard event files in ``logdir`` (no TensorBoard needed).
 
-    Each record's length and payload checksums are verified, so a truncated or corrupt file
-    raises instead of reading as fewer points.
+    Read like TensorBoard reads a resumed run: a ``SessionLog.START`` event written with a
+    purge step (see :class:`MetricsLogger`) drops the points read so far at or past that step.
+    A record cut short at the end of a file (a process killed mid-write) ends that file; a
+    complete record whose checksum fails raises.
 
     Returns:
         tag -> ``[(step, value), ...]`` in file order (files sorted by name).
 
     Raises:
-        ValueError: a record fails its checksum.
+        ValueError: a complete record fails its checksum.
     """
     from tensorboardX.proto import event_pb2
     from tensorboardX.record_writer import masked_crc32c
+
+    START = event_pb2.SessionLog.START
 
     scalars: dict[str, list[tuple[int, float]]] = {}
     for path in sorted(glob.glob(os.path.join(logdir, "events.out.tfevents.*"))):
@@ -315,15 +386,24 @@ def read_tensorboard_scalars(logdir: str) -> dict[str, list[tuple[int, float]]]:
             data = handle.read()
         offset = 0
         while offset < len(data):
+            if offset + 12 > len(data):
+                break  # a torn header at the end
             header = data[offset : offset + 8]
             (length,) = struct.unpack("Q", header)
             (header_crc,) = struct.unpack("I", data[offset + 8 : offset + 12])
+            if header_crc != masked_crc32c(header):
+                raise ValueError(f"corrupt TensorBoard record at byte {offset} of {path}")
+            if offset + 16 + length > len(data):
+                break  # a torn payload at the end
             payload = data[offset + 12 : offset + 12 + length]
             (payload_crc,) = struct.unpack("I", data[offset + 12 + length : offset + 16 + length])
-            if header_crc != masked_crc32c(header) or payload_crc != masked_crc32c(payload):
+            if payload_crc != masked_crc32c(payload):
                 raise ValueError(f"corrupt TensorBoard record at byte {offset} of {path}")
             offset += 16 + length
             event = event_pb2.Event.FromString(payload)
+            if event.HasField("session_log") and event.session_log.status == START:
+                for tag, points in scalars.items():
+                    scalars[tag] = [(step, v) for step, v in points if step < event.step]
             for value in event.summary.value:
                 if value.HasField("simple_value"):
                     scalars.setdefault(value.tag, []).append((event.step, value.simple_value))

@@ -42,6 +42,7 @@ def plot_learning_curves(
     x_key: str = "env_steps",
     smoothing: float = 0.6,
     title: str | None = None,
+    empty_note: str = "no value measured in this run",
 ) -> Figure:
     """One panel per metric against environment steps (raw and EMA-smoothed).
 
@@ -52,6 +53,8 @@ def plot_learning_curves(
         x_key: the x axis column.
         smoothing: EMA weight in ``[0, 1)`` of the smoothed line.
         title: figure title.
+        empty_note: written across a panel whose metric has no finite value (e.g. a lag bin
+            in which no decision fell), so the panel does not just look blank.
 
     Raises:
         ValueError: none of ``keys`` is in ``columns``, or ``x_key`` is missing.
@@ -79,10 +82,16 @@ def plot_learning_curves(
         )
         smooth = ema(y, smoothing)
         axis.plot(x[measured], smooth[measured], color="tab:blue", linewidth=2.0, label="smoothed")
+        if not measured.any():
+            axis.text(
+                0.5, 0.5, empty_note, transform=axis.transAxes, ha="center", va="center",
+                color="0.4", wrap=True,
+            )  # fmt: skip
         axis.set_xlabel(x_key.replace("_", " "))
         axis.set_ylabel(key)
         axis.grid(alpha=0.3)
-    axes[0].legend(loc="best", fontsize="small")
+    if axes[0].get_lines() and np.isfinite(np.asarray(columns[present[0]], np.float64)).any():
+        axes[0].legend(loc="best", fontsize="small")
     if title:
         figure.suptitle(title)
     _save(figure, path)
@@ -176,7 +185,8 @@ def plot_memory_attention(
         axis.set_title("tier mix")
         axis.set_xlabel("episode step")
         axis.set_ylabel("weight")
-        axis.legend(loc="upper right", fontsize="x-small")
+        # Beside the panel, not on it: the stacked areas fill the whole axes.
+        axis.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize="x-small")
     if title:
         figure.suptitle(title)
     _save(figure, path)
@@ -190,7 +200,7 @@ def plot_lag_success(
     path: str | None = None,
     title: str | None = None,
 ) -> Figure:
-    """Bar chart of success rate per memory-lag bin (bins without decisions left empty).
+    """Bar chart of success rate per memory-lag bin; a bin without decisions says so.
 
     Args:
         bin_names: B bin labels.
@@ -204,12 +214,19 @@ def plot_lag_success(
     figure, (axis,) = _new_figure(1, (4.5, 3.2))
     positions = np.arange(len(bin_names))
     axis.bar(positions, np.nan_to_num(rates), color="tab:green")
-    if counts is not None:
-        for position, rate, count in zip(positions, rates, np.asarray(counts), strict=True):
-            label = f"n={int(count)}" if np.isfinite(rate) else "none"
-            axis.text(position, np.nan_to_num(rate) + 0.02, label, ha="center", fontsize="small")
+    counts = np.zeros(len(bin_names), int) if counts is None else np.asarray(counts)
+    for position, rate, count in zip(positions, rates, counts, strict=True):
+        if np.isfinite(rate):
+            label = f"n={int(count)}" if count else ""
+            axis.text(position, rate + 0.02, label, ha="center", fontsize="small")
+        else:
+            axis.text(
+                position, 0.05, "no decisions\nat this lag", ha="center", va="bottom",
+                rotation=90, fontsize="small", color="0.4",
+            )  # fmt: skip
     axis.set_xticks(positions, list(bin_names))
     axis.set_ylim(0.0, 1.1)
+    axis.set_xlabel("lag: steps since the needed information was last seen")
     axis.set_ylabel("success rate")
     axis.set_title(title or "recall by lag")
     _save(figure, path)

@@ -79,6 +79,9 @@ def test_help_lists_every_field_with_its_doc(help_text, cls):
         (["--env", "no-such-env"], "unknown env 'no-such-env'"),
         (["--memory", "lstm"], "invalid choice 'lstm'"),
         (["--lr", "fast"], "could not convert string to float"),
+        (["--lr", "inf"], "PPOConfig.lr must be a finite number, got inf"),
+        (["--lr", "nan"], "PPOConfig.lr must be a finite number, got nan"),
+        (["--clip-eps", "inf"], "PPOConfig.clip_eps must be a finite number, got inf"),
         (["--chunk-updates", "0"], "chunk_updates must be a positive integer"),
         (["--resume", "--overwrite"], "--resume and --overwrite contradict"),
     ],
@@ -115,3 +118,21 @@ def test_run_directory_mistakes_are_reported_before_compiling(tmp_path, tiny_run
         train(config, existing)
     with pytest.raises(RunSetupError, match="differs from the run's saved config in"):
         train(config, dataclasses.replace(existing, resume=True))
+
+
+@pytest.mark.parametrize("preset", ["tiny", "demo"])
+def test_env_overrides_after_a_preset(preset):
+    from experiments.configs import get_preset
+    from experiments.multiseed import MultiSeedArgs
+    from experiments.train import cli_with_preset
+
+    argv = ["--preset", preset, "--env-overrides", "max_steps_in_episode", "30", "view_size", "3"]
+    expected = {**get_preset(preset).env_overrides, "max_steps_in_episode": 30, "view_size": 3}
+    assert parse_args(argv).config.env_overrides == expected
+    multiseed = cli_with_preset(MultiSeedArgs, argv, "multiseed", None)
+    assert multiseed.config.env_overrides == expected
+    # The same spelling before the preset, and without one.
+    assert parse_args([*argv[2:], *argv[:2]]).config.env_overrides == expected
+    assert parse_args(argv[2:]).config.env_overrides == {"max_steps_in_episode": 30, "view_size": 3}
+    # A preset alone keeps its overrides.
+    assert parse_args(argv[:2]).config == get_preset(preset)

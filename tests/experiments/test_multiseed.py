@@ -1,11 +1,14 @@
-"""Several seeds in one vmapped program: per-seed curves, the summary and the mean ± std plot."""
+"""Several seeds in one vmapped program: per-seed curves, the summary and the mean ± std plot;
+a progress bar, checkpoints and resume, no silent replacement, finals that are not null."""
 
 import json
 import os
+import shutil
 
 import numpy as np
+import pytest
 
-from experiments.multiseed import main
+from experiments.multiseed import main, summarize_seeds
 from hcmrl_jax.utils.metrics import read_jsonl
 
 #: A memoryless agent on bsuite's MemoryChain: the cheapest program to compile.
@@ -36,11 +39,19 @@ ARGS = [
     "3",
     "--seed",
     "5",
+    "--chunk-updates",
+    "1",
 ]
 
 
-def test_multiseed_writes_per_seed_curves_and_plots(tmp_path):
-    result = main([*ARGS, "--out-dir", str(tmp_path), "--name", "ms"])
+@pytest.fixture(scope="module")
+def multiseed_run(tmp_path_factory):
+    out_dir = str(tmp_path_factory.mktemp("multiseed"))
+    return out_dir, main([*ARGS, "--out-dir", out_dir, "--name", "ms"])
+
+
+def test_multiseed_writes_per_seed_curves_and_plots(multiseed_run):
+    tmp_path, result = multiseed_run
     run_dir = os.path.join(str(tmp_path), "ms")
     assert result.run_dir == run_dir
     assert result.metrics["episode_return"].shape == (3, 2)  # [seeds, updates]
@@ -61,3 +72,57 @@ def test_multiseed_writes_per_seed_curves_and_plots(tmp_path):
     for name in ("seeds_episode_return.png", "seeds_success.png"):
         with open(os.path.join(run_dir, name), "rb") as handle:
             assert handle.read(8) == b"\x89PNG\r\n\x1a\n"
+    # Finals say where they come from, and none is null when some update measured it.
+    assert "last update in which an episode finished" in summary["final"]
+    for metric in ("episode_return", "success", "entropy"):
+        assert None not in summary[metric]["final_per_seed"]
+        assert all(1 <= u <= 2 for u in summary[metric]["final_update_per_seed"])
+
+
+def test_multiseed_checkpoints_resume_and_no_silent_replacement(multiseed_run, capsys):
+    out_dir, result = multiseed_run
+    run_dir = result.run_dir
+    assert sorted(os.listdir(os.path.join(run_dir, "checkpoints"))) == ["1", "2"]
+    # A rerun under the same name does not replace the results.
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_info:
+        main([*ARGS, "--out-dir", out_dir, "--name", "ms", "--no-progress"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert "already holds multi-seed results" in err and "\n" not in err
+    # Interrupted after update 1 (its last checkpoint and the summary never written): resume.
+    copy = os.path.join(out_dir, "interrupted")
+    shutil.copytree(run_dir, copy)
+    shutil.rmtree(os.path.join(copy, "checkpoints", "2"))
+    os.remove(os.path.join(copy, "summary.json"))
+    seeds = ["--num-seeds", "3", "--seed", "5"]  # no config flags: the run's own config
+    resumed = main([*seeds, "--out-dir", out_dir, "--name", "interrupted", "--resume"])
+    assert "resuming" in capsys.readouterr().out
+    for name, values in result.metrics.items():
+        np.testing.assert_array_equal(resumed.metrics[name], values, err_msg=name)
+    with open(os.path.join(copy, "summary.json")) as handle:
+        assert json.load(handle) == result.summary
+    # --overwrite replaces them.
+    again = main([*ARGS, "--out-dir", out_dir, "--name", "interrupted", "--overwrite"])
+    np.testing.assert_array_equal(again.metrics["loss_total"], result.metrics["loss_total"])
+
+
+def test_multiseed_shows_a_progress_bar(multiseed_run, capsys):
+    out_dir, _ = multiseed_run
+    main([*ARGS, "--out-dir", out_dir, "--name", "bar"])
+    err = capsys.readouterr().err
+    assert "train:" in err and "192/192" in err and "steps/s" in err  # 3 seeds x 2 x 32 steps
+
+
+def test_finals_come_from_the_last_update_that_measured_them():
+    nan = np.nan
+    metrics = {
+        "episode_return": np.array([[1.0, 2.0, nan], [nan, nan, nan], [3.0, nan, 5.0]]),
+        "entropy": np.array([[0.5, 0.4, 0.3]] * 3),
+    }
+    summary = summarize_seeds(metrics, [0, 1, 2], 3)
+    episode = summary["episode_return"]
+    assert episode["final_per_seed"] == [2.0, None, 5.0]
+    assert episode["final_update_per_seed"] == [2, None, 3]
+    assert episode["final_mean"] == 3.5 and episode["final_std"] == 1.5
+    assert summary["entropy"]["final_update_per_seed"] == [3, 3, 3]

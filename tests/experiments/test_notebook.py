@@ -1,37 +1,38 @@
-"""The analysis notebook is valid nbformat-4 JSON and its code runs on a real run directory."""
+"""The analysis notebook opens and runs as a notebook: executed by a Jupyter kernel (nbclient and
+ipykernel, from the dev extra) on a tiny run directory, as ``jupyter lab`` would run it."""
 
-import json
 import os
 
-import matplotlib.figure
+import nbformat
+from nbclient import NotebookClient
 
-NOTEBOOK = os.path.join(
-    os.path.dirname(__file__), "..", "..", "experiments", "notebooks", "analysis.ipynb"
-)
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+NOTEBOOK = os.path.join(ROOT, "experiments", "notebooks", "analysis.ipynb")
 
 
-def test_notebook_runs_on_a_run_directory(tiny_evaluation):
+def test_notebook_runs_in_a_kernel_on_a_run_directory(tiny_evaluation, monkeypatch):
     run_dir, _ = tiny_evaluation
-    with open(NOTEBOOK, encoding="utf-8") as handle:
-        notebook = json.load(handle)
-    assert notebook["nbformat"] == 4
-    assert all(cell["cell_type"] in ("code", "markdown") for cell in notebook["cells"])
-    namespace: dict = {}
-    for cell in notebook["cells"]:
-        if cell["cell_type"] != "code":
-            continue
-        source = "".join(cell["source"])
-        # Point the notebook at the tiny run instead of the demo's output folder.
-        source = "\n".join(
-            f"RUN_DIR = {run_dir!r}" if line.startswith("RUN_DIR = ") else line
-            for line in source.splitlines()
-        )
-        exec(compile(source, "analysis.ipynb", "exec"), namespace)  # raises if a cell fails
-    assert namespace["RUN_DIR"] == run_dir
-    assert len(namespace["rows"]) == 4
-    assert namespace["lag_keys"] == [
-        f"recall_lag_{b}" for b in ("0_100", "100_1k", "1k_5k", "5k_inf")
-    ]
-    assert set(namespace["tiers"]) == {"immediate", "short-term", "long-term"}
-    figure = namespace["plot_memory_attention"](namespace["tiers"], namespace["arrays"]["tier_mix"])
-    assert isinstance(figure, matplotlib.figure.Figure) and len(figure.axes) >= 4
+    notebook = nbformat.read(NOTEBOOK, as_version=4)
+    nbformat.validate(notebook)  # what Jupyter checks when it opens the file
+    # The kernel inherits this environment: the tiny run, this checkout's packages, the CPU.
+    monkeypatch.setenv("HCMRL_RUN_DIR", run_dir)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([ROOT, os.environ.get("PYTHONPATH", "")]))
+    monkeypatch.setenv("JAX_PLATFORMS", "cpu")
+    monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+    client = NotebookClient(
+        notebook,
+        timeout=120,
+        kernel_name="python3",
+        resources={"metadata": {"path": os.path.dirname(NOTEBOOK)}},
+    )
+    client.execute()  # raises CellExecutionError, with the cell and traceback, if a cell fails
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    assert all(cell.execution_count for cell in code)
+    outputs = [output for cell in code for output in cell.outputs]
+    assert not [output for output in outputs if output.output_type == "error"]
+    text = "".join(output.get("text", "") for output in outputs)
+    assert "4 updates, 256 env steps" in text and "recall_lag_0_100" in text
+    assert "Warning" not in text
+    # Each figure shows as a picture, not as the text "<Figure size ...>".
+    images = [output for output in outputs if "image/png" in output.get("data", {})]
+    assert len(images) == 3  # learning curves, recall by lag, memory attention

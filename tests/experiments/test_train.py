@@ -85,3 +85,21 @@ def test_chunk_schedule_aligns_resumed_chunks():
     assert chunk_schedule(10, 4, start=5) == [3, 2]  # back on the uninterrupted boundaries
     assert chunk_schedule(3, 10) == [3]
     assert chunk_schedule(4, 2, start=4) == []
+
+
+def test_demo_prints_one_training_time(tiny_runs, tmp_path, monkeypatch, capsys):
+    import re
+
+    import experiments.demo as demo
+
+    # The demo's own flow on the tiny runs' config (already compiled), without the evaluation.
+    monkeypatch.setattr(demo, "DEMO", tiny_runs["full"].config)
+    options = demo.DemoOptions(
+        out_dir=str(tmp_path), updates=4, chunk_updates=2, evaluate=False, progress=False,
+        compile_cache=None,
+    )  # fmt: skip
+    demo.run_demo(options)
+    out = capsys.readouterr().out
+    (trained,) = re.findall(r"env steps in ([\d.]+) s of training", out)
+    (summary,) = re.findall(r"demo finished in [\d.]+ s: training ([\d.]+) s", out)
+    assert trained == summary

@@ -1,6 +1,8 @@
 """Configuration validation, clear errors for bad setups, and parameter budgets."""
 
 import dataclasses
+import math
+import warnings
 
 import pytest
 
@@ -36,6 +38,13 @@ SMALL = dict(
         (dict(credit="rudder"), ValueError, "unknown mode"),
         (dict(novelty_bonus=True, memory="mlp"), ValueError, "scores novelty"),
         (dict(ent_schedule="step"), ValueError, "unknown schedule"),
+        # inf and nan pass every `> 0` / `>= 0` / range check on their own.
+        (dict(lr=float("inf")), ValueError, "PPOConfig.lr must be a finite number"),
+        (dict(lr=float("nan")), ValueError, "PPOConfig.lr must be a finite number"),
+        (dict(max_grad_norm=float("inf")), ValueError, "max_grad_norm must be a finite"),
+        (dict(ent_coef=float("inf")), ValueError, "ent_coef must be a finite"),
+        (dict(novelty_coef=float("nan")), ValueError, "novelty_coef must be a finite"),
+        (dict(env_overrides={"x": float("inf")}), ValueError, r"env_overrides\['x'\] must be"),
     ],
 )
 def test_bad_configs_raise_clear_errors(overrides, error, match):
@@ -74,3 +83,23 @@ def test_baselines_match_the_hcmrl_parameter_budget():
         assert abs(count - hcmrl) / hcmrl <= 0.10, (kind, count, hcmrl)
     # The training-only decoders (observation reconstruction, VAE decoder) are extra.
     assert param_count(config, acting_only=False) > hcmrl
+
+
+def test_every_float_field_rejects_inf_and_nan():
+    floats = [f.name for f in dataclasses.fields(PPOConfig) if f.type == "float"]
+    assert {"lr", "gamma", "clip_eps", "adam_eps", "vf_coef", "credit_fraction"} <= set(floats)
+    for name in floats:
+        for bad in (math.inf, -math.inf, math.nan):
+            with pytest.raises(ValueError, match=rf"PPOConfig\.{name} must be a finite number"):
+                PPOConfig(**{**SMALL, name: bad})
+
+
+def test_trainer_warns_when_num_steps_is_not_a_multiple_of_an_update():
+    config = PPOConfig(**SMALL, memory="gru", state_dim=16, num_heads=2)  # 16 steps per update
+    policy = MemoryAugmentedPolicy(state_dim=16, action_dim=2, memory=GRUCore(16, 8))
+    trainer = PPOTrainer(policy, policy.memory, env="MemoryChain-bsuite", config=config)
+    with pytest.warns(UserWarning, match=r"num_steps=100 .* 16; training 96 env steps \(6 up"):
+        trainer.make_train(num_steps=100)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        trainer.make_train(num_steps=96)  # a multiple: silent

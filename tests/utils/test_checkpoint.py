@@ -1,12 +1,16 @@
-"""Checkpoint round-trips of a runner-state-like pytree, PRNG keys included."""
+"""Checkpoint round-trips of a runner-state-like pytree, PRNG keys included; damaged
+checkpoints are skipped for the newest good one, and a save cut short leaves nothing behind."""
+
+import os
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+import orbax.checkpoint as ocp
 import pytest
 from flax import struct
 
-from hcmrl_jax.utils.checkpoint import RunCheckpointer, abstract_tree
+from hcmrl_jax.utils.checkpoint import CheckpointError, RunCheckpointer, abstract_tree
 
 
 @struct.dataclass
@@ -99,3 +103,123 @@ def test_abstract_tree_keeps_dtypes():
     assert abstract.typed_key.dtype == _state(0).typed_key.dtype
     assert abstract.params["b"].dtype == jnp.bfloat16
     assert abstract.obs["grid"].shape == (4, 5, 5)
+
+
+def _halve_data_files(step_dir):
+    for root, _, files in os.walk(os.path.join(step_dir, "state")):
+        for name in files:
+            if os.path.basename(root) == "d":  # the array data (ocdbt) files
+                path = os.path.join(root, name)
+                os.truncate(path, os.path.getsize(path) // 2)
+
+
+def _empty_metadata(step_dir):
+    open(os.path.join(step_dir, "metadata", "metadata"), "w").close()
+
+
+def _garbage_manifest(step_dir):
+    with open(os.path.join(step_dir, "state", "manifest.ocdbt"), "wb") as handle:
+        handle.write(b"not a manifest" * 8)
+
+
+def _flipped_bytes(step_dir):
+    # Same sizes, other bytes: only the saved checksum tells.
+    for root, _, files in os.walk(os.path.join(step_dir, "state")):
+        for name in files:
+            if os.path.basename(root) == "d":
+                path = os.path.join(root, name)
+                data = bytearray(open(path, "rb").read())
+                data[-8:] = bytes(255 - b for b in data[-8:])
+                open(path, "wb").write(bytes(data))
+
+
+@pytest.mark.parametrize(
+    "damage", [_halve_data_files, _empty_metadata, _garbage_manifest], ids=lambda f: f.__name__
+)
+def test_a_damaged_latest_checkpoint_falls_back_to_the_newest_good_one(tmp_path, damage):
+    directory = str(tmp_path / "ckpt")
+    with RunCheckpointer(directory, max_to_keep=3) as checkpointer:
+        for step in (1, 2, 3):
+            checkpointer.save(step, _state(step), {"updates_done": step})
+    damage(os.path.join(directory, "3"))
+    with RunCheckpointer(directory) as checkpointer:
+        state, metadata = checkpointer.restore(jax.eval_shape(lambda: _state(0)))
+        assert metadata == {"updates_done": 2}
+        assert [step for step, _ in checkpointer.skipped] == [3]
+        reason = checkpointer.skipped[0][1]
+        assert "\n" not in reason and 0 < len(reason) <= 160
+        # Asking for the damaged one by name is a one-line error, not orbax's traceback.
+        with pytest.raises(CheckpointError, match=r"^checkpoint 3 in .* restores \(3: ") as info:
+            checkpointer.restore(_state(0), step=3)
+        assert "\n" not in str(info.value)
+    _assert_bitwise_equal(state, _state(2))
+
+
+def test_a_checksum_catches_bytes_that_orbax_reads_without_complaint(tmp_path):
+    directory = str(tmp_path / "ckpt")
+    with RunCheckpointer(directory) as checkpointer:
+        checkpointer.save(1, _state(1), {})
+        checkpointer.save(2, _state(2), {})
+    _flipped_bytes(os.path.join(directory, "2"))
+    with RunCheckpointer(directory) as checkpointer:
+        state, _ = checkpointer.restore(_state(0))
+        assert checkpointer.skipped[0][0] == 2
+    _assert_bitwise_equal(state, _state(1))
+
+
+def test_no_checkpoint_restores_is_one_line(tmp_path):
+    directory = str(tmp_path / "ckpt")
+    with RunCheckpointer(directory) as checkpointer:
+        checkpointer.save(1, _state(1), {})
+        checkpointer.save(2, _state(2), {})
+    _empty_metadata(os.path.join(directory, "2"))
+    _garbage_manifest(os.path.join(directory, "1"))
+    with RunCheckpointer(directory) as checkpointer:
+        with pytest.raises(CheckpointError, match=r"^no checkpoint in .* restores \(2: .*; 1: "):
+            checkpointer.restore(_state(0))
+        assert "\n" not in str(checkpointer.skipped)
+
+
+def test_a_save_cut_short_leaves_no_checkpoint_behind(tmp_path, monkeypatch):
+    directory = str(tmp_path / "ckpt")
+    with RunCheckpointer(directory) as checkpointer:
+        checkpointer.save(1, _state(1), {"updates_done": 1})
+
+    def crash(*args, **kwargs):
+        raise OSError("disk full (simulated crash while writing the metadata)")
+
+    # The state item is written first; the save dies while writing the JSON metadata.
+    monkeypatch.setattr(ocp.handlers.JsonCheckpointHandler, "async_save", crash)
+    monkeypatch.setattr(ocp.handlers.JsonCheckpointHandler, "save", crash)
+    checkpointer = RunCheckpointer(directory)
+    with pytest.raises(OSError, match="disk full"):
+        checkpointer.save(2, _state(2), {"updates_done": 2})
+    monkeypatch.undo()
+    # A reader sees only the complete checkpoint: no folder named 2, nothing to skip.
+    assert "2" not in os.listdir(directory)
+    with RunCheckpointer(directory) as reader:
+        assert reader.all_steps() == [1]
+        _, metadata = reader.restore(_state(0))
+        assert metadata == {"updates_done": 1} and reader.skipped == []
+
+
+def test_a_failed_restore_leaves_no_event_loop_tracebacks(tmp_path, monkeypatch):
+    import sys
+    import types
+
+    passed_on = []
+    monkeypatch.setattr(sys, "unraisablehook", passed_on.append)
+    directory = str(tmp_path / "ckpt")
+    with RunCheckpointer(directory) as checkpointer:
+        checkpointer.save(1, _state(1), {})
+        checkpointer.save(2, _state(2), {})
+    _garbage_manifest(os.path.join(directory, "2"))
+    with RunCheckpointer(directory) as checkpointer:
+        checkpointer.restore(_state(0))
+    # orbax's late reads report "Event loop is closed" after a failed restore: not shown.
+    report = types.SimpleNamespace
+    sys.unraisablehook(report(exc_value=RuntimeError("Event loop is closed")))
+    assert passed_on == []
+    other = report(exc_value=RuntimeError("something else"))
+    sys.unraisablehook(other)
+    assert passed_on == [other]

@@ -82,10 +82,57 @@ def test_resume_truncates_rows_past_the_checkpoint(tmp_path):
     assert [row["return"] for row in rows] == [0.0, 1.0, 2.0, 30.0, 31.0, 32.0]
     with open(tmp_path / "metrics.csv", newline="") as handle:
         assert [float(r["return"]) for r in csv.DictReader(handle)][3:] == [30.0, 31.0, 32.0]
-    # TensorBoard purges the first attempt's events past the resume step on reload; the raw
-    # files still hold both attempts, the latest value per step is the resumed one.
-    latest = dict(read_tensorboard_scalars(str(tmp_path / "tensorboard"))["return"])
-    assert latest[64 * 4] == 30.0
+    # The resumed writer's purge step hides the first attempt's events past update 3, as
+    # TensorBoard reads them: one point per step, the resumed values.
+    scalars = read_tensorboard_scalars(str(tmp_path / "tensorboard"))["return"]
+    assert scalars == [(64 * u, v) for u, v in zip(range(1, 7), [0, 1, 2, 30, 31, 32], strict=True)]
+
+
+def _tear(path, extra: bytes):
+    """Cuts a file as a kill mid-write would: ``extra`` bytes of a half-written line."""
+    with open(path, "ab") as handle:
+        handle.write(extra)
+
+
+def test_resume_repairs_torn_last_lines_and_keeps_the_sinks_consistent(tmp_path):
+    import glob
+
+    # Killed while writing update 7: half a JSON row, half a CSV row, half a TensorBoard record.
+    _write(tmp_path, 0, [(0, _chunk(0.0)), (3, _chunk(3.0))])
+    _tear(tmp_path / "metrics.jsonl", extra=b'{"update": 7, "env_steps": 448, "ret')
+    _tear(tmp_path / "metrics.csv", extra=b"7,448,6.")
+    (event_file,) = glob.glob(str(tmp_path / "tensorboard" / "events.out.tfevents.*"))
+    with open(event_file, "rb") as handle:
+        record = handle.read()[:40]  # the file's first record (its length is well over 20)
+    _tear(event_file, extra=record[:20])  # a record's header and the start of its payload
+    # Resume from the checkpoint at update 6.
+    _write(tmp_path, 6, [(6, _chunk(60.0, num_updates=2))])
+    rows = read_jsonl(tmp_path / "metrics.jsonl")
+    assert [row["update"] for row in rows] == list(range(1, 9))
+    returns = [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 60.0, 61.0]
+    assert [row["return"] for row in rows] == returns
+    with open(tmp_path / "metrics.csv", newline="") as handle:
+        csv_rows = list(csv.DictReader(handle))
+    assert [int(r["update"]) for r in csv_rows] == list(range(1, 9))
+    assert [float(r["return"]) for r in csv_rows] == returns
+    assert [r["success"] for r in csv_rows][:2] == ["", "0.5"]  # missing stays empty
+    scalars = read_tensorboard_scalars(str(tmp_path / "tensorboard"))["return"]
+    assert scalars == [(64 * u, v) for u, v in zip(range(1, 9), returns, strict=True)]
+
+
+def test_a_damaged_row_before_the_last_is_an_error_naming_the_line(tmp_path):
+    _write(tmp_path, 0, [(0, _chunk(0.0))], tensorboard=False)
+    lines = (tmp_path / "metrics.jsonl").read_text().splitlines(keepends=True)
+    lines[1] = "garbage\n"
+    (tmp_path / "metrics.jsonl").write_text("".join(lines))
+    with pytest.raises(ValueError, match=r"metrics.jsonl, line 2: not a JSON row"):
+        _write(tmp_path, 3, [], tensorboard=False)
+
+
+def test_time_counts_the_whole_run_across_a_resume(tmp_path):
+    with MetricsLogger(str(tmp_path), 64, start_update=3, time_offset=100.0) as logger:
+        rows = logger.log_chunk({"return": np.zeros(2, np.float32)}, 3)
+    assert all(100.0 <= row["time_s"] < 200.0 for row in rows)
 
 
 def test_fresh_run_overwrites_old_files(tmp_path):
@@ -125,3 +172,6 @@ def test_progress_bar_counts_env_steps():
     assert bar.postfix["return"] == "1.5"  # the latest finite return is kept
     text = stream.getvalue()
     assert "steps/s" in text and "return=1.5" in text and "/640" in text
+    # One rate per refresh: the chunk's steps/s, not also tqdm's smoothed step/s.
+    last = text.replace("\n", "\r").split("\r")[-2]
+    assert last.count("/s") == 1, last

@@ -91,3 +91,27 @@ def test_plots_write_pngs(tmp_path):
         plot_learning_curves(columns, keys=("loss",))
     with pytest.raises(ValueError, match="curves must be"):
         plot_seed_curves(steps, np.zeros((2, 3)))
+
+
+def _texts(figure) -> list[str]:
+    return [text.get_text() for axis in figure.axes for text in axis.texts]
+
+
+def test_plots_say_what_is_missing_and_keep_legends_off_the_data():
+    # recall-by-lag: an empty bin says so, and the x axis is labelled.
+    figure = plot_lag_success(("0_100", "100_1k"), np.array([0.5, np.nan]), np.array([4, 0]))
+    (axis,) = figure.axes
+    assert "lag" in axis.get_xlabel()
+    assert "no decisions\nat this lag" in _texts(figure) and "n=4" in _texts(figure)
+    # A learning-curve panel with no finite value says so instead of staying blank.
+    columns = {"env_steps": np.arange(1.0, 4.0), "recall_lag_5k_inf": np.full(3, np.nan)}
+    figure = plot_learning_curves(
+        columns, keys=("recall_lag_5k_inf",), empty_note="no decisions at this lag"
+    )
+    assert _texts(figure) == ["no decisions at this lag"]
+    # The tier-mix legend sits beside the stacked areas, not over them.
+    figure = plot_memory_attention({}, np.full((12, 3), 1 / 3))
+    figure.canvas.draw()
+    (axis,) = figure.axes
+    legend = axis.get_legend().get_window_extent()
+    assert legend.x0 >= axis.get_window_extent().x1
