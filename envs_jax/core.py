@@ -98,6 +98,16 @@ class MemoryEnv(environment.Environment):
         self.config = config
         self.privileged = bool(privileged)
 
+    def __eq__(self, other: object) -> bool:
+        # Equal configs build equal envs, so gymnax's jitted ``step`` / ``reset`` (``self`` is a
+        # static argument) reuse their compiled code across instances.
+        if type(other) is not type(self):
+            return NotImplemented
+        return (self.config, self.privileged) == (other.config, other.privileged)
+
+    def __hash__(self) -> int:
+        return hash((type(self), self.config, self.privileged))
+
     @property
     def name(self) -> str:
         return self.env_id + ("-privileged" if self.privileged else "")

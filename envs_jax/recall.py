@@ -168,16 +168,6 @@ class PassiveRecall(MemoryEnv):
     params_cls = EnvParams
     env_id = "recall"
 
-    def __eq__(self, other: object) -> bool:
-        # Equal configs build equal envs, so gymnax's jitted ``step`` / ``reset`` (``self`` is a
-        # static argument) reuse their compiled code across instances.
-        if type(other) is not type(self):
-            return NotImplemented
-        return (self.config, self.privileged) == (other.config, other.privileged)
-
-    def __hash__(self) -> int:
-        return hash((type(self), self.config, self.privileged))
-
     @property
     def default_params(self) -> EnvParams:
         return EnvParams()
