@@ -113,6 +113,9 @@ class PooledParams:
     env_params: Any  # the wrapped env's EnvParams
     pool_obs: Any  # observations of the pre-generated worlds, leaves [P, ...]
     pool_state: Any  # initial states of the pre-generated worlds, leaves [P, ...]
+    cursor: jax.Array = (
+        0  # [] int32 the pool entry :meth:`PooledResetWrapper.refresh` replaces next
+    )
 
 
 class PooledResetWrapper(GymnaxWrapper):
@@ -124,9 +127,13 @@ class PooledResetWrapper(GymnaxWrapper):
     from the step key) out of a pool of ``pool_size`` worlds generated once by
     :meth:`with_pool`. Each environment picks its own pool entry, so the reset is correct when
     any subset of a batch finishes. The pool lives in the params, which a vmapped rollout
-    broadcasts (``in_axes=None``), so it costs memory once, not once per environment. World
-    diversity is the pool size; call :meth:`with_pool` with a new key (e.g. between training
-    chunks) to refresh it. ``reset`` itself generates a fresh world (it is not on the hot path).
+    broadcasts (``in_axes=None``), so it costs memory once, not once per environment.
+
+    Fresh worlds: :meth:`refresh` regenerates ``num`` pool entries (the oldest, round robin)
+    inside a compiled program; the trainer calls it once per update, so the pool turns over
+    every ``pool_size / num`` updates and a policy cannot memorise a fixed set of worlds (see
+    ``PPOConfig.reset_refresh``). ``reset`` itself generates a fresh world (it is not on the
+    hot path).
 
     Args:
         env: a gymnax environment (its ``step_env``, ``reset_env`` and ``is_truncated`` are used).
@@ -149,7 +156,41 @@ class PooledResetWrapper(GymnaxWrapper):
         pool_obs, pool_state = jax.jit(jax.vmap(self._env.reset_env, in_axes=(0, None)))(
             keys, params
         )
-        return PooledParams(env_params=params, pool_obs=pool_obs, pool_state=pool_state)
+        return PooledParams(
+            env_params=params,
+            pool_obs=pool_obs,
+            pool_state=pool_state,
+            cursor=jnp.zeros((), jnp.int32),
+        )
+
+    def refresh(self, key: jax.Array, params: PooledParams, num: int) -> PooledParams:
+        """Replaces ``num`` pool entries (from ``params.cursor`` on, round robin) with worlds
+        generated from ``key``; traceable, so it runs inside a training program.
+
+        Args:
+            key: PRNG key for the new worlds.
+            params: the pooled params.
+            num: static number of worlds to generate (0: unchanged; capped at ``pool_size``).
+        """
+        params = self._check(params)
+        num = min(int(num), self.pool_size)
+        if num <= 0:
+            return params
+        keys = jax.random.split(key, num)
+        new_obs, new_state = jax.vmap(self._env.reset_env, in_axes=(0, None))(
+            keys, params.env_params
+        )
+        cursor = jnp.asarray(params.cursor, jnp.int32)
+        slots = (cursor + jnp.arange(num, dtype=jnp.int32)) % self.pool_size
+
+        def put(pool, fresh):
+            return pool.at[slots].set(fresh)
+
+        return params.replace(
+            pool_obs=jax.tree.map(put, params.pool_obs, new_obs),
+            pool_state=jax.tree.map(put, params.pool_state, new_state),
+            cursor=(cursor + num) % self.pool_size,
+        )
 
     @property
     def default_params(self) -> PooledParams:

@@ -181,3 +181,52 @@ def test_privileged_twin_and_rendering_helpers(tmp_path):
         envs_jax.tile_grid(np.array([[3]]), palette)
     path = envs_jax.write_gif([image, image[::-1]], str(tmp_path / "a.gif"), fps=5)
     assert (tmp_path / "a.gif").stat().st_size > 0 and path.endswith("a.gif")
+
+
+@pytest.mark.parametrize("refresh", [0, 4])
+def test_pool_refresh_gives_fresh_worlds_over_updates(refresh):
+    """Counts the distinct worlds met at resets over several updates (rollout, then refresh, as
+    the trainer does): a fixed pool of 8 repeats its 8 worlds; refreshing 4 worlds per update
+    meets new ones every update."""
+    env, params = envs_jax.make(
+        "navigation", rooms_high=3, rooms_wide=3, num_landmarks=3, max_steps_in_episode=3
+    )
+    pooled = PooledResetWrapper(env, pool_size=8)
+    num_envs, num_steps, num_updates = 6, 6, 8
+
+    def update(carry, key):
+        pool, state = carry
+        key_run, key_refresh = jax.random.split(key)
+
+        def step(state, key_t):
+            keys = jax.random.split(key_t, num_envs)
+            actions = jnp.zeros((num_envs,), jnp.int32)
+            obs, state, _, term, trunc, _ = jax.vmap(pooled.step, in_axes=(0, 0, 0, None))(
+                keys, state, actions, pool
+            )
+            # A world is named by where its landmarks stand.
+            world = jnp.sum(state.landmark_pos * jnp.asarray([97, 13]), axis=(1, 2))
+            return state, (world, term | trunc)
+
+        state, (worlds, done) = jax.lax.scan(step, state, jax.random.split(key_run, num_steps))
+        return (pooled.refresh(key_refresh, pool, refresh), state), (worlds, done)
+
+    def run(key):
+        key_pool, key_reset, key_updates = jax.random.split(key, 3)
+        pool = pooled.with_pool(key_pool, params)
+        _, state = jax.vmap(pooled.reset, in_axes=(0, None))(
+            jax.random.split(key_reset, num_envs), pool
+        )
+        _, (worlds, done) = jax.lax.scan(
+            update, (pool, state), jax.random.split(key_updates, num_updates)
+        )
+        return worlds, done
+
+    worlds, done = jax.device_get(jax.jit(run)(jax.random.PRNGKey(0)))
+    met = set(worlds[done].tolist())  # the worlds episodes restarted in
+    assert done.sum() == num_updates * num_envs * 2
+    if refresh == 0:
+        assert len(met) <= 8
+    else:
+        # 8 + 4 per update worlds existed; resets drew from most of them.
+        assert len(met) > 8 + 2 * num_updates, len(met)
