@@ -9,7 +9,8 @@ and one key of every colour lies on the floor of some room. ``num_landmarks`` la
 ``view_size x view_size`` cells centred on itself; walls do not occlude (a plain window), so
 near a wall it sees a little of the next room. Over the whole episode it is shown a stream of
 targets: the index of one landmark; reaching it gives a reward and shows the next target (drawn
-from the step key, never the same landmark twice in a row).
+from the step key, never the same landmark twice in a row, with odds growing as the square of
+the time since the landmark was last in view, so most targets were seen long ago).
 
 Solvable by construction: the colours are unlocked in a random order, and the key of the i-th
 colour lies in a room reachable from the start room when only the doors of the colours before
@@ -208,6 +209,9 @@ class NavigationParams(environment.EnvParams):
     invalid_action_penalty: float = 0.0  # cost of an action the mask forbids (a no-op)
     recall_slack: float = 2.0  # recall: reached within slack * pitch * (rooms apart + 1) steps
     steps_per_target: float = 40.0  # success = min(1, reached * this / max_steps_in_episode)
+    stale_unseen_steps: int = 50  # a never-seen landmark's odds as the next target: as if seen
+    # this many steps ago (targets are drawn with odds (steps since last seen + 1) ** power)
+    stale_power: float = 2.0  # that power: 0 draws uniformly, large always picks the stalest
 
 
 @struct.dataclass
@@ -615,10 +619,25 @@ class Navigation(MemoryEnv):
         recall = (now - state.target_shown_at) <= budget
         targets_reached = state.targets_reached + reached.astype(jnp.int32)
 
-        # The next target is another landmark, drawn from the step key.
+        # The next target is another landmark, drawn from the step key with odds that favour
+        # those seen longest ago (a power of the steps since their last sighting), so most
+        # targets ask for a memory hundreds to thousands of steps old; a landmark never seen
+        # weighs as one seen stale_unseen_steps ago (the search for it is no memory decision).
         num_landmarks = self.config.num_landmarks
-        shift = 1 + self._scaled(key_uniforms(key, 1)[0], num_landmarks - 1)
-        next_target = (state.target + shift) % num_landmarks
+        age = jnp.where(last_seen >= 0, now - last_seen, params.stale_unseen_steps).astype(
+            jnp.float32
+        )
+        odds = jnp.where(
+            jnp.arange(num_landmarks) == state.target, 0.0, (age + 1.0) ** params.stale_power
+        )
+        draw = key_uniforms(key, 1)[0] * jnp.sum(odds)
+        next_target = jnp.minimum(
+            jnp.sum((jnp.cumsum(odds) <= draw).astype(jnp.int32)), num_landmarks - 1
+        )
+        # Rounding can land on the current target's zero-odds slot only at a boundary: skip it.
+        next_target = jnp.where(
+            next_target == state.target, (next_target + 1) % num_landmarks, next_target
+        )
         target = jnp.where(reached, next_target, state.target)
 
         new_state = NavigationState(

@@ -1,4 +1,4 @@
-"""Benchmarks: `python -m experiments.benchmark {memory,envs,train,all} [options]`.
+"""Benchmarks: `python -m experiments.benchmark {memory,envs,train,players,all} [options]`.
 
 Each suite lives in `experiments/benchmarks/<suite>.py` and exposes `main(argv)`; every suite
 prints a table with a ratio against a baseline measured in the same run, because shared
@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-SUITES = ("memory", "envs", "train")
+SUITES = ("memory", "envs", "train", "players")
 
 
 def main(argv: list[str] | None = None) -> None:
