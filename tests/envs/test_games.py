@@ -274,7 +274,7 @@ def play(small, reset_many):
 
 @pytest.fixture(scope="module")
 def played(play):
-    window = SMALL["lag_min"] // 2
+    window = 2 * SMALL["lag_min"]  # lags are log-uniform in [lag_min, lag_max]: ~1/3 within
     return {
         "memory": play(2**30),
         "no memory": play(0),
@@ -296,10 +296,10 @@ def test_short_memory_fails_the_long_lags(played):
     window = played["window_size"]
     lag, recall = played["window"]["lag"], played["window"]["recall"]
     short, long = (lag >= 0) & (lag <= window), lag > window
-    assert short.sum() > 0 and long.sum() > 10 * short.sum()
+    assert short.sum() > 0 and long.sum() > short.sum()
     assert recall[short].all(), "an item still in the window must be recalled"
     assert recall[long].mean() < 0.4
-    assert played["window"]["return"].mean() < played["memory"]["return"].mean() - 0.5
+    assert played["window"]["return"].mean() < played["memory"]["return"].mean() - 0.3
 
 
 # ------------------------------------------------------------------------------------------
@@ -353,6 +353,8 @@ def test_default_lags_reach_hundreds_to_thousands_of_steps():
     lag = lag[lag >= 0]
     assert len(lag) == int(state.num_decisions) >= 100
     assert np.mean(lag >= 100) > 0.85 and np.median(lag) > 250 and lag.max() > 1000
+    # Every game, battleship included, asks at least about lag_min after the needed card.
+    assert lag.min() >= 90, lag.min()
     scheduled = step < int(state.horizon)
     assert scheduled.sum() < env.config.max_events, "the default capacity must not overflow"
     assert np.all(np.diff(step[scheduled]) >= 1)
