@@ -1,6 +1,6 @@
 """Scripted players at each benchmark's default configuration: remembering vs reactive.
 
-`python -m experiments.benchmark players [--envs crafting navigation story] [--num-envs 8]`
+`python -m experiments.benchmark players [--envs crafting navigation games story] [--num-envs 8]`
 plays the first episode of `--num-envs` fresh worlds with each benchmark's remembering and
 reactive scripted player (`envs_jax.scripted.evaluate`) and prints return, success, recall and
 the lag distribution of the memory decisions. The reactive player is the ratio's baseline.
@@ -21,6 +21,7 @@ from envs_jax.scripted import evaluate
 PLAYER_MODULES = {
     "crafting": "envs_jax.crafting.players",
     "navigation": "envs_jax.navigation_players",
+    "games": "envs_jax.games.players",
     "story": "envs_jax.story.players",
 }
 

@@ -13,7 +13,9 @@ import pytest
 import envs_jax
 from envs_jax.games import GAME_NAMES, EnvParams, Games, GamesConfig
 from envs_jax.games import types as gt
+from envs_jax.games.players import players
 from envs_jax.games.render import timeline
+from envs_jax.scripted import evaluate
 from tests.envs import conformance
 
 #: A short marathon: 256 steps, 3 lanes per game, lags of 20 .. 150 steps.
@@ -300,6 +302,23 @@ def test_short_memory_fails_the_long_lags(played):
     assert recall[short].all(), "an item still in the window must be recalled"
     assert recall[long].mean() < 0.4
     assert played["window"]["return"].mean() < played["memory"]["return"].mean() - 0.3
+
+
+def test_scripted_remembering_player_beats_the_best_reactive_one(small, played):
+    """The library's players: the remembering one answers everything; the reactive one plays
+    the odds of what is on show (higher/lower by the half the new value lies in, concentration
+    avoiding the partner's slot), so it beats the uniform guesser but stays far below."""
+    env, params = small
+    results = {
+        name: evaluate(env, params, player, jax.random.PRNGKey(3), num_envs=NUM_EPISODES)
+        for name, player in players(env).items()
+    }
+    remembering, reactive = results["remembering"], results["reactive"]
+    assert remembering["return"] > 0.999 and remembering["recall"] > 0.999, results
+    uniform = played["no memory"]["return"].mean()
+    # Expected with N = 8 choices and max_count 3: about 0.30 against about 0.26 for uniform.
+    assert uniform + 0.02 < reactive["return"] < 0.45, (results, uniform)
+    assert reactive["decisions"] == remembering["decisions"] > 10, results
 
 
 # ------------------------------------------------------------------------------------------

@@ -567,8 +567,10 @@ def test_success_needs_kept_threads_and_no_contradiction(small, step_env, after_
 
 
 def test_scripted_remembering_author_beats_the_reactive_one(small):
-    """The reactive author (copies the goal on show, plans from the current observation when
-    the copy is rejected) loses on return and success to the remembering one."""
+    """The reactive author (writes only goals the observation proves consistent, rests
+    otherwise) never contradicts the story, so it does no worse than resting (return 0), and
+    still loses on return and success to the remembering one (measured: 0.88 / 0.15 against
+    5.98 / 0.99)."""
     env, params = small
     results = {
         name: evaluate(env, params, player, jax.random.PRNGKey(5), num_envs=16)
@@ -576,5 +578,7 @@ def test_scripted_remembering_author_beats_the_reactive_one(small):
     }
     remembering, reactive = results["remembering"], results["reactive"]
     assert remembering["success"] > 0.95 and remembering["recall"] > 0.95, remembering
-    assert reactive["success"] < 0.2, reactive
+    assert reactive["success"] < 0.3, reactive
+    assert reactive["return"] > 0.0, reactive
+    assert reactive["decisions"] == 0 or reactive["recall"] == 1.0, reactive
     assert remembering["return"] > reactive["return"] + 3.0, results
