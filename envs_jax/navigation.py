@@ -79,7 +79,7 @@ import numpy as np
 from flax import struct
 from gymnax.environments import environment, spaces
 
-from envs_jax.core import MemoryEnv, clip_action, memory_info
+from envs_jax.core import MemoryEnv, clip_action, integer, memory_info, real
 from envs_jax.rendering import tile_grid
 
 #: Tile ids shared by every configuration; locked doors, keys and landmarks follow.
@@ -246,6 +246,15 @@ class Navigation(MemoryEnv):
     config_cls: ClassVar[type] = NavigationConfig
     params_cls: ClassVar[type] = NavigationParams
     env_id: ClassVar[str] = "navigation"
+    param_rules: ClassVar[dict] = {
+        "max_steps_in_episode": integer(1),
+        "target_reward": real(),
+        "invalid_action_penalty": real(0),
+        "recall_slack": real(0),
+        "steps_per_target": real(0),
+        "stale_min_steps": integer(0),
+        "stale_power": real(0, 16),
+    }
 
     def __init__(self, config: NavigationConfig | None = None, privileged: bool = False):
         super().__init__(config, privileged)

@@ -51,8 +51,12 @@ def make(env_id: str, privileged: bool = False, **overrides: Any) -> tuple[Any, 
 
     Raises:
         KeyError: unknown ``env_id`` (the message lists the known ones).
-        ValueError: an override that is neither a config nor a params field.
+        ValueError: an override that is neither a config nor a params field, a value out of
+            its field's range (every ``EnvParams`` field is checked, see
+            :meth:`envs_jax.core.MemoryEnv.validate_params`), or a ``privileged`` not a bool.
     """
+    if not isinstance(privileged, bool):
+        raise ValueError(f"privileged must be True or False, got {privileged!r}")
     if env_id in _BENCHMARKS:
         module_name, class_name = _BENCHMARKS[env_id]
         env_cls = getattr(importlib.import_module(module_name), class_name)
@@ -62,7 +66,7 @@ def make(env_id: str, privileged: bool = False, **overrides: Any) -> tuple[Any, 
             env_id, overrides, config_fields, param_fields
         )
         env = env_cls(env_cls.config_cls(**config_kwargs), privileged=privileged)
-        return env, env.default_params.replace(**param_kwargs)
+        return env, env.validate_params(env.default_params.replace(**param_kwargs))
     if env_id in gymnax.registered_envs:
         if privileged:
             raise ValueError(f"gymnax env {env_id!r} has no privileged twin")

@@ -75,7 +75,16 @@ import jax.numpy as jnp
 import numpy as np
 from gymnax.environments import spaces
 
-from envs_jax.core import MemoryEnv, clip_action, memory_info
+from envs_jax.core import (
+    PROBABILITY,
+    MemoryEnv,
+    check_order,
+    clip_action,
+    integer,
+    memory_info,
+    real,
+    weights,
+)
 from envs_jax.crafting import constants as C
 from envs_jax.crafting import renderer
 from envs_jax.crafting import types as T
@@ -135,6 +144,75 @@ class Crafting(MemoryEnv):
     config_cls = CraftingConfig
     params_cls = EnvParams
     env_id = "crafting"
+    param_rules = {
+        "max_steps_in_episode": integer(1),
+        "achievement_reward": real(),
+        "health_reward": real(),
+        "delivery_reward": real(),
+        "invalid_action_penalty": real(0),
+        "botch_penalty": real(0),
+        "recipe_show_steps": integer(0),
+        "botch_cooldown": integer(0),
+        "order_start": integer(0),
+        "order_interval": integer(0),
+        "order_delay": integer(0),
+        "order_show_steps": integer(0),
+        "order_item_weights": weights(6),
+        "day_length": integer(1),
+        "night_threshold": real(0, 1),
+        "night_view_radius": integer(0),
+        **{
+            name: integer(1)
+            for name in (
+                "hunger_period",
+                "thirst_period",
+                "fatigue_period",
+                "rest_period",
+                "recover_period",
+                "degen_period",
+            )
+        },
+        "food_per_cow": integer(0),
+        "food_per_plant": integer(0),
+        "drink_per_sip": integer(0),
+        "sapling_prob": PROBABILITY,
+        "plant_grow_steps": integer(0),
+        "cow_spawn_prob": PROBABILITY,
+        "zombie_spawn_prob_day": PROBABILITY,
+        "zombie_spawn_prob_night": PROBABILITY,
+        "skeleton_spawn_prob": PROBABILITY,
+        "spawn_radius": integer(1),
+        "spawn_min_distance": integer(1),
+        "despawn_distance": integer(1),
+        "despawn_prob": PROBABILITY,
+        "cow_move_prob": PROBABILITY,
+        "zombie_move_prob": PROBABILITY,
+        "skeleton_move_prob": PROBABILITY,
+        "chase_distance": integer(0),
+        "zombie_damage": integer(0),
+        "zombie_sleep_damage": integer(0),
+        "zombie_cooldown": integer(0),
+        "skeleton_damage": integer(0),
+        "skeleton_range": integer(1),
+        "skeleton_shoot_prob": PROBABILITY,
+        "skeleton_cooldown": integer(0),
+        "start_clear_radius": real(0),
+        "water_level": real(),
+        "sand_width": real(0),
+        "mountain_level": real(),
+        "cave_level": real(),
+        "lava_level": real(),
+        "lava_depth": real(),
+        "coal_prob": PROBABILITY,
+        "tree_level": real(),
+        "tree_density": PROBABILITY,
+        "depot_min_distance": real(0),
+        "depot_max_distance": real(0),
+    }
+
+    def check_params(self, params: EnvParams) -> None:
+        check_order("EnvParams", params, "spawn_min_distance", "spawn_radius")
+        check_order("EnvParams", params, "depot_min_distance", "depot_max_distance")
 
     def __init__(self, config: CraftingConfig | None = None, privileged: bool = False):
         super().__init__(config, privileged)

@@ -72,7 +72,16 @@ import jax.numpy as jnp
 import numpy as np
 from gymnax.environments import spaces
 
-from envs_jax.core import NO_LAG, MemoryEnv, clip_action, memory_info
+from envs_jax.core import (
+    NO_LAG,
+    PROBABILITY,
+    MemoryEnv,
+    check_order,
+    clip_action,
+    integer,
+    memory_info,
+    weights,
+)
 from envs_jax.games import render
 from envs_jax.games import types as gt
 from envs_jax.games.generator import generate_script, interlude_card
@@ -91,6 +100,18 @@ class Games(MemoryEnv):
     config_cls = GamesConfig
     params_cls = EnvParams
     env_id = "games"
+    param_rules = {
+        "max_steps_in_episode": integer(1),
+        "lag_min": integer(1),
+        "lag_max": integer(1),
+        "item_gap_max": integer(0),
+        "lane_start_max": integer(0),
+        "match_same_prob": PROBABILITY,
+        "game_rates": weights(gt.NUM_PLAYED_GAMES, high=1.0),
+    }
+
+    def check_params(self, params: EnvParams) -> None:
+        check_order("EnvParams", params, "lag_min", "lag_max")
 
     def __init__(self, config: GamesConfig | None = None, privileged: bool = False):
         super().__init__(config, privileged)

@@ -9,7 +9,14 @@ import jax.numpy as jnp
 import numpy as np
 from gymnax.environments import spaces
 
-from envs_jax.core import MemoryEnv, clip_action, memory_info
+from envs_jax.core import (
+    PROBABILITY,
+    MemoryEnv,
+    clip_action,
+    integer,
+    memory_info,
+    real,
+)
 from envs_jax.story.generator import generate
 from envs_jax.story.render import render_rgb, render_text
 from envs_jax.story.rules import (
@@ -47,6 +54,20 @@ class Story(MemoryEnv):
     config_cls = StoryConfig
     params_cls = StoryParams
     env_id = "story"
+    param_rules = {
+        "max_steps_in_episode": integer(1),
+        "chapter_len": integer(1),
+        "goal_reward": real(),
+        "thread_reward": real(),
+        "thread_full_lag": integer(1),
+        "contradiction_penalty": real(0),
+        "invalid_action_penalty": real(0),
+        "anywhere_prob": PROBABILITY,
+        "carried_prob": PROBABILITY,
+        "friend_prob": PROBABILITY,
+        "rival_prob": PROBABILITY,
+        "kin_prob": PROBABILITY,
+    }
 
     def __init__(self, config: StoryConfig | None = None, privileged: bool = False):
         super().__init__(config, privileged)
