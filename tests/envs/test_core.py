@@ -193,6 +193,8 @@ def test_pool_refresh_gives_fresh_worlds_over_updates(refresh):
     )
     pooled = PooledResetWrapper(env, pool_size=8)
     num_envs, num_steps, num_updates = 6, 6, 8
+    grid_shape = env.base_grid.shape
+    grid_weights = jax.random.randint(jax.random.PRNGKey(9), grid_shape, 1, 1 << 20)
 
     def update(carry, key):
         pool, state = carry
@@ -204,8 +206,9 @@ def test_pool_refresh_gives_fresh_worlds_over_updates(refresh):
             obs, state, _, term, trunc, _ = jax.vmap(pooled.step, in_axes=(0, 0, 0, None))(
                 keys, state, actions, pool
             )
-            # A world is named by where its landmarks stand.
-            world = jnp.sum(state.landmark_pos * jnp.asarray([97, 13]), axis=(1, 2))
+            # A world is named by a hash of its whole grid (landmarks stand at room centres,
+            # so their positions alone repeat across worlds).
+            world = jnp.sum(state.grid.astype(jnp.int32) * grid_weights, axis=(1, 2))
             return state, (world, term | trunc)
 
         state, (worlds, done) = jax.lax.scan(step, state, jax.random.split(key_run, num_steps))

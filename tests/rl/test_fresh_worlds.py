@@ -54,7 +54,7 @@ def test_trainer_refreshes_the_reset_pool_every_update():
         ].env_params
     )
     changed = np.any(
-        np.asarray(pool.pool_state.landmark_pos) != np.asarray(start.pool_state.landmark_pos),
+        np.asarray(pool.pool_state.grid) != np.asarray(start.pool_state.grid),
         axis=(1, 2),
     )
     assert int(start.cursor) == 0 and changed.sum() >= 4, changed
