@@ -30,7 +30,7 @@ from typing import Any, ClassVar
 import jax
 import jax.numpy as jnp
 import numpy as np
-from gymnax.environments import environment
+from gymnax.environments import environment, spaces
 
 #: Left edges of the lag bins (steps) used for lag-binned success: [0,100), [100,1k), [1k,5k), >=5k.
 LAG_BIN_EDGES: tuple[int, ...] = (0, 100, 1_000, 5_000)
@@ -71,6 +71,26 @@ def clip_action(action: jax.Array, num_actions: int) -> jax.Array:
     """
     check_action_shape(action, num_actions)
     return jnp.clip(jnp.asarray(action, jnp.int32).reshape(()), 0, num_actions - 1)
+
+
+class ObservationDict(spaces.Dict):
+    """gymnax's ``Dict`` space for dict observations, with a ``contains`` that works on them.
+
+    gymnax's ``Dict.contains`` reads ``getattr(x, key)``, which fails on the plain dicts every
+    benchmark returns, and checks neither keys nor shapes. This one takes a mapping, and is
+    True when its keys are the space's and every leaf has its ``Box``'s shape and lies in it.
+    """
+
+    def contains(self, x: Any) -> jax.Array:
+        if set(x) != set(self.spaces):
+            return jnp.bool_(False)
+        inside = jnp.bool_(True)
+        for name, space in self.spaces.items():
+            leaf = jnp.asarray(x[name])
+            if hasattr(space, "shape") and tuple(leaf.shape) != tuple(space.shape):
+                return jnp.bool_(False)
+            inside = inside & jnp.asarray(space.contains(leaf), jnp.bool_)
+        return inside
 
 
 @dataclasses.dataclass(frozen=True)

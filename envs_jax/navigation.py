@@ -79,7 +79,7 @@ import numpy as np
 from flax import struct
 from gymnax.environments import environment, spaces
 
-from envs_jax.core import MemoryEnv, clip_action, integer, memory_info, real
+from envs_jax.core import MemoryEnv, ObservationDict, clip_action, integer, memory_info, real
 from envs_jax.rendering import tile_grid
 
 #: Tile ids shared by every configuration; locked doors, keys and landmarks follow.
@@ -324,7 +324,7 @@ class Navigation(MemoryEnv):
         }
         if self.privileged:
             obs["privileged"] = spaces.Box(-1.0, 1.0, (self.privileged_size,), jnp.float32)
-        return spaces.Dict(obs)
+        return ObservationDict(obs)
 
     # ----------------------------------------------------------------------------------------
     # Generation

@@ -8,6 +8,8 @@ from typing import Any
 
 import gymnax
 
+from envs_jax.wrappers import FlattenObservationWrapper
+
 #: Benchmark ids -> (module, class). Modules are imported on first use.
 _BENCHMARKS: dict[str, tuple[str, str]] = {
     "crafting": ("envs_jax.crafting", "Crafting"),
@@ -35,13 +37,17 @@ def _split_overrides(
     return config_kwargs, param_kwargs
 
 
-def make(env_id: str, privileged: bool = False, **overrides: Any) -> tuple[Any, Any]:
+def make(
+    env_id: str, privileged: bool = False, flat: bool = False, **overrides: Any
+) -> tuple[Any, Any]:
     """Builds an environment and its parameters, like ``gymnax.make``.
 
     Args:
         env_id: one of :data:`registered_envs`: ``"crafting"``, ``"navigation"``, ``"games"``,
             ``"story"``, or any gymnax id (e.g. ``"MemoryChain-bsuite"``).
         privileged: benchmarks only: the twin whose observation shows the hidden information.
+        flat: wrap the env in :class:`envs_jax.wrappers.FlattenObservationWrapper` (one float32
+            vector per observation, a ``Box`` space; ids one-hot, the action mask last).
         **overrides: fields of the env's static config (shape-defining sizes) or of its
             ``EnvParams`` (sweepable values), by name. For gymnax ids, ``EnvParams`` fields go to
             the params and anything else to the constructor.
@@ -57,6 +63,11 @@ def make(env_id: str, privileged: bool = False, **overrides: Any) -> tuple[Any, 
     """
     if not isinstance(privileged, bool):
         raise ValueError(f"privileged must be True or False, got {privileged!r}")
+    if not isinstance(flat, bool):
+        raise ValueError(f"flat must be True or False, got {flat!r}")
+    if flat:
+        env, params = make(env_id, privileged=privileged, **overrides)
+        return FlattenObservationWrapper(env), params
     if env_id in _BENCHMARKS:
         module_name, class_name = _BENCHMARKS[env_id]
         env_cls = getattr(importlib.import_module(module_name), class_name)

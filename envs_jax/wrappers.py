@@ -7,8 +7,9 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import struct
-from gymnax.environments import environment
+from gymnax.environments import environment, spaces
 from gymnax.wrappers.purerl import GymnaxWrapper
 
 from envs_jax.core import LAG_BIN_EDGES, lag_bin
@@ -244,3 +245,86 @@ class PooledResetWrapper(GymnaxWrapper):
             "final_observation": obs_st,
         }
         return obs, state, reward, terminated, truncated, info
+
+
+class FlattenObservationWrapper(GymnaxWrapper):
+    """One flat float32 vector per observation: a ``Box`` space for code written for them.
+
+    PureJaxRL-style code sizes its network from ``observation_space(params).shape`` and feeds
+    the observation straight in; the benchmarks' dict observations break that. This wrapper
+    concatenates the leaves in the order of the observation space, integer ids one-hot
+    (``one_hot=True``, the default: ``high - low + 1`` entries per id) or as one float each
+    scaled to [0, 1] (``one_hot=False``), float leaves as they are, and puts the
+    ``action_mask`` (0/1) last, where :meth:`action_mask` reads it back. Episode resets and
+    ``info["final_observation"]`` (flattened too) work as in the wrapped env.
+
+    Args:
+        env: a gymnax environment with a ``Dict`` (or ``Box``) observation space of ``Box``
+            leaves, e.g. ``envs_jax.make("story")[0]``; ``envs_jax.make(id, flat=True)`` wraps.
+        one_hot: integer ids as one-hot blocks (else as scaled floats).
+    """
+
+    def __init__(self, env: environment.Environment, one_hot: bool = True):
+        super().__init__(env)
+        self.one_hot = bool(one_hot)
+        space = env.observation_space(env.default_params)
+        leaves = dict(space.spaces) if hasattr(space, "spaces") else {"observation": space}
+        self._keyed = not isinstance(space, spaces.Box)
+        order = [k for k in leaves if k != "action_mask"]
+        self._leaves = tuple((k, leaves[k]) for k in order)
+        self._mask = leaves.get("action_mask")
+        widths = [self._width(box) for _, box in self._leaves]
+        self._mask_size = 0 if self._mask is None else int(np.prod(self._mask.shape))
+        self.size = int(sum(widths)) + self._mask_size
+
+    def _is_ids(self, box: spaces.Box) -> bool:
+        return self.one_hot and jnp.issubdtype(jnp.dtype(box.dtype), jnp.integer)
+
+    def _width(self, box: spaces.Box) -> int:
+        count = int(np.prod(box.shape))
+        if self._is_ids(box):
+            return count * int(np.max(box.high) - np.min(box.low) + 1)
+        return count
+
+    def observation_space(self, params: Any = None) -> spaces.Box:
+        return spaces.Box(0.0, 1.0, (self.size,), jnp.float32)
+
+    def action_mask(self, flat_obs: jax.Array) -> jax.Array:
+        """The wrapped env's action mask (bool ``[..., A]``) from flat observations; all True
+        when the env has none."""
+        if self._mask is None:
+            return jnp.ones(flat_obs.shape[:-1] + (self._env.action_space().n,), jnp.bool_)
+        return flat_obs[..., self.size - self._mask_size :] > 0.5
+
+    def flatten(self, obs: Any) -> jax.Array:
+        """One observation of the wrapped env as float32 [size]."""
+        parts = []
+        for name, box in self._leaves:
+            leaf = obs[name] if self._keyed else obs
+            low = np.min(box.low)
+            span = max(float(np.max(box.high) - low), 1.0)
+            leaf = jnp.asarray(leaf).reshape(-1)
+            if self._is_ids(box):
+                ids = (leaf - low).astype(jnp.int32)
+                parts.append(jax.nn.one_hot(ids, int(span) + 1, dtype=jnp.float32).reshape(-1))
+            elif jnp.issubdtype(jnp.dtype(box.dtype), jnp.floating):
+                parts.append(leaf.astype(jnp.float32))
+            else:
+                parts.append((leaf.astype(jnp.float32) - low) / span)
+        if self._mask is not None:
+            parts.append(jnp.asarray(obs["action_mask"]).reshape(-1).astype(jnp.float32))
+        return jnp.concatenate(parts)
+
+    @partial(jax.jit, static_argnames=("self",))
+    def reset(self, key: jax.Array, params: Any = None) -> tuple[jax.Array, Any]:
+        obs, state = self._env.reset(key, params)
+        return self.flatten(obs), state
+
+    @partial(jax.jit, static_argnames=("self",))
+    def step(
+        self, key: jax.Array, state: Any, action: Any, params: Any = None
+    ) -> tuple[jax.Array, Any, jax.Array, jax.Array, jax.Array, dict]:
+        obs, state, reward, terminated, truncated, info = self._env.step(key, state, action, params)
+        if "final_observation" in info:
+            info = {**info, "final_observation": self.flatten(info["final_observation"])}
+        return self.flatten(obs), state, reward, terminated, truncated, info

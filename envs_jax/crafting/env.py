@@ -78,6 +78,7 @@ from gymnax.environments import spaces
 from envs_jax.core import (
     PROBABILITY,
     MemoryEnv,
+    ObservationDict,
     check_order,
     clip_action,
     integer,
@@ -254,7 +255,7 @@ class Crafting(MemoryEnv):
             obs["privileged"] = spaces.Box(
                 0, max(C.NUM_TOOLS, order_high), (C.NUM_TOOLS + ORDER_FIELDS,), jnp.int32
             )
-        return spaces.Dict(obs)
+        return ObservationDict(obs)
 
     def is_terminated(self, state: EnvState, params: EnvParams) -> jax.Array:
         return state.vitals[C.HEALTH] <= 0

@@ -76,6 +76,7 @@ from envs_jax.core import (
     NO_LAG,
     PROBABILITY,
     MemoryEnv,
+    ObservationDict,
     check_order,
     clip_action,
     integer,
@@ -156,7 +157,7 @@ class Games(MemoryEnv):
     def action_space(self, params: EnvParams | None = None) -> spaces.Discrete:
         return spaces.Discrete(self.config.num_actions)
 
-    def observation_space(self, params: EnvParams) -> spaces.Dict:
+    def observation_space(self, params: EnvParams | None = None) -> spaces.Dict:
         config = self.config
 
         def ints(num_ids: int, shape: tuple[int, ...] = ()) -> spaces.Box:
@@ -174,7 +175,7 @@ class Games(MemoryEnv):
             space["privileged"] = ints(
                 max(config.num_actions, config.field_vocab), (gt.NUM_PRIVILEGED,)
             )
-        return spaces.Dict(space)
+        return ObservationDict(space)
 
     def reset_env(self, key: jax.Array, params: EnvParams) -> tuple[dict[str, jax.Array], EnvState]:
         """Generates the episode's schedule from ``key`` and shows its first step."""

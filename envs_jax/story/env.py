@@ -12,6 +12,7 @@ from gymnax.environments import spaces
 from envs_jax.core import (
     PROBABILITY,
     MemoryEnv,
+    ObservationDict,
     clip_action,
     integer,
     memory_info,
@@ -86,7 +87,7 @@ class Story(MemoryEnv):
     def action_space(self, params: StoryParams | None = None) -> spaces.Discrete:
         return spaces.Discrete(self.config.num_actions)
 
-    def observation_space(self, params: StoryParams) -> spaces.Dict:
+    def observation_space(self, params: StoryParams | None = None) -> spaces.Dict:
         cfg = self.config
         top = cfg.vocabulary.size - 1
         obs = {
@@ -100,7 +101,7 @@ class Story(MemoryEnv):
         }
         if self.privileged:
             obs["privileged"] = spaces.Box(0, top, (cfg.privileged_size,), jnp.int32)
-        return spaces.Dict(obs)
+        return ObservationDict(obs)
 
     # ----------------------------------------------------------------------------------------
     def reset_env(self, key: jax.Array, params: StoryParams) -> tuple[dict, StoryState]:
