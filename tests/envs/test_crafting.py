@@ -10,10 +10,12 @@ import pytest
 import envs_jax
 from envs_jax.crafting import (
     ACHIEVEMENTS,
+    CRAFTER_ACHIEVEMENTS,
     Crafting,
     CraftingConfig,
     achievement_success_rates,
     crafter_score,
+    crafter_scores,
 )
 from envs_jax.crafting import constants as C
 from envs_jax.crafting.hashing import uniforms
@@ -629,6 +631,24 @@ def test_renderers(small):
     image = env.render_rgb(drv.state, params)
     assert image.shape == (size * 8, size * 8, 3) and image.dtype == np.uint8
     assert len(np.unique(image.reshape(-1, 3), axis=0)) >= 4
+
+
+def test_crafter_scores_over_23_and_over_crafter_s_22():
+    rates = np.zeros(23)
+    rates[list(ACHIEVEMENTS).index("collect_wood")] = 100.0
+    scores = crafter_scores(rates)
+    assert float(scores["score"]) == pytest.approx(np.exp(np.log(101.0) / 23) - 1, rel=1e-5)
+    assert float(scores["crafter22_score"]) == pytest.approx(np.exp(np.log(101.0) / 22) - 1, 1e-5)
+    # deliver_order counts in the benchmark's score only.
+    rates[list(ACHIEVEMENTS).index("deliver_order")] = 100.0
+    assert float(crafter_scores(rates)["crafter22_score"]) == pytest.approx(
+        float(scores["crafter22_score"]), rel=1e-6
+    )
+    assert len(CRAFTER_ACHIEVEMENTS) == 22 and "deliver_order" not in [
+        ACHIEVEMENTS[i] for i in CRAFTER_ACHIEVEMENTS
+    ]
+    with pytest.raises(ValueError, match="must be \\[23\\]"):
+        crafter_scores(np.zeros(22))
 
 
 def test_crafter_score():
