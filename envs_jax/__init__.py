@@ -9,12 +9,18 @@ and ``"recall"``, a probe of how far back an agent remembers one cue
 from envs_jax.core import LAG_BIN_EDGES, LAG_BIN_NAMES, MemoryEnv, clip_action, memory_info
 from envs_jax.registry import make, registered_envs
 from envs_jax.rendering import rollout_gif, tile_grid, write_gif
-from envs_jax.wrappers import EpisodeStatsWrapper, PooledParams, PooledResetWrapper
+from envs_jax.wrappers import (
+    EpisodeStatsWrapper,
+    FlattenObservationWrapper,
+    PooledParams,
+    PooledResetWrapper,
+)
 
 __all__ = [
     "LAG_BIN_EDGES",
     "LAG_BIN_NAMES",
     "EpisodeStatsWrapper",
+    "FlattenObservationWrapper",
     "MemoryEnv",
     "PooledParams",
     "PooledResetWrapper",

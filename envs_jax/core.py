@@ -30,7 +30,7 @@ from typing import Any, ClassVar
 import jax
 import jax.numpy as jnp
 import numpy as np
-from gymnax.environments import environment
+from gymnax.environments import environment, spaces
 
 #: Left edges of the lag bins (steps) used for lag-binned success: [0,100), [100,1k), [1k,5k), >=5k.
 LAG_BIN_EDGES: tuple[int, ...] = (0, 100, 1_000, 5_000)
@@ -64,8 +64,125 @@ def lag_bin(lag: jax.Array) -> jax.Array:
 
 
 def clip_action(action: jax.Array, num_actions: int) -> jax.Array:
-    """Clips an action into the valid range ``[0, num_actions - 1]`` (int32 [])."""
-    return jnp.clip(jnp.asarray(action, jnp.int32), 0, num_actions - 1)
+    """Clips an action into the valid range ``[0, num_actions - 1]`` (int32 []).
+
+    Raises:
+        ValueError: ``action`` is not one scalar (see :func:`check_action_shape`).
+    """
+    check_action_shape(action, num_actions)
+    return jnp.clip(jnp.asarray(action, jnp.int32).reshape(()), 0, num_actions - 1)
+
+
+class ObservationDict(spaces.Dict):
+    """gymnax's ``Dict`` space for dict observations, with a ``contains`` that works on them.
+
+    gymnax's ``Dict.contains`` reads ``getattr(x, key)``, which fails on the plain dicts every
+    benchmark returns, and checks neither keys nor shapes. This one takes a mapping, and is
+    True when its keys are the space's and every leaf has its ``Box``'s shape and lies in it.
+    """
+
+    def contains(self, x: Any) -> jax.Array:
+        if set(x) != set(self.spaces):
+            return jnp.bool_(False)
+        inside = jnp.bool_(True)
+        for name, space in self.spaces.items():
+            leaf = jnp.asarray(x[name])
+            if hasattr(space, "shape") and tuple(leaf.shape) != tuple(space.shape):
+                return jnp.bool_(False)
+            inside = inside & jnp.asarray(space.contains(leaf), jnp.bool_)
+        return inside
+
+
+@dataclasses.dataclass(frozen=True)
+class Rule:
+    """What values an ``EnvParams`` field accepts (checked by :meth:`MemoryEnv.validate_params`).
+
+    ``kind`` is ``"int"`` (whole numbers), ``"real"`` (finite numbers) or ``"weights"`` (a
+    vector of ``size`` finite numbers >= 0 with a positive sum); ``low`` and ``high`` bound the
+    value (None: unbounded).
+    """
+
+    kind: str
+    low: float | None = None
+    high: float | None = None
+    size: int = 0
+
+
+def integer(low: float | None = None, high: float | None = None) -> Rule:
+    """A whole number in ``[low, high]``."""
+    return Rule("int", low, high)
+
+
+def real(low: float | None = None, high: float | None = None) -> Rule:
+    """A finite number in ``[low, high]``."""
+    return Rule("real", low, high)
+
+
+#: A probability.
+PROBABILITY = Rule("real", 0.0, 1.0)
+
+
+def weights(size: int, high: float | None = None) -> Rule:
+    """``size`` finite numbers in ``[0, high]`` with a positive sum."""
+    return Rule("weights", 0.0, high, size)
+
+
+def check_rule(owner: str, name: str, value: Any, rule: Rule) -> None:
+    """Raises ``ValueError`` naming ``owner.name`` when a concrete ``value`` breaks ``rule``.
+
+    Traced values (inside ``jit``/``vmap``) are not checked. Leading axes are allowed (a batch
+    of params for a vmapped sweep); every entry is checked.
+    """
+    if isinstance(value, jax.core.Tracer):
+        return
+    if isinstance(value, bool | np.bool_) or (
+        isinstance(value, np.ndarray | jax.Array) and value.dtype == bool
+    ):
+        raise ValueError(f"{owner}.{name} must be a number, got {value!r}")
+    try:
+        array = np.asarray(jax.device_get(value), np.float64)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{owner}.{name} must be a number, got {value!r}") from error
+    where = f"{owner}.{name}"
+    if rule.kind == "weights":
+        if array.ndim < 1 or array.shape[-1] != rule.size:
+            raise ValueError(f"{where} must have {rule.size} entries, got shape {array.shape}")
+        if not np.all(np.isfinite(array)) or np.any(array < 0) or np.any(array.sum(-1) <= 0):
+            raise ValueError(f"{where} must be finite, >= 0 and not all 0, got {value!r}")
+        if rule.high is not None and np.any(array > rule.high):
+            raise ValueError(f"{where} must be <= {rule.high:g}, got {value!r}")
+        return
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{where} must be finite, got {value!r}")
+    if rule.kind == "int" and not np.all(array == np.round(array)):
+        raise ValueError(f"{where} must be a whole number, got {value!r}")
+    if rule.low is not None and np.any(array < rule.low):
+        raise ValueError(f"{where} must be >= {rule.low:g}, got {value!r}")
+    if rule.high is not None and np.any(array > rule.high):
+        raise ValueError(f"{where} must be <= {rule.high:g}, got {value!r}")
+
+
+def check_order(owner: str, params: Any, smaller: str, larger: str) -> None:
+    """Raises ``ValueError`` when concrete ``params.smaller > params.larger``."""
+    low, high = getattr(params, smaller), getattr(params, larger)
+    if isinstance(low, jax.core.Tracer) or isinstance(high, jax.core.Tracer):
+        return
+    if np.any(np.asarray(jax.device_get(low)) > np.asarray(jax.device_get(high))):
+        raise ValueError(f"{owner}.{larger} must be >= {smaller} ({low!r}), got {high!r}")
+
+
+def check_action_shape(action: Any, num_actions: int) -> None:
+    """Raises ``ValueError`` unless ``action`` is one scalar (shape ``()``, or ``(1,)``).
+
+    A batch of actions must go through ``jax.vmap`` over the env's ``step``; a batch handed to
+    one env would otherwise be read as a single action or broadcast into the state.
+    """
+    shape = np.shape(action)
+    if shape not in ((), (1,)):
+        raise ValueError(
+            f"the action must be one integer in [0, {num_actions - 1}] (shape ()), got shape "
+            f"{shape}; for a batch of environments, jax.vmap the env's step"
+        )
 
 
 class MemoryEnv(environment.Environment):
@@ -85,6 +202,8 @@ class MemoryEnv(environment.Environment):
     config_cls: ClassVar[type] = None  # type: ignore[assignment]
     params_cls: ClassVar[type] = None  # type: ignore[assignment]
     env_id: ClassVar[str] = ""
+    #: A :class:`Rule` for every field of ``params_cls`` (a test checks that none is missing).
+    param_rules: ClassVar[dict[str, Rule]] = {}
 
     def __init__(self, config: Any = None, privileged: bool = False):
         if self.config_cls is None or self.params_cls is None:
@@ -107,6 +226,33 @@ class MemoryEnv(environment.Environment):
 
     def __hash__(self) -> int:
         return hash((type(self), self.config, self.privileged))
+
+    def validate_params(self, params: Any) -> Any:
+        """Checks every field of ``params`` against :attr:`param_rules` and :meth:`check_params`.
+
+        ``envs_jax.make`` calls it; call it on params built by hand. Traced values are skipped.
+
+        Returns:
+            ``params`` unchanged.
+
+        Raises:
+            TypeError: ``params`` is not this env's ``params_cls``.
+            ValueError: a value out of range, naming the field.
+        """
+        if not isinstance(params, self.params_cls):
+            raise TypeError(
+                f"{type(self).__name__} expects {self.params_cls.__name__}, got {type(params)}"
+            )
+        owner = self.params_cls.__name__
+        for field in dataclasses.fields(params):
+            if field.name not in self.param_rules:
+                raise ValueError(f"{owner}.{field.name} has no validation rule")
+            check_rule(owner, field.name, getattr(params, field.name), self.param_rules[field.name])
+        self.check_params(params)
+        return params
+
+    def check_params(self, params: Any) -> None:
+        """Checks between fields (e.g. a minimum below its maximum); none by default."""
 
     @property
     def name(self) -> str:

@@ -5,11 +5,17 @@ one cell thick) is generated from the reset key: the rooms are joined by doors a
 spanning tree of the room grid (randomized Kruskal) plus ``num_extra_doors`` doors that make
 loops. ``num_locked_doors`` of the doors are locked, each with one of ``num_colours`` colours,
 and one key of every colour lies on the floor of some room. ``num_landmarks`` landmarks
-(distinct objects) stand in distinct rooms. The agent sees a square window of
-``view_size x view_size`` cells centred on itself; walls do not occlude (a plain window), so
-near a wall it sees a little of the next room. Over the whole episode it is shown a stream of
-targets: the index of one landmark; reaching it gives a reward and shows the next target (drawn
-from the step key, never the same landmark twice in a row).
+(distinct objects) stand in distinct rooms, dead ends (rooms with one door) first, each at its
+room's centre cell (``landmarks_in_dead_ends``, ``landmarks_at_room_centre``). The agent sees a
+square window of ``view_size x view_size`` cells centred on itself; walls do not occlude (a
+plain window), so near a wall it sees a little of the next room — but not a room's centre, so a
+landmark is seen only from inside its room or a doorway, and one in a dead end only when that
+room is entered: walks between other rooms do not refresh it. Over the whole episode it is
+shown a stream of targets: the index of one landmark; reaching it gives a reward and shows the
+next target, drawn from the step key among the landmarks last in view at least
+``stale_min_steps`` steps ago when there are any (else among those never seen, else among all
+but the current one), with odds growing as a power (``stale_power``) of the time since each
+was last in view, so most targets ask for a memory hundreds to thousands of steps old.
 
 Solvable by construction: the colours are unlocked in a random order, and the key of the i-th
 colour lies in a room reachable from the start room when only the doors of the colours before
@@ -73,7 +79,7 @@ import numpy as np
 from flax import struct
 from gymnax.environments import environment, spaces
 
-from envs_jax.core import MemoryEnv, clip_action, memory_info
+from envs_jax.core import MemoryEnv, ObservationDict, clip_action, integer, memory_info, real
 from envs_jax.rendering import tile_grid
 
 #: Tile ids shared by every configuration; locked doors, keys and landmarks follow.
@@ -148,14 +154,16 @@ def key_uniforms(key: jax.Array, num: int) -> jax.Array:
 class NavigationConfig:
     """Static, shape-defining sizes of the building."""
 
-    rooms_high: int = 5  # rows of rooms
-    rooms_wide: int = 5  # columns of rooms
+    rooms_high: int = 7  # rows of rooms
+    rooms_wide: int = 7  # columns of rooms
     room_size: int = 5  # side of a room's interior in cells (walls excluded)
     view_size: int = 7  # side of the agent-centred square view (odd)
     num_colours: int = 4  # lock colours; one key per colour
     num_locked_doors: int = 6  # doors locked by colour (colours cycle over them)
     num_extra_doors: int = 4  # doors beyond the spanning tree, which make loops
-    num_landmarks: int = 12  # target objects, each in its own room
+    num_landmarks: int = 16  # target objects, each in its own room
+    landmarks_in_dead_ends: bool = True  # landmark rooms: fewest doors first (else uniform)
+    landmarks_at_room_centre: bool = True  # a landmark stands at its room's centre cell
 
     def __post_init__(self):
         for name in ("rooms_high", "rooms_wide", "room_size", "num_colours"):
@@ -207,7 +215,10 @@ class NavigationParams(environment.EnvParams):
     target_reward: float = 1.0  # reward for reaching the shown target
     invalid_action_penalty: float = 0.0  # cost of an action the mask forbids (a no-op)
     recall_slack: float = 2.0  # recall: reached within slack * pitch * (rooms apart + 1) steps
-    steps_per_target: float = 40.0  # success = min(1, reached * this / max_steps_in_episode)
+    steps_per_target: float = 70.0  # success = min(1, reached * this / max_steps_in_episode)
+    stale_min_steps: int = 400  # next target: among landmarks unseen for at least this many
+    # steps when any exist, else among those never seen, else among all but the current one
+    stale_power: float = 3.0  # odds within that set: (steps since last seen) ** power; 0 uniform
 
 
 @struct.dataclass
@@ -235,6 +246,15 @@ class Navigation(MemoryEnv):
     config_cls: ClassVar[type] = NavigationConfig
     params_cls: ClassVar[type] = NavigationParams
     env_id: ClassVar[str] = "navigation"
+    param_rules: ClassVar[dict] = {
+        "max_steps_in_episode": integer(1),
+        "target_reward": real(),
+        "invalid_action_penalty": real(0),
+        "recall_slack": real(0),
+        "steps_per_target": real(0),
+        "stale_min_steps": integer(0),
+        "stale_power": real(0, 16),
+    }
 
     def __init__(self, config: NavigationConfig | None = None, privileged: bool = False):
         super().__init__(config, privileged)
@@ -304,7 +324,7 @@ class Navigation(MemoryEnv):
         }
         if self.privileged:
             obs["privileged"] = spaces.Box(-1.0, 1.0, (self.privileged_size,), jnp.float32)
-        return spaces.Dict(obs)
+        return ObservationDict(obs)
 
     # ----------------------------------------------------------------------------------------
     # Generation
@@ -458,16 +478,31 @@ class Navigation(MemoryEnv):
         room_of_step = jnp.argmax(jnp.where(reach, u["key_rooms"], -1.0), axis=1)
         key_room = room_of_step[colour_rank].astype(jnp.int32)
 
-        # Landmarks in distinct rooms; every item gets its own cell of its room.
-        landmark_room = self._order(u["landmark_rooms"])[:num_landmarks]
-        item_room = jnp.concatenate([key_room, landmark_room])
+        # Landmarks in distinct rooms, dead ends (one door) first when landmarks_in_dead_ends:
+        # walks between other rooms then rarely pass them, so a landmark stays out of view
+        # until it is sought. Every item gets its own cell of its room.
+        doors_of_room = (
+            jnp.zeros((num_rooms,), jnp.float32)
+            .at[jnp.asarray(self.edge_a)]
+            .add(is_door)
+            .at[jnp.asarray(self.edge_b)]
+            .add(is_door)
+        )
+        room_score = u["landmark_rooms"] - cfg.landmarks_in_dead_ends * doors_of_room
+        landmark_room = self._order(room_score)[:num_landmarks]
+        # Landmarks come first, so each takes the cell ranked first in its room: the centre
+        # when landmarks_at_room_centre, which a 7x7 view sees only from inside the room or
+        # its doorways (with rooms of 5 cells or more), never through a wall in passing.
+        item_room = jnp.concatenate([landmark_room, key_room])
         num_items = num_colours + num_landmarks
-        cell_rank = self._ranks(u["item_cells"])  # [R, room_size**2]
+        centre = (cfg.room_size // 2) * cfg.room_size + cfg.room_size // 2
+        cell_scores = u["item_cells"].at[:, centre].add(2.0 * cfg.landmarks_at_room_centre)
+        cell_rank = self._ranks(cell_scores)  # [R, room_size**2]
         earlier = jnp.tril(jnp.ones((num_items, num_items), jnp.bool_), k=-1)
         rank_in_room = jnp.sum(earlier & (item_room[:, None] == item_room[None, :]), axis=1)
         item_cell = jnp.argmax(cell_rank[item_room] == rank_in_room[:, None], axis=1)
         item_pos = self._room_cell(item_room, item_cell)
-        key_pos, landmark_pos = item_pos[:num_colours], item_pos[num_colours:]
+        landmark_pos, key_pos = item_pos[:num_landmarks], item_pos[num_landmarks:]
 
         # The grid: the static floor plan, then doors, keys and landmarks scattered in.
         r = self.radius
@@ -475,8 +510,8 @@ class Navigation(MemoryEnv):
         door_tile = jnp.where(is_door, door_tile, WALL).astype(jnp.int8)
         item_tile = jnp.concatenate(
             [
-                self.key_base + jnp.arange(num_colours),
                 self.landmark_base + jnp.arange(num_landmarks),
+                self.key_base + jnp.arange(num_colours),
             ]
         ).astype(jnp.int8)
         grid = jnp.asarray(self.base_grid)
@@ -565,6 +600,41 @@ class Navigation(MemoryEnv):
             ]
         ).astype(jnp.float32)
 
+    def _draw_target(
+        self,
+        key: jax.Array,
+        current: jax.Array,
+        last_seen: jax.Array,
+        now: jax.Array,
+        params: NavigationParams,
+    ) -> jax.Array:
+        """The next target (int32 []), drawn as the module docstring says.
+
+        Args:
+            key: the step key.
+            current: the target just reached (never drawn again at once), int32 [].
+            last_seen: int32 [K], last time each landmark was in view, -1 if never.
+            now: the current time, int32 [].
+            params: ``stale_min_steps`` and ``stale_power``.
+        """
+        num_landmarks = self.config.num_landmarks
+        other = jnp.arange(num_landmarks) != current
+        seen = last_seen >= 0
+        age = jnp.where(seen, now - last_seen, 0)
+        stale = other & seen & (age >= params.stale_min_steps)
+        unseen = other & ~seen
+        pool = jnp.where(stale.any(), stale, jnp.where(unseen.any(), unseen, other))
+        # Ages relative to the oldest keep the power's odds within float32 range.
+        relative = (age + 1.0) / (jnp.max(jnp.where(pool, age, 0)) + 1.0)
+        odds = jnp.where(pool, jnp.where(seen, relative**params.stale_power, 1.0), 0.0)
+        draw = key_uniforms(key, 1)[0] * jnp.sum(odds)
+        chosen = jnp.sum((jnp.cumsum(odds) <= draw).astype(jnp.int32))
+        # Rounding at the top end can step past the last eligible slot: take the last one.
+        last = num_landmarks - 1 - jnp.argmax(pool[::-1])
+        return jnp.where(
+            (chosen < num_landmarks) & pool[jnp.minimum(chosen, num_landmarks - 1)], chosen, last
+        ).astype(jnp.int32)
+
     def step_env(
         self,
         key: jax.Array,
@@ -615,10 +685,12 @@ class Navigation(MemoryEnv):
         recall = (now - state.target_shown_at) <= budget
         targets_reached = state.targets_reached + reached.astype(jnp.int32)
 
-        # The next target is another landmark, drawn from the step key.
-        num_landmarks = self.config.num_landmarks
-        shift = 1 + self._scaled(key_uniforms(key, 1)[0], num_landmarks - 1)
-        next_target = (state.target + shift) % num_landmarks
+        # The next target is another landmark, drawn from the step key: among those out of
+        # view for at least stale_min_steps when there are any, so that going straight there
+        # needs a memory at least that old; else among those never seen (a search, no memory
+        # decision); else among all but the current one. Within the set the odds favour the
+        # stalest: a power of the steps since the last sighting.
+        next_target = self._draw_target(key, state.target, last_seen, now, params)
         target = jnp.where(reached, next_target, state.target)
 
         new_state = NavigationState(

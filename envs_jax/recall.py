@@ -56,7 +56,7 @@ import numpy as np
 from flax import struct
 from gymnax.environments import environment, spaces
 
-from envs_jax.core import NO_LAG, MemoryEnv, clip_action, memory_info
+from envs_jax.core import NO_LAG, MemoryEnv, clip_action, integer, memory_info
 from envs_jax.rendering import tile_grid
 
 #: Answer stored in the state before the query has been answered.
@@ -167,6 +167,7 @@ class PassiveRecall(MemoryEnv):
     config_cls = RecallConfig
     params_cls = EnvParams
     env_id = "recall"
+    param_rules = {"lag": integer(0), "max_steps_in_episode": integer(1)}
 
     @property
     def default_params(self) -> EnvParams:

@@ -8,6 +8,8 @@ from typing import Any
 
 import gymnax
 
+from envs_jax.wrappers import FlattenObservationWrapper
+
 #: Benchmark ids -> (module, class): the four benchmarks, then the recall probe (a one-decision
 #: env that measures how far back an agent remembers). Modules are imported on first use.
 _BENCHMARKS: dict[str, tuple[str, str]] = {
@@ -37,7 +39,9 @@ def _split_overrides(
     return config_kwargs, param_kwargs
 
 
-def make(env_id: str, privileged: bool = False, **overrides: Any) -> tuple[Any, Any]:
+def make(
+    env_id: str, privileged: bool = False, flat: bool = False, **overrides: Any
+) -> tuple[Any, Any]:
     """Builds an environment and its parameters, like ``gymnax.make``.
 
     Args:
@@ -45,6 +49,8 @@ def make(env_id: str, privileged: bool = False, **overrides: Any) -> tuple[Any, 
             ``"story"``, the probe ``"recall"``, or any gymnax id (e.g.
             ``"MemoryChain-bsuite"``).
         privileged: benchmarks only: the twin whose observation shows the hidden information.
+        flat: wrap the env in :class:`envs_jax.wrappers.FlattenObservationWrapper` (one float32
+            vector per observation, a ``Box`` space; ids one-hot, the action mask last).
         **overrides: fields of the env's static config (shape-defining sizes) or of its
             ``EnvParams`` (sweepable values), by name. For gymnax ids, ``EnvParams`` fields go to
             the params and anything else to the constructor.
@@ -54,8 +60,17 @@ def make(env_id: str, privileged: bool = False, **overrides: Any) -> tuple[Any, 
 
     Raises:
         KeyError: unknown ``env_id`` (the message lists the known ones).
-        ValueError: an override that is neither a config nor a params field.
+        ValueError: an override that is neither a config nor a params field, a value out of
+            its field's range (every ``EnvParams`` field is checked, see
+            :meth:`envs_jax.core.MemoryEnv.validate_params`), or a ``privileged`` not a bool.
     """
+    if not isinstance(privileged, bool):
+        raise ValueError(f"privileged must be True or False, got {privileged!r}")
+    if not isinstance(flat, bool):
+        raise ValueError(f"flat must be True or False, got {flat!r}")
+    if flat:
+        env, params = make(env_id, privileged=privileged, **overrides)
+        return FlattenObservationWrapper(env), params
     if env_id in _BENCHMARKS:
         module_name, class_name = _BENCHMARKS[env_id]
         env_cls = getattr(importlib.import_module(module_name), class_name)
@@ -65,7 +80,7 @@ def make(env_id: str, privileged: bool = False, **overrides: Any) -> tuple[Any, 
             env_id, overrides, config_fields, param_fields
         )
         env = env_cls(env_cls.config_cls(**config_kwargs), privileged=privileged)
-        return env, env.default_params.replace(**param_kwargs)
+        return env, env.validate_params(env.default_params.replace(**param_kwargs))
     if env_id in gymnax.registered_envs:
         if privileged:
             raise ValueError(f"gymnax env {env_id!r} has no privileged twin")

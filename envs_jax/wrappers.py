@@ -7,8 +7,9 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import struct
-from gymnax.environments import environment
+from gymnax.environments import environment, spaces
 from gymnax.wrappers.purerl import GymnaxWrapper
 
 from envs_jax.core import LAG_BIN_EDGES, lag_bin
@@ -113,6 +114,9 @@ class PooledParams:
     env_params: Any  # the wrapped env's EnvParams
     pool_obs: Any  # observations of the pre-generated worlds, leaves [P, ...]
     pool_state: Any  # initial states of the pre-generated worlds, leaves [P, ...]
+    cursor: jax.Array = (
+        0  # [] int32 the pool entry :meth:`PooledResetWrapper.refresh` replaces next
+    )
 
 
 class PooledResetWrapper(GymnaxWrapper):
@@ -124,9 +128,13 @@ class PooledResetWrapper(GymnaxWrapper):
     from the step key) out of a pool of ``pool_size`` worlds generated once by
     :meth:`with_pool`. Each environment picks its own pool entry, so the reset is correct when
     any subset of a batch finishes. The pool lives in the params, which a vmapped rollout
-    broadcasts (``in_axes=None``), so it costs memory once, not once per environment. World
-    diversity is the pool size; call :meth:`with_pool` with a new key (e.g. between training
-    chunks) to refresh it. ``reset`` itself generates a fresh world (it is not on the hot path).
+    broadcasts (``in_axes=None``), so it costs memory once, not once per environment.
+
+    Fresh worlds: :meth:`refresh` regenerates ``num`` pool entries (the oldest, round robin)
+    inside a compiled program; the trainer calls it once per update, so the pool turns over
+    every ``pool_size / num`` updates and a policy cannot memorise a fixed set of worlds (see
+    ``PPOConfig.reset_refresh``). ``reset`` itself generates a fresh world (it is not on the
+    hot path).
 
     Args:
         env: a gymnax environment (its ``step_env``, ``reset_env`` and ``is_truncated`` are used).
@@ -149,7 +157,41 @@ class PooledResetWrapper(GymnaxWrapper):
         pool_obs, pool_state = jax.jit(jax.vmap(self._env.reset_env, in_axes=(0, None)))(
             keys, params
         )
-        return PooledParams(env_params=params, pool_obs=pool_obs, pool_state=pool_state)
+        return PooledParams(
+            env_params=params,
+            pool_obs=pool_obs,
+            pool_state=pool_state,
+            cursor=jnp.zeros((), jnp.int32),
+        )
+
+    def refresh(self, key: jax.Array, params: PooledParams, num: int) -> PooledParams:
+        """Replaces ``num`` pool entries (from ``params.cursor`` on, round robin) with worlds
+        generated from ``key``; traceable, so it runs inside a training program.
+
+        Args:
+            key: PRNG key for the new worlds.
+            params: the pooled params.
+            num: static number of worlds to generate (0: unchanged; capped at ``pool_size``).
+        """
+        params = self._check(params)
+        num = min(int(num), self.pool_size)
+        if num <= 0:
+            return params
+        keys = jax.random.split(key, num)
+        new_obs, new_state = jax.vmap(self._env.reset_env, in_axes=(0, None))(
+            keys, params.env_params
+        )
+        cursor = jnp.asarray(params.cursor, jnp.int32)
+        slots = (cursor + jnp.arange(num, dtype=jnp.int32)) % self.pool_size
+
+        def put(pool, fresh):
+            return pool.at[slots].set(fresh)
+
+        return params.replace(
+            pool_obs=jax.tree.map(put, params.pool_obs, new_obs),
+            pool_state=jax.tree.map(put, params.pool_state, new_state),
+            cursor=(cursor + num) % self.pool_size,
+        )
 
     @property
     def default_params(self) -> PooledParams:
@@ -203,3 +245,86 @@ class PooledResetWrapper(GymnaxWrapper):
             "final_observation": obs_st,
         }
         return obs, state, reward, terminated, truncated, info
+
+
+class FlattenObservationWrapper(GymnaxWrapper):
+    """One flat float32 vector per observation: a ``Box`` space for code written for them.
+
+    PureJaxRL-style code sizes its network from ``observation_space(params).shape`` and feeds
+    the observation straight in; the benchmarks' dict observations break that. This wrapper
+    concatenates the leaves in the order of the observation space, integer ids one-hot
+    (``one_hot=True``, the default: ``high - low + 1`` entries per id) or as one float each
+    scaled to [0, 1] (``one_hot=False``), float leaves as they are, and puts the
+    ``action_mask`` (0/1) last, where :meth:`action_mask` reads it back. Episode resets and
+    ``info["final_observation"]`` (flattened too) work as in the wrapped env.
+
+    Args:
+        env: a gymnax environment with a ``Dict`` (or ``Box``) observation space of ``Box``
+            leaves, e.g. ``envs_jax.make("story")[0]``; ``envs_jax.make(id, flat=True)`` wraps.
+        one_hot: integer ids as one-hot blocks (else as scaled floats).
+    """
+
+    def __init__(self, env: environment.Environment, one_hot: bool = True):
+        super().__init__(env)
+        self.one_hot = bool(one_hot)
+        space = env.observation_space(env.default_params)
+        leaves = dict(space.spaces) if hasattr(space, "spaces") else {"observation": space}
+        self._keyed = not isinstance(space, spaces.Box)
+        order = [k for k in leaves if k != "action_mask"]
+        self._leaves = tuple((k, leaves[k]) for k in order)
+        self._mask = leaves.get("action_mask")
+        widths = [self._width(box) for _, box in self._leaves]
+        self._mask_size = 0 if self._mask is None else int(np.prod(self._mask.shape))
+        self.size = int(sum(widths)) + self._mask_size
+
+    def _is_ids(self, box: spaces.Box) -> bool:
+        return self.one_hot and jnp.issubdtype(jnp.dtype(box.dtype), jnp.integer)
+
+    def _width(self, box: spaces.Box) -> int:
+        count = int(np.prod(box.shape))
+        if self._is_ids(box):
+            return count * int(np.max(box.high) - np.min(box.low) + 1)
+        return count
+
+    def observation_space(self, params: Any = None) -> spaces.Box:
+        return spaces.Box(0.0, 1.0, (self.size,), jnp.float32)
+
+    def action_mask(self, flat_obs: jax.Array) -> jax.Array:
+        """The wrapped env's action mask (bool ``[..., A]``) from flat observations; all True
+        when the env has none."""
+        if self._mask is None:
+            return jnp.ones(flat_obs.shape[:-1] + (self._env.action_space().n,), jnp.bool_)
+        return flat_obs[..., self.size - self._mask_size :] > 0.5
+
+    def flatten(self, obs: Any) -> jax.Array:
+        """One observation of the wrapped env as float32 [size]."""
+        parts = []
+        for name, box in self._leaves:
+            leaf = obs[name] if self._keyed else obs
+            low = np.min(box.low)
+            span = max(float(np.max(box.high) - low), 1.0)
+            leaf = jnp.asarray(leaf).reshape(-1)
+            if self._is_ids(box):
+                ids = (leaf - low).astype(jnp.int32)
+                parts.append(jax.nn.one_hot(ids, int(span) + 1, dtype=jnp.float32).reshape(-1))
+            elif jnp.issubdtype(jnp.dtype(box.dtype), jnp.floating):
+                parts.append(leaf.astype(jnp.float32))
+            else:
+                parts.append((leaf.astype(jnp.float32) - low) / span)
+        if self._mask is not None:
+            parts.append(jnp.asarray(obs["action_mask"]).reshape(-1).astype(jnp.float32))
+        return jnp.concatenate(parts)
+
+    @partial(jax.jit, static_argnames=("self",))
+    def reset(self, key: jax.Array, params: Any = None) -> tuple[jax.Array, Any]:
+        obs, state = self._env.reset(key, params)
+        return self.flatten(obs), state
+
+    @partial(jax.jit, static_argnames=("self",))
+    def step(
+        self, key: jax.Array, state: Any, action: Any, params: Any = None
+    ) -> tuple[jax.Array, Any, jax.Array, jax.Array, jax.Array, dict]:
+        obs, state, reward, terminated, truncated, info = self._env.step(key, state, action, params)
+        if "final_observation" in info:
+            info = {**info, "final_observation": self.flatten(info["final_observation"])}
+        return self.flatten(obs), state, reward, terminated, truncated, info

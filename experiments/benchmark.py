@@ -1,4 +1,4 @@
-"""Benchmarks: `python -m experiments.benchmark {memory,envs,train,recall,all} [options]`.
+"""Benchmarks: `python -m experiments.benchmark {memory,envs,train,players,recall,all} [options]`.
 
 Each suite lives in `experiments/benchmarks/<suite>.py` and exposes `main(argv)`; the speed
 suites print a table with a ratio against a baseline measured in the same run, because shared
@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-SUITES = ("memory", "envs", "train", "recall")
+SUITES = ("memory", "envs", "train", "players", "recall")
 #: Suites that `all` leaves out: they train agents for minutes, not measure speed for seconds.
 NOT_IN_ALL = ("recall",)
 

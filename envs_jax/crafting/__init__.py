@@ -18,12 +18,18 @@ from envs_jax.crafting.constants import (
 )
 from envs_jax.crafting.env import Crafting, daylight
 from envs_jax.crafting.generator import generate_world, value_noise
-from envs_jax.crafting.scoring import achievement_success_rates, crafter_score
+from envs_jax.crafting.scoring import (
+    CRAFTER_ACHIEVEMENTS,
+    achievement_success_rates,
+    crafter_score,
+    crafter_scores,
+)
 from envs_jax.crafting.types import CraftingConfig, EnvParams, EnvState
 
 __all__ = [
     "ACHIEVEMENTS",
     "ACTION_NAMES",
+    "CRAFTER_ACHIEVEMENTS",
     "ITEM_NAMES",
     "NUM_ACHIEVEMENTS",
     "NUM_ACTIONS",
@@ -35,6 +41,7 @@ __all__ = [
     "EnvState",
     "achievement_success_rates",
     "crafter_score",
+    "crafter_scores",
     "daylight",
     "generate_world",
     "value_noise",

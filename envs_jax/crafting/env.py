@@ -7,8 +7,11 @@ shown once and needed much later:
   pickaxe and sword) is a fresh permutation every episode, shown in the observation only for the
   first ``recipe_show_steps`` steps (default: the reset observation alone). Every later craft
   must use the remembered mapping; the action mask enables all six make actions alike (when any
-  recipe can be made), so it does not give the mapping away. A wrong slot wastes the step, or,
-  when that slot's tool is also makeable, the ingredients (scarce iron included).
+  tool not yet held can be made), so it does not give the mapping away. Tools do not stack: a
+  slot makes its tool only when the recipe is met here and the tool is not held yet. Any other
+  make is *botched*: one unit of every material held (wood, stone, coal, iron, diamond) is
+  spoilt, ``botch_penalty`` is paid and make stays masked for ``botch_cooldown`` steps. Iron is
+  scarce (``num_iron`` ores per world), so slot cycling loses the iron tools and the diamond.
 * **Orders.** From ``order_start`` on, every ``order_interval`` steps an order is issued: "bring
   ``amount`` x ``item`` (a raw material) to depot ``d``", shown for ``order_show_steps`` steps.
   It can be delivered only ``order_delay`` steps after it was issued (default 1,000), at the
@@ -45,15 +48,17 @@ allowed; the agent wakes when its energy is full (achievement ``wake_up``) or wh
 
 Reward: ``achievement_reward`` for each of the 23 achievements (``ACHIEVEMENTS``: Crafter's 22
 and ``deliver_order``) the first time it is unlocked in the episode, ``health_reward`` per point
-of health gained or lost, ``delivery_reward`` per order delivered, minus the penalty above.
+of health gained or lost, ``delivery_reward`` per order delivered, minus the penalty above
+and ``botch_penalty`` per botched make.
 
 Termination: health reaches 0 (zombies, skeletons, lava, hunger, thirst, exhaustion).
 Truncation: ``max_steps_in_episode`` (default 10,000). ``step`` is gymnax's auto-resetting step
 (same keys, same outputs), generating the next world only when an episode ends.
 
 Info every step: ``lag`` / ``recall`` / ``success`` (:func:`envs_jax.core.memory_info`): a make
-action is a recipe decision (lag = steps since the recipe book was last shown, recall = a tool
-was made), a deliver action an order decision (lag = steps since the order was last shown,
+action is a recipe decision (lag = steps since the recipe book was last shown, recall = the
+pressed slot made a tool that was not held yet, i.e. the make was not botched), a deliver
+action an order decision (lag = steps since the order was last shown,
 recall = delivered); lags count from the plain observation in both twins. ``success`` is the
 fraction of achievements unlocked so far. Also ``achievements`` (bool [23], for
 :func:`envs_jax.crafting.crafter_score`) and ``memory_event`` (int32: 0 none, 1 make,
@@ -70,7 +75,17 @@ import jax.numpy as jnp
 import numpy as np
 from gymnax.environments import spaces
 
-from envs_jax.core import MemoryEnv, clip_action, memory_info
+from envs_jax.core import (
+    PROBABILITY,
+    MemoryEnv,
+    ObservationDict,
+    check_order,
+    clip_action,
+    integer,
+    memory_info,
+    real,
+    weights,
+)
 from envs_jax.crafting import constants as C
 from envs_jax.crafting import renderer
 from envs_jax.crafting import types as T
@@ -130,6 +145,75 @@ class Crafting(MemoryEnv):
     config_cls = CraftingConfig
     params_cls = EnvParams
     env_id = "crafting"
+    param_rules = {
+        "max_steps_in_episode": integer(1),
+        "achievement_reward": real(),
+        "health_reward": real(),
+        "delivery_reward": real(),
+        "invalid_action_penalty": real(0),
+        "botch_penalty": real(0),
+        "recipe_show_steps": integer(0),
+        "botch_cooldown": integer(0),
+        "order_start": integer(0),
+        "order_interval": integer(0),
+        "order_delay": integer(0),
+        "order_show_steps": integer(0),
+        "order_item_weights": weights(6),
+        "day_length": integer(1),
+        "night_threshold": real(0, 1),
+        "night_view_radius": integer(0),
+        **{
+            name: integer(1)
+            for name in (
+                "hunger_period",
+                "thirst_period",
+                "fatigue_period",
+                "rest_period",
+                "recover_period",
+                "degen_period",
+            )
+        },
+        "food_per_cow": integer(0),
+        "food_per_plant": integer(0),
+        "drink_per_sip": integer(0),
+        "sapling_prob": PROBABILITY,
+        "plant_grow_steps": integer(0),
+        "cow_spawn_prob": PROBABILITY,
+        "zombie_spawn_prob_day": PROBABILITY,
+        "zombie_spawn_prob_night": PROBABILITY,
+        "skeleton_spawn_prob": PROBABILITY,
+        "spawn_radius": integer(1),
+        "spawn_min_distance": integer(1),
+        "despawn_distance": integer(1),
+        "despawn_prob": PROBABILITY,
+        "cow_move_prob": PROBABILITY,
+        "zombie_move_prob": PROBABILITY,
+        "skeleton_move_prob": PROBABILITY,
+        "chase_distance": integer(0),
+        "zombie_damage": integer(0),
+        "zombie_sleep_damage": integer(0),
+        "zombie_cooldown": integer(0),
+        "skeleton_damage": integer(0),
+        "skeleton_range": integer(1),
+        "skeleton_shoot_prob": PROBABILITY,
+        "skeleton_cooldown": integer(0),
+        "start_clear_radius": real(0),
+        "water_level": real(),
+        "sand_width": real(0),
+        "mountain_level": real(),
+        "cave_level": real(),
+        "lava_level": real(),
+        "lava_depth": real(),
+        "coal_prob": PROBABILITY,
+        "tree_level": real(),
+        "tree_density": PROBABILITY,
+        "depot_min_distance": real(0),
+        "depot_max_distance": real(0),
+    }
+
+    def check_params(self, params: EnvParams) -> None:
+        check_order("EnvParams", params, "spawn_min_distance", "spawn_radius")
+        check_order("EnvParams", params, "depot_min_distance", "depot_max_distance")
 
     def __init__(self, config: CraftingConfig | None = None, privileged: bool = False):
         super().__init__(config, privileged)
@@ -171,7 +255,7 @@ class Crafting(MemoryEnv):
             obs["privileged"] = spaces.Box(
                 0, max(C.NUM_TOOLS, order_high), (C.NUM_TOOLS + ORDER_FIELDS,), jnp.int32
             )
-        return spaces.Dict(obs)
+        return ObservationDict(obs)
 
     def is_terminated(self, state: EnvState, params: EnvParams) -> jax.Array:
         return state.vitals[C.HEALTH] <= 0
@@ -188,6 +272,7 @@ class Crafting(MemoryEnv):
                 jnp.asarray([C.DOWN, 0, 0, 0, 0, 0, 0], jnp.int32),
                 jnp.full((C.NUM_VITALS,), C.MAX_COUNT, jnp.int32),
                 jnp.zeros((C.NUM_ITEMS,), jnp.int32),
+                jnp.zeros((1,), jnp.int32),  # make is allowed from the start
             ]
         )
         # The first slots hold the initial cows; the others are free.
@@ -346,11 +431,18 @@ class Crafting(MemoryEnv):
         ripen = plant_alive & ~plant_ripe & ~touched & grown
         plant_ripe = plant_ripe | ripen
 
-        # --- Make with recipe-book slot s: the tool is recipe[s]; its recipe must be met.
+        # --- Make with recipe-book slot s: the tool is recipe[s]; it is made when its recipe is
+        # met here and it is not held yet (tools do not stack). Otherwise the craft is botched:
+        # one unit of every material held is spoilt and make is masked for botch_cooldown steps.
         is_make = (act >= C.MAKE_FIRST) & (act < C.MAKE_FIRST + C.NUM_TOOLS)
         slot = jnp.clip(act - C.MAKE_FIRST, 0, C.NUM_TOOLS - 1)
         recipe = state.slot_rules[slot]  # [15] the rules of the tool this slot makes
         made = is_make & state.makeable[slot]
+        botched = is_make & ~made
+        spoilt = jnp.where(
+            botched & (items <= C.DIAMOND_ITEM) & (inventory > 0), 1, 0
+        )  # [I] one unit of each material held
+        make_ready = jnp.where(botched, t + 1 + params.botch_cooldown, state.make_ready)
         recipe_lag = jnp.maximum(t - jnp.minimum(t, params.recipe_show_steps - 1), 0)
 
         # --- Deliver to the depot in front (the mask has checked that an order is due).
@@ -367,6 +459,7 @@ class Crafting(MemoryEnv):
             - jnp.where(is_place, placement[: C.NUM_ITEMS], 0)
             + jnp.where(made, (items == recipe[C.RECIPE_PRODUCT]) - recipe[: C.NUM_ITEMS], 0)
             - jnp.where(delivered & (items == state.order_item), state.order_amount, 0)
+            - spoilt
         )
         vital_gain = jnp.where(
             collected & (jnp.arange(C.NUM_VITALS) == gain_vital), vital_amount, 0
@@ -421,6 +514,7 @@ class Crafting(MemoryEnv):
             + params.health_reward * health_change
             + params.delivery_reward * delivered
             - jnp.where(allowed, 0.0, params.invalid_action_penalty)
+            - jnp.where(botched, params.botch_penalty, 0.0)
         ).astype(jnp.float32)
 
         agent = jnp.concatenate(
@@ -432,6 +526,7 @@ class Crafting(MemoryEnv):
                 (state.deliveries + delivered.astype(jnp.int32))[None],
                 vitals,
                 jnp.clip(inventory + inv_delta, 0, C.MAX_COUNT),
+                make_ready[None],
             ]
         ).astype(jnp.int32)
         plants = jnp.stack(
@@ -732,9 +827,9 @@ class Crafting(MemoryEnv):
 
         The mask: noop, moves and do are always allowed; sleep when energy is not full; a
         placement when affordable, onto an allowed free tile (the furnace next to a table, the
-        plant into a free plant slot); all six make actions alike when any tool can be made (so
-        the mask does not reveal the recipe book); deliver when facing a depot while an order is
-        due. Asleep, only noop.
+        plant into a free plant slot); all six make actions alike when any tool not yet held can be
+        made and no botch cooldown runs (so the mask does not reveal the recipe book); deliver
+        when facing a depot while an order is due. Asleep, only noop.
         """
         cfg = self.config
         r, cr, size = cfg.view_radius, cfg.craft_radius, cfg.view_size
@@ -765,13 +860,16 @@ class Crafting(MemoryEnv):
         place_ok = place_ok & ((jnp.arange(C.NUM_PLACEABLE) != C.PLANT_PLACE_INDEX) | plant_room)
         needs_furnace = state.slot_rules[:, C.RECIPE_NEEDS] > 0
         makeable = affordable[C.NUM_PLACEABLE :] & near_table & (~needs_furnace | near_furnace)
+        held = state.inventory[state.recipe + C.WOOD_PICKAXE] > 0  # [T] by make slot
+        makeable = makeable & ~held
+        can_make = jnp.any(makeable) & (state.time >= state.make_ready)
         due = state.order_active & (state.time >= state.order_time + params.order_delay)
         awake = jnp.concatenate(
             [
                 jnp.ones((C.DO + 1,), jnp.bool_),  # noop, moves, do
                 (state.vitals[C.ENERGY] < C.MAX_COUNT)[None],  # sleep
                 place_ok,
-                jnp.broadcast_to(jnp.any(makeable), (C.NUM_TOOLS,)),
+                jnp.broadcast_to(can_make, (C.NUM_TOOLS,)),
                 ((target_tile >= C.DEPOT_BASE) & due)[None],
             ]
         )

@@ -60,3 +60,28 @@ def crafter_score(success_rates: Any) -> Any:
 
 #: Number of achievements the score is computed over in this benchmark.
 NUM_SCORED_ACHIEVEMENTS = C.NUM_ACHIEVEMENTS
+#: Crafter's own 22 achievements (all but ``deliver_order``), as indices into ``ACHIEVEMENTS``.
+CRAFTER_ACHIEVEMENTS = np.array(
+    [i for i, name in enumerate(C.ACHIEVEMENTS) if name != "deliver_order"], np.int32
+)
+
+
+def crafter_scores(success_rates: Any) -> dict[str, Any]:
+    """Both scores of a benchmark run, from the 23 success rates (percent).
+
+    ``"score"`` is :func:`crafter_score` over all 23 achievements of this benchmark;
+    ``"crafter22_score"`` over Crafter's own 22 (``deliver_order`` left out), the number to set
+    beside published Crafter and Craftax-Classic scores.
+
+    Raises:
+        ValueError: ``success_rates`` is not [23] (or not in [0, 100]).
+    """
+    rates = np.asarray(success_rates) if not hasattr(success_rates, "at") else success_rates
+    if tuple(rates.shape) != (C.NUM_ACHIEVEMENTS,):
+        raise ValueError(
+            f"success_rates must be [{C.NUM_ACHIEVEMENTS}] (ACHIEVEMENTS order), got {rates.shape}"
+        )
+    return {
+        "score": crafter_score(success_rates),
+        "crafter22_score": crafter_score(rates[CRAFTER_ACHIEVEMENTS]),
+    }

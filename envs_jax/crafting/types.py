@@ -93,8 +93,10 @@ class EnvParams(environment.EnvParams):
     health_reward: float = 0.1  # per point of health gained (lost: negative)
     delivery_reward: float = 1.0  # per order delivered to the right depot
     invalid_action_penalty: float = 0.01  # subtracted when the action is masked (done as noop)
+    botch_penalty: float = 0.1  # subtracted for a botched make (wrong recipe slot)
     # --- memory: recipe book and orders
     recipe_show_steps: int = 1  # the recipe book is in the observation for t < this
+    botch_cooldown: int = 100  # steps "make" stays masked after a botched make
     order_start: int = 50  # time of the first order
     order_interval: int = 2_500  # a new order every this many steps (0: only one order)
     order_delay: int = 1_000  # an order can be delivered from issue + order_delay on
@@ -164,7 +166,8 @@ AGENT_ROW, AGENT_COL, AGENT_FACING, AGENT_SLEEPING = 0, 1, 2, 3
 AGENT_HUNGER, AGENT_THIRST, AGENT_FATIGUE, AGENT_RECOVER, AGENT_DELIVERIES = 4, 5, 6, 7, 8
 AGENT_VITALS = 9  # .. + NUM_VITALS
 AGENT_INVENTORY = AGENT_VITALS + C.NUM_VITALS  # .. + NUM_ITEMS
-AGENT_SIZE = AGENT_INVENTORY + C.NUM_ITEMS
+AGENT_MAKE_READY = AGENT_INVENTORY + C.NUM_ITEMS  # time from which "make" is allowed again
+AGENT_SIZE = AGENT_MAKE_READY + 1
 # creatures: int32 [C, CREATURE_FIELDS]
 CREATURE_ROW, CREATURE_COL, CREATURE_KIND, CREATURE_HEALTH = 0, 1, 2, 3
 CREATURE_COOLDOWN, CREATURE_ALIVE = 4, 5
@@ -196,6 +199,7 @@ _FIELDS = {
     "deliveries": ("agent", AGENT_DELIVERIES),
     "vitals": ("agent", slice(AGENT_VITALS, AGENT_VITALS + C.NUM_VITALS)),
     "inventory": ("agent", slice(AGENT_INVENTORY, AGENT_INVENTORY + C.NUM_ITEMS)),
+    "make_ready": ("agent", AGENT_MAKE_READY),
     "creature_pos": ("creatures", slice(CREATURE_ROW, CREATURE_COL + 1)),
     "creature_kind": ("creatures", CREATURE_KIND),
     "creature_health": ("creatures", CREATURE_HEALTH),
@@ -246,7 +250,8 @@ class EnvState(environment.EnvState):
     The quantities are packed into a few int32 arrays (layouts above) and read through
     properties: ``pos`` [2], ``facing``, ``sleeping`` (bool), ``hunger``, ``thirst``,
     ``fatigue``, ``recover``, ``deliveries``, ``vitals`` [4] (health, food, drink, energy),
-    ``inventory`` [NUM_ITEMS]; ``creature_pos`` [C, 2], ``creature_kind`` (0 cow, 1 zombie,
+    ``inventory`` [NUM_ITEMS], ``make_ready`` (make is masked before this time: a botched
+    make's cooldown); ``creature_pos`` [C, 2], ``creature_kind`` (0 cow, 1 zombie,
     2 skeleton), ``creature_health``, ``creature_cooldown``, ``creature_alive`` (bool);
     ``plant_pos`` [P, 2], ``plant_time`` (planted or last eaten), ``plant_ripe``,
     ``plant_alive``; ``order_item``, ``order_amount``, ``order_depot``, ``order_time`` (-1: none
@@ -258,7 +263,7 @@ class EnvState(environment.EnvState):
     time: jax.Array  # [] int32 steps since the episode started
     map: jax.Array  # [M, M] uint8 tile ids, padded with OUT by view_radius on every side
     agent: jax.Array  # [AGENT_SIZE] int32 position, facing, sleep, vital counters, deliveries,
-    # vitals in [0, 9], inventory in [0, 9]
+    # vitals in [0, 9], inventory in [0, 9], the time make is allowed again (after a botch)
     achievements: jax.Array  # [NUM_ACHIEVEMENTS] bool unlocked this episode
     creatures: jax.Array  # [C, CREATURE_FIELDS] int32 one row per creature slot
     plants: jax.Array  # [P, PLANT_FIELDS] int32 one row per planted-sapling slot
@@ -277,6 +282,7 @@ class EnvState(environment.EnvState):
     deliveries = _field("deliveries")
     vitals = _field("vitals")
     inventory = _field("inventory")
+    make_ready = _field("make_ready")
     creature_pos = _field("creature_pos")
     creature_kind = _field("creature_kind")
     creature_health = _field("creature_health")

@@ -72,7 +72,17 @@ import jax.numpy as jnp
 import numpy as np
 from gymnax.environments import spaces
 
-from envs_jax.core import NO_LAG, MemoryEnv, clip_action, memory_info
+from envs_jax.core import (
+    NO_LAG,
+    PROBABILITY,
+    MemoryEnv,
+    ObservationDict,
+    check_order,
+    clip_action,
+    integer,
+    memory_info,
+    weights,
+)
 from envs_jax.games import render
 from envs_jax.games import types as gt
 from envs_jax.games.generator import generate_script, interlude_card
@@ -91,6 +101,18 @@ class Games(MemoryEnv):
     config_cls = GamesConfig
     params_cls = EnvParams
     env_id = "games"
+    param_rules = {
+        "max_steps_in_episode": integer(1),
+        "lag_min": integer(1),
+        "lag_max": integer(1),
+        "item_gap_max": integer(0),
+        "lane_start_max": integer(0),
+        "match_same_prob": PROBABILITY,
+        "game_rates": weights(gt.NUM_PLAYED_GAMES, high=1.0),
+    }
+
+    def check_params(self, params: EnvParams) -> None:
+        check_order("EnvParams", params, "lag_min", "lag_max")
 
     def __init__(self, config: GamesConfig | None = None, privileged: bool = False):
         super().__init__(config, privileged)
@@ -114,16 +136,6 @@ class Games(MemoryEnv):
                 decision[config.continue_action] = True
         return table
 
-    def __eq__(self, other: object) -> bool:
-        # Equal configs build equal envs, so gymnax's jitted ``step`` / ``reset`` (``self`` is a
-        # static argument) reuse their compiled code across instances.
-        if type(other) is not type(self):
-            return NotImplemented
-        return (self.config, self.privileged) == (other.config, other.privileged)
-
-    def __hash__(self) -> int:
-        return hash((type(self), self.config, self.privileged))
-
     @property
     def default_params(self) -> EnvParams:
         return EnvParams(max_steps_in_episode=self.config.episode_length)
@@ -135,7 +147,7 @@ class Games(MemoryEnv):
     def action_space(self, params: EnvParams | None = None) -> spaces.Discrete:
         return spaces.Discrete(self.config.num_actions)
 
-    def observation_space(self, params: EnvParams) -> spaces.Dict:
+    def observation_space(self, params: EnvParams | None = None) -> spaces.Dict:
         config = self.config
 
         def ints(num_ids: int, shape: tuple[int, ...] = ()) -> spaces.Box:
@@ -153,7 +165,7 @@ class Games(MemoryEnv):
             space["privileged"] = ints(
                 max(config.num_actions, config.field_vocab), (gt.NUM_PRIVILEGED,)
             )
-        return spaces.Dict(space)
+        return ObservationDict(space)
 
     def reset_env(self, key: jax.Array, params: EnvParams) -> tuple[dict[str, jax.Array], EnvState]:
         """Generates the episode's schedule from ``key`` and shows its first step."""

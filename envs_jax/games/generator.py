@@ -265,8 +265,12 @@ def _generate(rng: _RandomStream, config: GamesConfig, params: EnvParams) -> Scr
     slot = np.arange(per_item)  # [P]
     is_question = slot == reveals
 
-    # Every event slot of every item, [G, L, J, P].
-    reveal_step = start[..., None] + jnp.floor(items["reveal_frac"] * lag[..., None]).astype(
+    # Every event slot of every item, [G, L, J, P]. Battleship's shots all come in the first
+    # lag - lag_min steps, so that its question, like every other, comes at least lag_min after
+    # the report it needs (the hit), not a few steps after a late hit.
+    lag_min = jnp.minimum(jnp.asarray(params.lag_min, jnp.int32), lag)
+    span = jnp.where(game[..., 0] == gt.BATTLESHIP, lag - lag_min, lag)
+    reveal_step = start[..., None] + jnp.floor(items["reveal_frac"] * span[..., None]).astype(
         jnp.int32
     )
     wanted = jnp.concatenate([reveal_step, (start + lag)[..., None]], axis=-1)

@@ -9,7 +9,15 @@ import jax.numpy as jnp
 import numpy as np
 from gymnax.environments import spaces
 
-from envs_jax.core import MemoryEnv, clip_action, memory_info
+from envs_jax.core import (
+    PROBABILITY,
+    MemoryEnv,
+    ObservationDict,
+    clip_action,
+    integer,
+    memory_info,
+    real,
+)
 from envs_jax.story.generator import generate
 from envs_jax.story.render import render_rgb, render_text
 from envs_jax.story.rules import (
@@ -47,6 +55,20 @@ class Story(MemoryEnv):
     config_cls = StoryConfig
     params_cls = StoryParams
     env_id = "story"
+    param_rules = {
+        "max_steps_in_episode": integer(1),
+        "chapter_len": integer(1),
+        "goal_reward": real(),
+        "thread_reward": real(),
+        "thread_full_lag": integer(1),
+        "contradiction_penalty": real(0),
+        "invalid_action_penalty": real(0),
+        "anywhere_prob": PROBABILITY,
+        "carried_prob": PROBABILITY,
+        "friend_prob": PROBABILITY,
+        "rival_prob": PROBABILITY,
+        "kin_prob": PROBABILITY,
+    }
 
     def __init__(self, config: StoryConfig | None = None, privileged: bool = False):
         super().__init__(config, privileged)
@@ -65,7 +87,7 @@ class Story(MemoryEnv):
     def action_space(self, params: StoryParams | None = None) -> spaces.Discrete:
         return spaces.Discrete(self.config.num_actions)
 
-    def observation_space(self, params: StoryParams) -> spaces.Dict:
+    def observation_space(self, params: StoryParams | None = None) -> spaces.Dict:
         cfg = self.config
         top = cfg.vocabulary.size - 1
         obs = {
@@ -79,7 +101,7 @@ class Story(MemoryEnv):
         }
         if self.privileged:
             obs["privileged"] = spaces.Box(0, top, (cfg.privileged_size,), jnp.int32)
-        return spaces.Dict(obs)
+        return ObservationDict(obs)
 
     # ----------------------------------------------------------------------------------------
     def reset_env(self, key: jax.Array, params: StoryParams) -> tuple[dict, StoryState]:
@@ -115,28 +137,43 @@ class Story(MemoryEnv):
         shown = jnp.where(narrating, narrated, written)
         tokens = event_tokens(cfg, shown[0], shown[1], shown[2], shown[3])
 
-        # Memory statistics: the stalest remembered fact the event relied on.
-        kind = jnp.asarray(VERB_ARG_KIND)[verb]
-        not_needed = jnp.iinfo(jnp.int32).max  # a verb without an argument relies on none
-        oldest = jnp.minimum(
-            state.char_seen[subject],
-            jnp.select(
-                [kind == ARG_CHARACTER, kind == ARG_OBJECT, kind == ARG_SECRET],
-                [
-                    state.char_seen[jnp.clip(arg, 0, cfg.num_characters - 1)],
-                    state.obj_seen[jnp.clip(arg, 0, cfg.num_objects - 1)],
-                    state.secret_seen[jnp.clip(arg, 0, cfg.num_secrets - 1)],
-                ],
-                not_needed,
-            ),
-        )
-        fact_lag = jnp.where(acting, t - oldest, -1)
-
         # Plot goals: the current goal is on show from its chapter's first step.
         num_goals = cfg.num_goals
         goal_index = state.goal_index
         goal_open = (goal_index < num_goals) & (t >= self._unlock_time(goal_index, params))
         goal_tokens = state.goals[jnp.minimum(goal_index, num_goals - 1)]
+
+        # Memory statistics: the stalest fact the event relied on that the observation it was
+        # written from did not show. Entities named by the goal or thread on show count as
+        # shown now (the plot guarantees the goal can be written), so copying the goal on show
+        # is no memory decision; an event relying only on what is shown reports no lag.
+        kind = jnp.asarray(VERB_ARG_KIND)[verb]
+        not_needed = jnp.iinfo(jnp.int32).max  # a verb without an argument relies on none
+        on_show = jnp.stack([jnp.where(goal_open, goal_tokens, NONE_TOKEN), state.last_thread])
+        char_token = subject + cfg.vocabulary.character_base
+        arg_token = jnp.asarray(cfg.vocabulary.arg_base())[kind] + arg
+
+        def shown_now(token):
+            return jnp.any(on_show[:, 1:3] == token)
+
+        char_arg = jnp.clip(arg, 0, cfg.num_characters - 1)
+        oldest = jnp.minimum(
+            jnp.where(shown_now(char_token), t, state.char_seen[subject]),
+            jnp.where(
+                shown_now(arg_token),
+                t,
+                jnp.select(
+                    [kind == ARG_CHARACTER, kind == ARG_OBJECT, kind == ARG_SECRET],
+                    [
+                        state.char_seen[char_arg],
+                        state.obj_seen[jnp.clip(arg, 0, cfg.num_objects - 1)],
+                        state.secret_seen[jnp.clip(arg, 0, cfg.num_secrets - 1)],
+                    ],
+                    not_needed,
+                ),
+            ),
+        )
+        fact_lag = jnp.where(acting & (t - oldest > 0), t - oldest, -1)
         goal_hit = applied & goal_open & token_matches(goal_tokens, tokens)
         goal_done_time = jnp.where(
             goal_hit & (jnp.arange(num_goals) == goal_index), t + 1, state.goal_done_time
@@ -149,6 +186,7 @@ class Story(MemoryEnv):
         ramp = jnp.minimum(1.0, waited / jnp.maximum(params.thread_full_lag, 1))
         thread_bonus = jnp.sum(jnp.where(thread_hit, params.thread_reward * ramp, 0.0))
         thread_lag = jnp.max(jnp.where(thread_hit, waited, -1), initial=-1)
+        thread_kept = state.thread_kept | (thread_hit & (waited >= params.thread_full_lag))
         opened = goal_hit & (state.thread_opener == goal_index)
         thread_open_time = jnp.where(opened, t + 1, state.thread_open_time)
         new_thread = jnp.sum(jnp.where(opened[:, None], state.threads, 0), axis=0)
@@ -193,6 +231,7 @@ class Story(MemoryEnv):
             goal_done_time=goal_done_time,
             thread_open_time=thread_open_time,
             thread_resolved=state.thread_resolved | thread_hit,
+            thread_kept=thread_kept,
             char_seen=char_seen,
             obj_seen=obj_seen,
             secret_seen=secret_seen,
@@ -207,7 +246,13 @@ class Story(MemoryEnv):
             contradictions=state.contradictions + contradiction.astype(jnp.int32),
         )
         terminated = self.is_terminated(new_state, params)
-        success = new_state.goal_index / num_goals
+        # Success: goals written and threads kept (after the full wait), in a story without
+        # a contradiction; a reactive author can copy goals but neither keep threads nor
+        # avoid contradicting facts it was told long ago.
+        done = new_state.goal_index + jnp.sum(thread_kept)
+        success = jnp.where(
+            jnp.any(new_state.contradictions > 0), 0.0, done / (num_goals + cfg.num_threads)
+        )
         info = memory_info(jnp.maximum(fact_lag, thread_lag), consistent, success)
         info["contradiction"] = contradiction.astype(jnp.int32)
         info["invalid_action"] = ~allowed

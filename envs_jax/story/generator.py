@@ -205,6 +205,7 @@ def generate(key: jax.Array, config: StoryConfig, params: StoryParams) -> StoryS
         thread_opener=thread_opener,
         thread_open_time=jnp.full((t,), -1, jnp.int32),
         thread_resolved=jnp.zeros((t,), jnp.bool_),
+        thread_kept=jnp.zeros((t,), jnp.bool_),
         char_seen=char_seen,
         obj_seen=obj_seen,
         secret_seen=secret_seen,

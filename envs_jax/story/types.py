@@ -228,6 +228,7 @@ class StoryState(environment.EnvState):
     thread_opener: jax.Array  # [T] int32, index of the goal whose completion opens the thread
     thread_open_time: jax.Array  # [T] int32, observation time it was opened, -1 if not yet
     thread_resolved: jax.Array  # [T] bool, whether the thread has been resolved
+    thread_kept: jax.Array  # [T] bool, resolved after waiting at least thread_full_lag steps
     char_seen: jax.Array  # [C] int32, last observation time each character was shown
     obj_seen: jax.Array  # [O] int32, last observation time each object was shown
     secret_seen: jax.Array  # [S] int32, last observation time each secret was shown

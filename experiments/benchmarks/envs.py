@@ -2,9 +2,13 @@
 
 For each env: `num_envs` environments x `num_steps` uniformly random actions in one jitted
 `lax.scan` of a vmapped step, the observation summed into the carry (so XLA cannot drop it).
-Benchmarks (and the `recall` probe, with `--envs recall`) run behind `PooledResetWrapper` (world
-generation off the hot path); the gymnax baseline runs with gymnax's own auto-reset, in the same
-process, so the ratio column compares like with like on the same (possibly busy) machine.
+Each benchmark is measured on two paths (`--paths`): `pooled`, behind `PooledResetWrapper`
+(world generation off the hot path, as the trainer runs it; the `recall` probe, with `--envs
+recall`, on this path only), and `gymnax`, the path a gymnax
+user takes (`envs_jax.make(id)`, gymnax's `LogWrapper`, vmapped `reset`/`step`: gymnax's own
+auto-reset, which runs the env's `reset_env` inside every step). The gymnax baseline runs with
+gymnax's own auto-reset, in the same process, so the ratio column compares like with like on
+the same (possibly busy) machine.
 """
 
 from __future__ import annotations
@@ -15,19 +19,24 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+from gymnax.wrappers.purerl import LogWrapper
 
 import envs_jax
 from envs_jax.wrappers import PooledResetWrapper
 
 BENCHMARK_IDS = ("navigation", "crafting", "games", "story")
+PATHS = ("pooled", "gymnax")
 
 
 def _obs_checksum(obs: Any) -> jax.Array:
     return sum(jnp.sum(jnp.asarray(leaf, jnp.float32)) for leaf in jax.tree.leaves(obs))
 
 
-def build(env_id: str, pool_size: int, key: jax.Array) -> tuple[Any, Any]:
+def build(env_id: str, pool_size: int, key: jax.Array, path: str = "pooled") -> tuple[Any, Any]:
+    """The env as measured on ``path``: ``"pooled"`` or ``"gymnax"`` (see the module)."""
     env, params = envs_jax.make(env_id)
+    if path == "gymnax":
+        return LogWrapper(env), params
     if isinstance(env, envs_jax.MemoryEnv):  # the benchmarks and the recall probe
         env = PooledResetWrapper(env, pool_size=pool_size)
         params = env.with_pool(key, params)
@@ -60,9 +69,11 @@ def make_rollout(env: Any, params: Any, num_envs: int, num_steps: int):
     return rollout
 
 
-def measure(env_id: str, num_envs: int, num_steps: int, pool_size: int, repeats: int) -> dict:
+def measure(
+    env_id: str, num_envs: int, num_steps: int, pool_size: int, repeats: int, path: str = "pooled"
+) -> dict:
     key = jax.random.PRNGKey(0)
-    env, params = build(env_id, pool_size, key)
+    env, params = build(env_id, pool_size, key, path)
     rollout = jax.jit(make_rollout(env, params, num_envs, num_steps))
     start = time.perf_counter()
     compiled = rollout.lower(key).compile()
@@ -75,7 +86,7 @@ def measure(env_id: str, num_envs: int, num_steps: int, pool_size: int, repeats:
         times.append(time.perf_counter() - start)
     best = min(times)
     return {
-        "env": env_id,
+        "env": env_id if path == "pooled" or env_id not in BENCHMARK_IDS else f"{env_id} ({path})",
         "num_envs": num_envs,
         "steps_per_s": num_envs * num_steps / best,
         "compile_s": compile_s,
@@ -90,27 +101,31 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--num-steps", type=int, default=1000)
     parser.add_argument("--pool-size", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--paths", nargs="+", default=["pooled", "gymnax"], choices=PATHS)
     args = parser.parse_args(argv)
     unknown = [e for e in [*args.envs, args.baseline] if e not in envs_jax.registered_envs]
     if unknown:
         raise SystemExit(f"unknown env ids {unknown}; known: {envs_jax.registered_envs}")
 
     print(f"devices: {jax.devices()}  steps per env: {args.num_steps}  (best of {args.repeats})")
-    header = f"{'env':<20}{'envs':>7}{'steps/s':>14}{'x baseline':>12}{'compile s':>11}"
+    header = f"{'env':<22}{'envs':>7}{'steps/s':>14}{'x baseline':>12}{'compile s':>11}"
     print(header)
     print("-" * len(header))
     for num_envs in args.num_envs:
         base = measure(args.baseline, num_envs, args.num_steps, args.pool_size, args.repeats)
-        rows = [base] + [
-            measure(e, num_envs, args.num_steps, args.pool_size, args.repeats) for e in args.envs
-        ]
-        for row in rows:
-            ratio = row["steps_per_s"] / base["steps_per_s"]
-            print(
-                f"{row['env']:<20}{row['num_envs']:>7}{row['steps_per_s']:>14,.0f}"
-                f"{ratio:>12.2f}{row['compile_s']:>11.1f}",
-                flush=True,
-            )
+        print(_row(base, base), flush=True)
+        for env_id in args.envs:
+            for path in args.paths if env_id in BENCHMARK_IDS else ["pooled"]:
+                row = measure(env_id, num_envs, args.num_steps, args.pool_size, args.repeats, path)
+                print(_row(row, base), flush=True)
+
+
+def _row(row: dict, base: dict) -> str:
+    ratio = row["steps_per_s"] / base["steps_per_s"]
+    return (
+        f"{row['env']:<22}{row['num_envs']:>7}{row['steps_per_s']:>14,.0f}"
+        f"{ratio:>12.2f}{row['compile_s']:>11.1f}"
+    )
 
 
 if __name__ == "__main__":

@@ -25,6 +25,10 @@ SMALL_NAVIGATION: dict[str, int] = {
     "num_extra_doors": 0,
     "num_landmarks": 3,
     "max_steps_in_episode": 200,
+    # Scaled to the small building and its 200-step episodes: targets among landmarks unseen for
+    # 50 steps (the default 400 exceeds the episode), success counted as one target per 40 steps.
+    "stale_min_steps": 50,
+    "steps_per_target": 40,
 }
 
 #: The demo: a small HCMRL agent on the small building, a few minutes on 2 CPU cores.

@@ -57,6 +57,7 @@ class PPOConfig:
     """Env options by name (static config or EnvParams fields), e.g. memory_length 5."""
     privileged: bool = False  # use the privileged twin that shows the hidden information
     reset_pool_size: int = 256  # worlds in the pooled reset of benchmark envs (0: plain reset)
+    reset_refresh: int = 32  # pool worlds regenerated every update (fresh worlds; 0: fixed pool)
 
     # --- agent ---
     memory: MemoryKind = "hcmrl"  # memory kind: HCMRL, an HCMRL ablation or a baseline
@@ -145,7 +146,7 @@ class PPOConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise ValueError(f"PPOConfig.{name} must be a positive integer, got {value!r}")
-        for name in ("reset_pool_size", "conv_features"):
+        for name in ("reset_pool_size", "reset_refresh", "conv_features"):
             if getattr(self, name) < 0:
                 raise ValueError(f"PPOConfig.{name} must be >= 0, got {getattr(self, name)!r}")
         for name in ("lr", "clip_eps", "max_grad_norm", "adam_eps"):

@@ -68,6 +68,9 @@ from hcmrl_jax.rl.config import HCMRL_KINDS, PPOConfig
 
 #: Lag-bin suffixes of the per-update recall metrics (bins of envs_jax's EpisodeStatsWrapper).
 LAG_BIN_KEYS: tuple[str, ...] = ("0_100", "100_1k", "1k_5k", "5k_inf")
+#: Folded into the runner key to draw the worlds that refresh the reset pool (fold_in leaves
+#: every other key stream of the run unchanged).
+REFRESH_KEY_TAG = 0x5EED
 
 
 # ---------------------------------------------------------------------------------------------
@@ -158,12 +161,15 @@ class EnvBundle:
         make_params: key -> env params for the wrapped env (builds the reset pool).
         observation_space: the gymnax observation space of the raw env.
         num_actions: number of discrete actions.
+        refresh_params: (key, env params) -> env params with part of the reset pool
+            regenerated (fresh worlds every update); None for envs without a pool.
     """
 
     env: Any
     make_params: Callable[[jax.Array], Any]
     observation_space: Any
     num_actions: int
+    refresh_params: Callable[[jax.Array, Any], Any] | None = None
 
 
 def make_env(config: PPOConfig, env: Any | None = None, env_params: Any | None = None) -> EnvBundle:
@@ -197,6 +203,9 @@ def make_env(config: PPOConfig, env: Any | None = None, env_params: Any | None =
         def make_params(key: jax.Array) -> Any:
             return pooled.with_pool(key, base_params)
 
+        def refresh_params(key: jax.Array, params: Any) -> Any:
+            return pooled.refresh(key, params, config.reset_refresh)
+
     else:
         wrapped = envs_jax.EpisodeStatsWrapper(env)
 
@@ -204,7 +213,9 @@ def make_env(config: PPOConfig, env: Any | None = None, env_params: Any | None =
             del key
             return base_params
 
-    return EnvBundle(wrapped, make_params, observation_space, int(action_space.n))
+    if not isinstance(env, envs_jax.MemoryEnv) or config.reset_pool_size <= 0:
+        refresh_params = None
+    return EnvBundle(wrapped, make_params, observation_space, int(action_space.n), refresh_params)
 
 
 def make_memory(config: PPOConfig, observation_features: int = 0) -> nn.Module:
@@ -781,11 +792,16 @@ def _build(
             nonfinite_loss=_count_nonfinite(losses),
             nonfinite_params=_count_nonfinite(params),
         )
+        env_params_next = runner.env_params
+        if bundle.refresh_params is not None:
+            # Fresh worlds: regenerate part of the reset pool for the next update's resets.
+            key_refresh = jax.random.fold_in(runner.key, REFRESH_KEY_TAG)
+            env_params_next = bundle.refresh_params(key_refresh, runner.env_params)
         new_runner = RunnerState(
             params=params,
             opt_state=opt_state,
             env_state=env_state,
-            env_params=runner.env_params,
+            env_params=env_params_next,
             obs=obs,
             carry=carry,
             is_first=is_first,

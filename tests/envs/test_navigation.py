@@ -22,6 +22,7 @@ from envs_jax.navigation import (
     Navigation,
     NavigationConfig,
 )
+from envs_jax.navigation_players import UNKNOWN, navigator_action
 from tests.envs import conformance
 
 #: A 3x3-room building: small enough to compile and run fast, large enough for chains of keys.
@@ -39,6 +40,8 @@ SMALL = dict(
 NUM_WORLDS = 200
 NUM_NAVIGATED = 8
 NAVIGATION_STEPS = 800
+#: The target rule at the small building's scale (the default asks for >= 400 steps).
+SMALL_TARGETS = dict(stale_min_steps=40, stale_power=3.0)
 #: Two tiny rooms and no locks: random actions reach targets often (for the lag-bin check).
 TINY = dict(
     rooms_high=1,
@@ -209,6 +212,22 @@ def _solve_with_keys_as_gates(grid: np.ndarray, start: tuple[int, int], env: Nav
         unlocked |= found
 
 
+def _doors_per_room(doors: np.ndarray, env: Navigation) -> np.ndarray:
+    """Door cells on the four walls of each room, int [R] (rooms in row-major order)."""
+    cfg, p = env.config, env.pitch
+    counts = []
+    for i in range(cfg.rooms_high):
+        for j in range(cfg.rooms_wide):
+            rows, cols = slice(i * p + 1, (i + 1) * p), slice(j * p + 1, (j + 1) * p)
+            counts.append(
+                doors[i * p, cols].sum()
+                + doors[(i + 1) * p, cols].sum()
+                + doors[rows, j * p].sum()
+                + doors[rows, (j + 1) * p].sum()
+            )
+    return np.asarray(counts)
+
+
 def test_building_layout(worlds_and_navigation):
     env, _, worlds, _ = worlds_and_navigation
     cfg = env.config
@@ -224,8 +243,14 @@ def test_building_layout(worlds_and_navigation):
         landmark_pos = np.asarray(state.landmark_pos)
         for k, (row, col) in enumerate(landmark_pos):
             assert grid[row, col] == env.landmark_base + k
-        rooms = env._room_of(landmark_pos)
+        rooms = np.asarray(env._room_of(landmark_pos))
         assert len(set(rooms.tolist())) == cfg.num_landmarks
+        # Each landmark at its room's centre; landmark rooms have no more doors than the rest.
+        centre = cfg.room_size // 2 + 1
+        assert np.all((landmark_pos - centre) % env.pitch == 0), landmark_pos
+        doors_of = _doors_per_room(doors, env)
+        others = np.setdiff1d(np.arange(env.num_rooms), rooms)
+        assert doors_of[rooms].max() <= doors_of[others].min()
         np.testing.assert_array_equal(np.diag(state.landmark_dist), 0)
         # With every lock open the building is connected (spanning tree of doors).
         floor_plan = grid != 1
@@ -394,73 +419,6 @@ def test_reaching_the_target_lag_and_recall(small, step_env):
 # ------------------------------------------------------------------------------------------
 # Memory matters: the same scripted navigator with and without a map of what it has seen
 
-UNKNOWN = -1
-FAR = 1 << 20
-
-
-def _distance_fields(goals: jax.Array, passable: jax.Array) -> jax.Array:
-    """BFS distances int32 [M, H, W] to the nearest goal cell, stepping on passable cells."""
-    dist = jnp.where(goals, 0, FAR)
-
-    def relax(carry):
-        dist, _ = carry
-        padded = jnp.pad(dist, ((0, 0), (1, 1), (1, 1)), constant_values=FAR)
-        nearest = jnp.minimum(
-            jnp.minimum(padded[:, :-2, 1:-1], padded[:, 2:, 1:-1]),
-            jnp.minimum(padded[:, 1:-1, :-2], padded[:, 1:-1, 2:]),
-        )
-        new = jnp.where(passable & ~goals, jnp.minimum(dist, nearest + 1), dist)
-        return new, jnp.any(new != dist)
-
-    dist, _ = jax.lax.while_loop(lambda c: c[1], relax, (dist, jnp.bool_(True)))
-    return dist
-
-
-def _navigator_action(env, key, tiles, obs, agent_pos, remember):
-    """Planner over a map of tile ids (``UNKNOWN`` where unseen; unknown cells count as
-    passable). In order: go to the target; go through a locked door of the held key's colour;
-    fetch a key whose colour has a reachable locked door; explore (the nearest unseen cell with
-    a map, a random allowed move without one)."""
-    num_colours, r = env.config.num_colours, env.radius
-    pocket = obs["pocket"]
-    locked = (tiles >= LOCKED_DOOR_BASE) & (tiles < env.key_base)
-    door_colour = tiles - LOCKED_DOOR_BASE
-    opens = locked & (door_colour == pocket - 1)
-    passable = (tiles == UNKNOWN) | (tiles == FLOOR) | (tiles == OPEN_DOOR)
-    passable = passable | (tiles >= env.key_base) | opens
-    colours = jnp.arange(num_colours)[:, None, None]
-    goals = jnp.concatenate(
-        [
-            (tiles == env.landmark_base + obs["target"])[None],
-            opens[None],
-            tiles[None] == env.key_base + colours,
-            locked[None] & (door_colour[None] == colours),
-            (tiles == UNKNOWN)[None],
-        ]
-    )
-    dist = _distance_fields(goals, jnp.broadcast_to(passable, goals.shape))
-    here = dist[:, agent_pos[0] + r, agent_pos[1] + r]
-    around = agent_pos + r + jnp.asarray(ACTION_DELTAS[:4])
-    mask = obs["action_mask"]
-    toward = jnp.argmin(jnp.where(mask[:4], dist[:, around[:, 0], around[:, 1]], FAR + 1), 1)
-    reachable = here < FAR
-
-    keys = slice(2, 2 + num_colours)
-    doors = slice(2 + num_colours, 2 + 2 * num_colours)
-    useful_key = reachable[keys] & reachable[doors] & (jnp.arange(num_colours) != pocket - 1)
-    chosen = jnp.argmin(jnp.where(useful_key, here[keys], FAR))
-    fetch = jnp.where(here[2 + chosen] == 0, POCKET, toward[2 + chosen])
-    random_move = jax.random.categorical(key, jnp.where(mask[:4], 0.0, -jnp.inf))
-    explore = jnp.where(remember & reachable[-1], toward[-1], random_move)
-    action = jnp.where(
-        reachable[0],
-        toward[0],
-        jnp.where(
-            (pocket > 0) & reachable[1], toward[1], jnp.where(useful_key.any(), fetch, explore)
-        ),
-    )
-    return action.astype(jnp.int32)
-
 
 def _navigate(env, params, key, obs, state, remember):
     """One episode of the scripted navigator from a generated world; ``remember`` is a traced
@@ -477,7 +435,7 @@ def _navigate(env, params, key, obs, state, remember):
         key_act, key_step, key_probe = jax.random.split(key_t, 3)
         tiles = jnp.where(remember, tiles, unknown)
         tiles = jax.lax.dynamic_update_slice(tiles, obs["view"], tuple(state.agent_pos))
-        action = _navigator_action(env, key_act, tiles, obs, state.agent_pos, remember)
+        action = navigator_action(env, key_act, tiles, obs, state.agent_pos, remember)
         probe = jax.random.randint(key_probe, (), 0, NUM_ACTIONS)
         _, probed, *_ = env.step_env(key_step, state, probe, params)
         changed = (
@@ -523,7 +481,7 @@ def worlds_and_navigation(small):
     """One compiled program: generated worlds (for the layout and solvability checks) and the
     navigator with and without its map on the first few of them."""
     env, params = small
-    params = params.replace(max_steps_in_episode=NAVIGATION_STEPS)
+    params = params.replace(max_steps_in_episode=NAVIGATION_STEPS, **SMALL_TARGETS)
     program = jax.jit(
         lambda key, params, remember: _generate_and_navigate(env, key, params, remember)
     )
@@ -532,6 +490,11 @@ def worlds_and_navigation(small):
         states, runs[remember] = jax.device_get(
             program(jax.random.PRNGKey(0), params, jnp.bool_(remember))
         )
+    # The same worlds with targets drawn uniformly among the other landmarks.
+    uniform = params.replace(stale_min_steps=0, stale_power=0.0)
+    _, runs["uniform targets"] = jax.device_get(
+        program(jax.random.PRNGKey(0), uniform, jnp.bool_(True))
+    )
     worlds = [jax.tree.map(lambda leaf, i=i: leaf[i], states) for i in range(NUM_WORLDS)]
     return env, params, worlds, runs
 
@@ -539,12 +502,13 @@ def worlds_and_navigation(small):
 def test_memory_matters(worlds_and_navigation):
     _, _, _, runs = worlds_and_navigation
     results = {}
-    for remember, records in runs.items():
+    for remember in (True, False):
+        records = runs[remember]
         decided = records["lag"] >= 0
         results[remember] = {
             "targets": records["reward"].sum(axis=1).mean(),
             "success": records["success"][:, -1].mean(),
-            "recall": records["recall"][decided].mean(),
+            "recall": records["recall"][decided].mean() if decided.any() else 0.0,
             "decisions": decided.sum(),
         }
     with_map, without = results[True], results[False]
@@ -558,12 +522,34 @@ def test_memory_matters(worlds_and_navigation):
     assert with_map["decisions"] >= 5 * max(without["decisions"], 1), results
 
 
+def test_targets_ask_for_memories_older_than_stale_min_steps(worlds_and_navigation):
+    """The target rule: the next target is a landmark out of view for at least
+    ``stale_min_steps`` when there is one, so most of the remembering navigator's decisions
+    have lags beyond it; drawing uniformly instead gives much shorter lags (measured on the
+    small building: 383 decisions, median 54, 80% >= 40 against 427, 29 and 29%)."""
+    _, params, _, runs = worlds_and_navigation
+    stale = int(params.stale_min_steps)
+    lags = {}
+    for name in (True, "uniform targets"):
+        lag = runs[name]["lag"]
+        lags[name] = lag[lag >= 0]
+    shaped, uniform = lags[True], lags["uniform targets"]
+    summary = {
+        name: (len(lag), float(np.median(lag)), float(np.mean(lag >= stale)))
+        for name, lag in lags.items()
+    }
+    assert len(shaped) >= 8 * NUM_NAVIGATED, summary
+    assert np.mean(shaped >= stale) >= 0.5, summary
+    assert np.median(shaped) >= 1.5 * np.median(uniform), summary
+    assert np.mean(uniform >= stale) < 0.5 * np.mean(shaped >= stale), summary
+
+
 def test_action_mask_is_exactly_what_changes_the_state(worlds_and_navigation):
     """Random probe actions along both navigators' trajectories: an action changes the
     position, the pocket or the grid exactly when the mask allows it."""
     _, _, _, runs = worlds_and_navigation
-    for records in runs.values():
-        allowed, changed = records["probe_allowed"], records["probe_changed"]
+    for remember in (True, False):
+        allowed, changed = runs[remember]["probe_allowed"], runs[remember]["probe_changed"]
         np.testing.assert_array_equal(allowed, changed)
         assert 0.2 < allowed.mean() < 0.95
 

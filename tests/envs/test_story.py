@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 
 import envs_jax
+from envs_jax.scripted import evaluate
 from envs_jax.story import ScriptedAuthor, Story, StoryConfig
+from envs_jax.story.players import players
 from envs_jax.story.render import CHARACTER_NAMES, TILE, Namer
 from envs_jax.story.rules import (
     decode_action,
@@ -336,7 +338,8 @@ def test_goal_opens_a_thread_that_pays_by_lag(small, step_env):
         jax.random.PRNGKey(0), state, act(env, MEET, 0, 1, 1), params
     )
     assert bool(info["goal_completed"]) and np.isclose(float(reward), params.goal_reward)
-    assert int(state.goal_index) == 1 and float(info["success"]) == 1 / config.num_goals
+    assert int(state.goal_index) == 1
+    assert float(info["success"]) == pytest.approx(1 / (config.num_goals + config.num_threads))
     assert obs["outcome"][GOAL_FLAG] == 1
     np.testing.assert_array_equal(obs["thread"], thread)  # shown once, now
     opened_at = int(state.thread_open_time[0])
@@ -528,3 +531,54 @@ def test_config_validation_names_the_field():
         envs_jax.make("story", num_dragons=3)
     env, params = envs_jax.make("story", num_characters=5, chapter_len=7)
     assert env.config.num_characters == 5 and params.chapter_len == 7
+
+
+def test_success_needs_kept_threads_and_no_contradiction(small, step_env, after_prologue):
+    """Success counts goals and threads kept after the full wait, and is 0 after any
+    contradiction; copying the goal on show is no memory decision (no lag)."""
+    env, params = small
+    config = env.config
+    _, state = env.reset(jax.random.PRNGKey(0), params)
+    goal = event_tokens(config, jnp.int32(MEET), 0, 1, -1)
+    thread = event_tokens(config, jnp.int32(MEET), 1, 2, 2)
+    state = state.replace(
+        time=jnp.int32(config.prologue_len + 500),
+        facts=state.facts.replace(alive=jnp.ones(4, bool)),
+        goals=state.goals.at[0].set(goal),
+        threads=state.threads.at[0].set(thread),
+        thread_opener=jnp.array([0, 2], jnp.int32),
+    )
+    _, state, _, _, info = step_env(jax.random.PRNGKey(0), state, act(env, MEET, 0, 1, 1), params)
+    assert bool(info["goal_completed"]) and int(info["lag"]) == -1, "the goal was on show"
+    total = config.num_goals + config.num_threads
+    assert float(info["success"]) == pytest.approx(1 / total)
+    # Kept too early: paid a little, no success.
+    early = state.replace(time=state.thread_open_time[0] + 3)
+    _, _, _, _, info = step_env(jax.random.PRNGKey(0), early, act(env, MEET, 1, 2, 2), params)
+    assert bool(info["thread_resolved"]) and float(info["success"]) == pytest.approx(1 / total)
+    late = state.replace(time=state.thread_open_time[0] + params.thread_full_lag)
+    _, late, _, _, info = step_env(jax.random.PRNGKey(0), late, act(env, MEET, 1, 2, 2), params)
+    assert float(info["success"]) == pytest.approx(2 / total)
+    assert int(info["lag"]) >= params.thread_full_lag
+    # One contradiction (a dead character acts) and the story is no success.
+    dead = late.replace(facts=late.facts.replace(alive=late.facts.alive.at[3].set(False)))
+    _, _, _, _, info = step_env(jax.random.PRNGKey(0), dead, act(env, GO, 3, 0, 0), params)
+    assert int(info["contradiction"][DEAD_ACTS]) == 1 and float(info["success"]) == 0.0
+
+
+def test_scripted_remembering_author_beats_the_reactive_one(small):
+    """The reactive author (writes only goals the observation proves consistent, rests
+    otherwise) never contradicts the story, so it does no worse than resting (return 0), and
+    still loses on return and success to the remembering one (measured: 0.88 / 0.15 against
+    5.98 / 0.99)."""
+    env, params = small
+    results = {
+        name: evaluate(env, params, player, jax.random.PRNGKey(5), num_envs=16)
+        for name, player in players(env).items()
+    }
+    remembering, reactive = results["remembering"], results["reactive"]
+    assert remembering["success"] > 0.95 and remembering["recall"] > 0.95, remembering
+    assert reactive["success"] < 0.3, reactive
+    assert reactive["return"] > 0.0, reactive
+    assert reactive["decisions"] == 0 or reactive["recall"] == 1.0, reactive
+    assert remembering["return"] > reactive["return"] + 3.0, results
