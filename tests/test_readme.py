@@ -90,6 +90,14 @@ def _parse(command: str, monkeypatch):
         import tyro
 
         return tyro.cli(DemoOptions, args=argv)
+    if module == "experiments.benchmark" and argv[:1] == ["recall"]:
+        from experiments.benchmarks.recall import cell_config, parse_args
+
+        args = parse_args(argv[1:])
+        for memory in args.memories:  # builds (so validates) every cell's config; trains nothing
+            for lag in args.lags:
+                cell_config(args, memory, lag)
+        return args
     if module in ("experiments.benchmark", "experiments.memory_demo"):
         import importlib
 

@@ -637,15 +637,20 @@ def run_sweep(plan: SweepPlan, log: Any = print) -> dict[str, Any]:
     return cells
 
 
+def parse_args(argv: Sequence[str]) -> RecallBenchmarkArgs:
+    """The sweep's options from the command line (``--help`` prints them and exits)."""
+    return tyro.cli(
+        RecallBenchmarkArgs,
+        args=list(argv),
+        prog="python -m experiments.benchmark recall",
+        description=__doc__,
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        args = tyro.cli(
-            RecallBenchmarkArgs,
-            args=argv,
-            prog="python -m experiments.benchmark recall",
-            description=__doc__,
-        )
+        args = parse_args(argv)
         plan = plan_sweep(args)
     except (KeyError, ValueError) as error:
         print(f"error: {error.args[0] if error.args else error}", file=sys.stderr)
