@@ -3,8 +3,8 @@
 Each suite lives in `experiments/benchmarks/<suite>.py` and exposes `main(argv)`; the speed
 suites print a table with a ratio against a baseline measured in the same run, because shared
 machines are noisy. `recall` trains agents at several lags (minutes to hours) and compares
-memory kinds against the chance level; `all` runs the quick suites only (`memory`, `envs`,
-`train`), so run `recall` by name.
+memory kinds against the chance level; `all` runs the other suites only (`memory`, `envs`,
+`train`, `players`), so run `recall` by name.
 """
 
 from __future__ import annotations

@@ -135,6 +135,6 @@ def test_all_leaves_the_recall_sweep_out(monkeypatch):
 
     monkeypatch.setattr(benchmark.importlib, "import_module", suite)
     benchmark.main(["all"])
-    assert ran == ["memory", "envs", "train"]
+    assert ran == ["memory", "envs", "train", "players"]
     benchmark.main(["recall", "--help-is-not-parsed-by-the-stub"])
     assert ran[-1] == "recall"
