@@ -90,10 +90,7 @@ class PPOConfig:
     total_timesteps: int = 1_000_000  # environment steps in the whole run
     update_epochs: int = 4  # PPO epochs over each rollout
     num_minibatches: int = 4  # minibatches per epoch; they split environments, never time
-    lr: float = 1e-3
-    """Adam learning rate. 1e-3 rather than PureJaxRL's 2.5e-4: with one decision per hundreds
-    of steps, HCMRL learned the lag-300 recall probe markedly faster with it (README, "Recall
-    against lag")."""
+    lr: float = 2.5e-4  # Adam learning rate
     anneal_lr: bool = True  # decay the learning rate linearly to 0 over the run
     adam_eps: float = 1e-5  # Adam epsilon
     gamma: float = 0.99  # discount factor
