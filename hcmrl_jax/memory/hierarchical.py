@@ -463,15 +463,13 @@ class HierarchicalMemory(nn.Module):
                     # The key's own input, read through the attention's learned projection: a
                     # decision at t = 1,000 trains how what was seen at t = 0 is read.
                     parts = (*parts, key_inputs)
+            short_term = (joined(parts), valid)
+            if self.uses_keys and self.salience_prior:
                 # Salient keys are read first: log(1 + salience) is an additive logit prior
                 # (with a learned per-head scale), so the read finds a rare event before its
                 # query has learned to look for it.
-                if self.salience_prior:
-                    tiers.append((joined(parts), valid, jnp.log1p(key_saliences)))
-                else:
-                    tiers.append((joined(parts), valid))
-            else:
-                tiers.append((joined(parts), valid))
+                short_term = (*short_term, jnp.log1p(key_saliences))
+            tiers.append(short_term)
         if self.use_long_term:
             means, counts, valid = context["long_term"]
             tiers.append((joined((means, encode_time(counts))), valid))
@@ -608,11 +606,17 @@ class HierarchicalMemory(nn.Module):
             )
         return jax.lax.stop_gradient(salience_input)
 
+    def z_scores(self, state: MemoryState, salience_input: jax.Array) -> jax.Array:
+        """The salience input in units of the running Gaussian: [O] float32
+        ``(x_o - mean_o) / sqrt(var_o + min_variance)``."""
+        deviation = salience_input - state.salience_mean
+        return deviation / jnp.sqrt(state.salience_var + self.min_variance)
+
     def salience(self, state: MemoryState, salience_input: jax.Array) -> jax.Array:
         """How unusual a step is: its input's mean squared z-score under the running Gaussian.
 
-        ``mean_o (x_o - mean_o)^2 / (var_o + min_variance)``: about 1 for a typical step, large
-        for a step that shows what the stream rarely shows (a cue, a key, a landmark).
+        ``mean_o z_o^2`` (see :meth:`z_scores`): about 1 for a typical step, large for a step
+        that shows what the stream rarely shows (a cue, a key, a landmark).
 
         Args:
           state: one environment's memory (its ``salience_mean`` / ``salience_var``).
@@ -621,8 +625,7 @@ class HierarchicalMemory(nn.Module):
         Returns:
           [] float32 >= 0.
         """
-        deviation = salience_input - state.salience_mean
-        return jnp.mean(jnp.square(deviation) / (state.salience_var + self.min_variance))
+        return jnp.mean(jnp.square(self.z_scores(state, salience_input)))
 
     def _update_salience_stats(self, state: MemoryState, salience_input: jax.Array) -> MemoryState:
         """Exponentially weighted mean and variance of the salience input, one step on."""
@@ -653,11 +656,10 @@ class HierarchicalMemory(nn.Module):
             return state
         if self.key_steps:
             scored = self._salience_input(embedding, salience_input)
-            salience = self.salience(state, scored)
-            normalised = (scored - state.salience_mean) / jnp.sqrt(
-                state.salience_var + self.min_variance
-            )
-            key_input = jnp.clip(normalised, -KEY_INPUT_CLIP, KEY_INPUT_CLIP)[: self.key_input_dim]
+            # One z-score pass gives both the step's salience and the input its key keeps.
+            z = self.z_scores(state, scored)
+            salience = jnp.mean(jnp.square(z))
+            key_input = jnp.clip(z, -KEY_INPUT_CLIP, KEY_INPUT_CLIP)[: self.key_input_dim]
             state = self._update_salience_stats(state, scored)
 
         # The segment summary is accumulated step by step (no gradient: the VAE learns from
