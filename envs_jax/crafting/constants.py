@@ -193,12 +193,14 @@ TOOL_ACHIEVEMENT = np.array([_ACH[f"make_{name}"] for name in TOOL_NAMES], np.in
 # Placing: stone, table, furnace, plant (action PLACE_STONE + p).
 NUM_PLACEABLE = 4
 PLACE_MATERIAL = np.array([STONE, TABLE, FURNACE, PLANT], np.int32)  # [P]
+# Crafter's costs: a table takes 2 wood, a furnace 4 stone. Crafter asks for nothing nearby when
+# placing (only "make" looks for a table / furnace), so no placement needs a table here either.
 PLACE_COST = np.zeros((NUM_PLACEABLE, NUM_ITEMS), np.int32)  # [P, I]
 PLACE_COST[0, STONE_ITEM] = 1
-PLACE_COST[1, WOOD] = 1
-PLACE_COST[2, STONE_ITEM] = 1
+PLACE_COST[1, WOOD] = 2
+PLACE_COST[2, STONE_ITEM] = 4
 PLACE_COST[3, SAPLING] = 1
-PLACE_NEEDS_TABLE = np.array([False, False, True, False])  # [P] the furnace goes by a table
+PLACE_NEEDS_TABLE = np.array([False, False, False, False])  # [P] needs a table nearby
 PLACE_ACHIEVEMENT = np.array(
     [_ACH["place_stone"], _ACH["place_table"], _ACH["place_furnace"], _ACH["place_plant"]],
     np.int32,
@@ -218,7 +220,7 @@ COLLECT_VITAL = np.full(NUM_TABLE_ROWS, -1, np.int32)  # [rows] vital gained, -1
 COLLECT_LEAVES = np.arange(NUM_TABLE_ROWS, dtype=np.int32)  # [rows] tile left behind
 COLLECT_ACHIEVEMENT = np.full(NUM_TABLE_ROWS, NO_ACHIEVEMENT, np.int32)  # [rows]
 for _tile, _needs, _item, _vital, _leaves, _ach in (
-    (TREE, -1, WOOD, -1, TREE, "collect_wood"),
+    (TREE, -1, WOOD, -1, GRASS, "collect_wood"),  # the tree is used up, as in Crafter
     (STONE, WOOD_PICKAXE, STONE_ITEM, -1, PATH, "collect_stone"),
     (COAL, WOOD_PICKAXE, COAL_ITEM, -1, PATH, "collect_coal"),
     (IRON, STONE_PICKAXE, IRON_ITEM, -1, PATH, "collect_iron"),

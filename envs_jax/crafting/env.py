@@ -25,8 +25,8 @@ key                 shape / dtype        content
 ==================  ===================  ===================================================
 ``view``            [V, V] int32         tile ids around the agent (agent at the centre),
                                          creatures drawn on top, ``DARK`` where unseen
-                                         (beyond ``night_view_radius`` at night, all but the
-                                         agent's cell while asleep); ids < 20 + num_depots
+                                         (beyond ``night_view_radius`` at night, asleep or
+                                         awake); ids < 20 + num_depots
 ``inventory``       [12] int32           item counts in [0, 9] (``ITEM_NAMES``)
 ``vitals``          [4] int32            health, food, drink, energy in [0, 9]
 ``status``          [4] int32            facing (0 left, 1 right, 2 up, 3 down), asleep,
@@ -44,7 +44,8 @@ cell is free), 5 do (hit the creature in front, or collect / drink / eat the til
 6 sleep, 7-10 place stone / table / furnace / plant, 11-16 make with recipe-book slot 0-5,
 17 deliver (to the depot in front). Out-of-range actions are clipped into [0, 17]. A masked
 action is executed as a noop and costs ``invalid_action_penalty``. While asleep only noop is
-allowed; the agent wakes when its energy is full (achievement ``wake_up``) or when hurt.
+allowed; the agent wakes when its energy is full (achievement ``wake_up``) or when its health
+drops.
 
 Reward: ``achievement_reward`` for each of the 23 achievements (``ACHIEVEMENTS``: Crafter's 22
 and ``deliver_order``) the first time it is unlocked in the episode, ``health_reward`` per point
@@ -104,10 +105,16 @@ DELIVER_ORDER = C.ACHIEVEMENTS.index("deliver_order")
 HALF_STEPS_PER_STEP = 2
 
 
+#: Where in the day-night cycle an episode starts (fraction of ``day_length``), as in Crafter.
+DAY_START = 0.3
+
+
 def daylight(time: jax.Array, params: EnvParams) -> jax.Array:
-    """Daylight in [0, 1] at ``time`` (float32 []): 1 at the start of a day, 0 mid-cycle."""
-    phase = jnp.pi * jnp.asarray(time, jnp.float32) / jnp.asarray(params.day_length, jnp.float32)
-    return 1.0 - jnp.abs(jnp.sin(phase)) ** 3
+    """Daylight in [0, 1] at ``time`` (float32 []), Crafter's curve
+    ``1 - |cos(pi * (time / day_length + DAY_START))| ** 3``: about 0.8 at the start of an
+    episode, 1 at 0.2 of a cycle, 0 (darkest) at 0.7 of a cycle."""
+    cycle = jnp.asarray(time, jnp.float32) / jnp.asarray(params.day_length, jnp.float32)
+    return 1.0 - jnp.abs(jnp.cos(jnp.pi * (cycle + DAY_START))) ** 3
 
 
 def _same_cell(positions: jax.Array, cell: jax.Array) -> jax.Array:
@@ -413,6 +420,8 @@ class Crafting(MemoryEnv):
         vital_amount = jnp.where(gain_vital == C.DRINK, params.drink_per_sip, params.food_per_plant)
         leaves = rule[C.TILE_LEAVES]
         ate_plant = collected & (target_tile == C.RIPE_PLANT)
+        # As in Crafter, eating a cow restarts the hunger counter and "do" on water the thirst one.
+        drank = is_do & ~creature_there & (target_tile == C.WATER)
 
         # --- Place (the mask has checked cost, target and neighbourhood).
         is_place = (act >= C.PLACE_STONE) & (act <= C.PLACE_PLANT)
@@ -489,10 +498,13 @@ class Crafting(MemoryEnv):
         creatures = self._spawn(u_spawn, state, tiles, pos, creatures, params)
 
         # --- Vitals: hunger, thirst, fatigue and health recovery.
-        vitals, counters, rested = self._update_vitals(state, sleeping, vital_gain, hurt, params)
+        vitals, counters, rested = self._update_vitals(
+            state, sleeping, vital_gain, hurt, ate_cow, drank, params
+        )
         vitals = jnp.where(burnt & (jnp.arange(C.NUM_VITALS) == C.HEALTH), 0, vitals)
         woke_rested = sleeping & rested
-        sleeping = sleeping & ~rested & ~(hurt > 0)
+        # Any loss of health wakes the agent (creatures, hunger, thirst), as in Crafter.
+        sleeping = sleeping & ~rested & (vitals[C.HEALTH] >= state.vitals[C.HEALTH])
 
         unlocked = _one_hot_flags(
             C.NUM_ACHIEVEMENTS,
@@ -729,6 +741,8 @@ class Crafting(MemoryEnv):
         sleeping: jax.Array,
         gain: jax.Array,
         hurt: jax.Array,
+        ate_cow: jax.Array,
+        drank: jax.Array,
         params: EnvParams,
     ) -> tuple[jax.Array, jax.Array, jax.Array]:
         """Crafter's vitals: food, drink and energy drain; health recovers when all are met.
@@ -741,6 +755,8 @@ class Crafting(MemoryEnv):
             sleeping: bool [] asleep during this step.
             gain: int32 [4] vitals gained by eating and drinking this step.
             hurt: int32 [] damage taken from creatures this step.
+            ate_cow: bool [] a cow was eaten this step (the hunger counter restarts).
+            drank: bool [] "do" on water this step (the thirst counter restarts).
             params: env params.
 
         Returns:
@@ -750,10 +766,10 @@ class Crafting(MemoryEnv):
         vitals = state.vitals
         half = HALF_STEPS_PER_STEP
         rate = jnp.where(sleeping, half // 2, half)  # sleeping halves hunger and thirst
-        hunger = state.hunger + rate
+        hunger = jnp.where(ate_cow, 0, state.hunger) + rate
         food_drop = hunger > half * params.hunger_period
         hunger = jnp.where(food_drop, 0, hunger)
-        thirst = state.thirst + rate
+        thirst = jnp.where(drank, 0, state.thirst) + rate
         drink_drop = thirst > half * params.thirst_period
         thirst = jnp.where(drink_drop, 0, thirst)
         fatigue = jnp.where(sleeping, jnp.minimum(state.fatigue - 1, 0), state.fatigue + 1)
@@ -826,8 +842,8 @@ class Crafting(MemoryEnv):
         observation.
 
         The mask: noop, moves and do are always allowed; sleep when energy is not full; a
-        placement when affordable, onto an allowed free tile (the furnace next to a table, the
-        plant into a free plant slot); all six make actions alike when any tool not yet held can be
+        placement when affordable, onto an allowed free tile (nothing needs to be nearby; the
+        plant needs a free plant slot); all six make actions alike when any tool not yet held can be
         made and no botch cooldown runs (so the mask does not reveal the recipe book); deliver
         when facing a depot while an order is due. Asleep, only noop.
         """
@@ -922,7 +938,7 @@ class Crafting(MemoryEnv):
         view = raw.reshape(-1).at[flat_index].set(creature_tile, mode="drop").reshape(size, size)
         light = daylight(state.time, params)
         night = light < params.night_threshold
-        seen = jnp.where(state.sleeping, 0, jnp.where(night, params.night_view_radius, r))
+        seen = jnp.where(night, params.night_view_radius, r)
         view = jnp.where(jnp.asarray(self._view_distance) <= seen, view, C.DARK)
 
         recipe_shown = state.time < params.recipe_show_steps

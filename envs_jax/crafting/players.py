@@ -37,6 +37,9 @@ LOW_DRINK = 4
 LOW_ENERGY = 1
 #: Wood and stone the crafter keeps in stock (tables, tools, furnace, orders).
 STOCK = 3
+#: Wood a table costs and stone a furnace costs.
+TABLE_WOOD = int(C.PLACE_COST[C.PLACE_TABLE - C.PLACE_STONE, C.WOOD])
+FURNACE_STONE = int(C.PLACE_COST[C.PLACE_FURNACE - C.PLACE_STONE, C.STONE_ITEM])
 #: Tools in the order the crafter makes them (tool indices, as in TOOL_NAMES).
 TOOL_ORDER = (0, 3, 1, 4, 2, 5)
 #: Tile a raw item is gathered from (order items: wood, stone, coal, iron, diamond, sapling).
@@ -257,8 +260,9 @@ def crafter(env: Crafting, remember: bool) -> ScriptedPlayer:
         needs_furnace = jnp.asarray(C.TOOL_NEEDS_FURNACE)[next_tool]
         short = (inv < cost) & (cost > 0)  # [I]
         affordable = ~jnp.any(short)
-        reserve_table = jnp.where(near_table, 0, 1)
-        reserve_furnace = jnp.where(needs_furnace & ~near_furnace, 1, 0)
+        # What a table / furnace still to be placed will cost.
+        reserve_table = jnp.where(near_table, 0, TABLE_WOOD)
+        reserve_furnace = jnp.where(needs_furnace & ~near_furnace, FURNACE_STONE, 0)
         enough_wood = inv[C.WOOD] >= cost[C.WOOD] + reserve_table
         enough_stone = inv[C.STONE_ITEM] >= cost[C.STONE_ITEM] + reserve_furnace
         at_bench = near_table & (~needs_furnace | near_furnace)

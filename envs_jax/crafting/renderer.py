@@ -48,8 +48,14 @@ NIGHT_FLOOR = 0.45
 TILE_PIXELS = 8
 
 
+#: Where in the day-night cycle an episode starts (the same as ``env.DAY_START``).
+DAY_START = 0.3
+
+
 def _daylight(time: int, params: EnvParams) -> float:
-    return float(1.0 - abs(np.sin(np.pi * time / float(params.day_length))) ** 3)
+    """Host-side twin of :func:`envs_jax.crafting.env.daylight`."""
+    cycle = time / float(params.day_length)
+    return float(1.0 - abs(np.cos(np.pi * (cycle + DAY_START))) ** 3)
 
 
 def _grid_with_actors(config: CraftingConfig, state: EnvState) -> tuple[np.ndarray, np.ndarray]:

@@ -201,12 +201,13 @@ def test_tech_tree_from_wood_to_diamond(small):
     drv.act(make["wood_pickaxe"])
     assert drv.obs["inventory"][C.WOOD_PICKAXE] == 1 and bool(drv.info["recall"])
     assert int(drv.info["lag"]) == int(drv.state.time) - 1  # shown at t = 0 only
-    mine(C.STONE, 3)
+    mine(C.STONE, 5)  # one for the stone pickaxe, four for the furnace
     drv.put(right, C.IRON)
     drv.act(C.DO)
     assert drv.obs["inventory"][C.IRON_ITEM] == 0, "iron needs a stone pickaxe"
     drv.act(make["stone_pickaxe"])
     assert drv.obs["inventory"][C.STONE_PICKAXE] == 1
+    assert drv.obs["inventory"][C.WOOD] == 1 and drv.obs["inventory"][C.STONE_ITEM] == 4
     drv.put(right, C.PATH)
     drv.act(C.PLACE_FURNACE)  # to the right; the table is above, within craft_radius
     assert drv.state.achievements[ach("place_furnace")]
@@ -241,6 +242,97 @@ def test_tech_tree_from_wood_to_diamond(small):
     pad = drv.env.config.view_radius
     row, col = np.asarray(drv.state.pos) + np.asarray(left) + pad
     assert int(drv.state.map[row, col]) == C.PATH
+
+
+def test_crafter_costs_nearby_rules_and_used_up_trees(small):
+    """Crafter's rules: a tree gives one wood and turns into grass; a table costs 2 wood, a
+    furnace 4 stone, and neither needs anything nearby; making a tool needs a table nearby."""
+    drv = Driver(small, fresh(small))
+    r = drv.env.config.view_radius
+    drv.put((0, 1), C.TREE)
+    drv.act(C.MOVE_RIGHT).act(C.DO)  # blocked by the tree: turns right, then collects
+    assert drv.obs["inventory"][C.WOOD] == 1 and drv.state.achievements[ach("collect_wood")]
+    assert drv.obs["view"][r, r + 1] == C.GRASS, "collecting a tree uses it up"
+    drv.act(C.DO)  # grass now: no more wood
+    assert drv.obs["inventory"][C.WOOD] == 1
+    # A table costs 2 wood: with 1 it is masked and placing it is a noop.
+    assert not drv.obs["action_mask"][C.PLACE_TABLE]
+    before = np.asarray(drv.state.map)
+    drv.act(C.PLACE_TABLE)
+    np.testing.assert_array_equal(np.asarray(drv.state.map), before)
+    drv.edit(inventory=drv.state.inventory.at[C.WOOD].set(3))
+    assert drv.obs["action_mask"][C.PLACE_TABLE]
+    drv.act(C.PLACE_TABLE)
+    assert drv.obs["view"][r, r + 1] == C.TABLE and drv.obs["inventory"][C.WOOD] == 1
+    # A furnace costs 4 stone and needs no table nearby.
+    drv = Driver(small, fresh(small))
+    drv.edit(inventory=drv.state.inventory.at[C.STONE_ITEM].set(3))
+    assert not drv.obs["action_mask"][C.PLACE_FURNACE]
+    drv.edit(inventory=drv.state.inventory.at[C.STONE_ITEM].set(5))
+    view = np.asarray(drv.obs["view"])
+    assert not np.any(view == C.TABLE) and drv.obs["action_mask"][C.PLACE_FURNACE]
+    drv.act(C.PLACE_FURNACE)  # facing down at reset
+    assert drv.obs["view"][r + 1, r] == C.FURNACE and drv.obs["inventory"][C.STONE_ITEM] == 1
+    assert drv.state.achievements[ach("place_furnace")]
+    # Making a tool needs a table within craft_radius; a furnace alone is not enough.
+    drv.edit(inventory=drv.state.inventory.at[C.WOOD].set(1))
+    assert not drv.obs["action_mask"][C.MAKE_FIRST : C.MAKE_FIRST + C.NUM_TOOLS].any()
+    drv.put((-1, -1), C.TABLE)  # diagonal counts as nearby
+    assert drv.obs["action_mask"][C.MAKE_FIRST : C.MAKE_FIRST + C.NUM_TOOLS].all()
+
+
+def test_eating_drinking_restart_counters_and_health_loss_wakes(small):
+    """Crafter's vitals details: eating a cow restarts the hunger counter, "do" on water the
+    thirst counter, and any loss of health (here from starving) wakes a sleeper."""
+    env, params, *_ = small
+    half = 2  # the counters count half steps
+    drv = Driver(small, fresh(small))
+    drv.params = params.replace(cow_move_prob=0.0)
+    target = np.asarray(drv.state.pos) + np.array([0, 1])
+    drv.edit(
+        creature_pos=drv.state.creature_pos.at[0].set(target),
+        creature_kind=drv.state.creature_kind.at[0].set(C.CREATURE_COW),
+        creature_health=drv.state.creature_health.at[0].set(1),
+        creature_alive=drv.state.creature_alive.at[0].set(True),
+        hunger=40,
+        thirst=30,
+    )
+    drv.act(C.MOVE_RIGHT)  # turns to the cow
+    assert int(drv.state.hunger) == 40 + half
+    drv.act(C.DO)
+    assert drv.state.achievements[ach("eat_cow")] and int(drv.state.hunger) == half
+    assert int(drv.state.thirst) == 30 + 2 * half
+    drv.put((0, 1), C.WATER)
+    drv.act(C.DO)
+    assert drv.state.achievements[ach("collect_drink")] and int(drv.state.thirst) == half
+    # Asleep and starving: the health counter runs down and the first lost point wakes.
+    drv.edit(
+        sleeping=jnp.asarray(True),
+        vitals=drv.state.vitals.at[C.FOOD].set(0).at[C.ENERGY].set(3),
+        recover=-half * params.degen_period,
+    )
+    health = int(drv.state.vitals[C.HEALTH])
+    drv.act(C.NOOP)
+    assert int(drv.state.vitals[C.HEALTH]) == health - 1
+    assert not bool(drv.state.sleeping) and not drv.state.achievements[ach("wake_up")]
+
+
+def test_daylight_follows_crafter_s_curve():
+    from envs_jax.crafting import daylight
+    from envs_jax.crafting.renderer import _daylight
+
+    _, params = envs_jax.make("crafting")
+    day = params.day_length
+    times = np.arange(0, 2 * day + 1, 7)
+    light = np.asarray(jax.vmap(lambda t: daylight(t, params))(jnp.asarray(times)))
+    expected = 1.0 - np.abs(np.cos(np.pi * (times / day + 0.3))) ** 3
+    np.testing.assert_allclose(light, expected, atol=1e-5)
+    np.testing.assert_allclose([_daylight(int(t), params) for t in times], expected, atol=1e-6)
+    assert float(daylight(0, params)) == pytest.approx(0.797, abs=1e-3)  # morning at the start
+    assert float(daylight(int(0.2 * day), params)) == pytest.approx(1.0, abs=1e-5)  # noon
+    assert float(daylight(int(0.7 * day), params)) == pytest.approx(0.0, abs=1e-5)  # midnight
+    night = expected < params.night_threshold
+    assert 0.25 < night.mean() < 0.35 and not night[0]
 
 
 def test_action_mask_hides_the_recipe_book_and_masked_actions_are_noops(small):
@@ -292,7 +384,8 @@ def test_creatures_vitals_sleep_and_night(small):
         sleeping=jnp.asarray(True),
         vitals=drv.state.vitals.at[C.ENERGY].set(3),
     )
-    assert np.all(np.asarray(drv.obs["view"])[np.asarray(env._view_distance) > 0] == C.DARK)
+    # As in Crafter, sleep does not hide the world (in daylight nothing is dark).
+    assert not np.any(np.asarray(drv.obs["view"]) == C.DARK)
     assert np.flatnonzero(np.asarray(drv.obs["action_mask"])).tolist() == [C.NOOP]
     health = int(drv.state.vitals[C.HEALTH])
     drv.act(C.NOOP)
@@ -330,8 +423,9 @@ def test_creatures_vitals_sleep_and_night(small):
     assert np.all(offsets.max(axis=1) <= params.spawn_radius + 1)  # cows may have stepped once
     drv.edit(creature_alive=jnp.zeros_like(drv.state.creature_alive))
     drv.params = params
-    # At night only the cells within night_view_radius are visible.
-    drv.edit(time=jnp.asarray(params.day_length // 2, jnp.int32))
+    # At night only the cells within night_view_radius are visible; Crafter's darkest moment is
+    # at 0.7 of a cycle.
+    drv.edit(time=jnp.asarray(int(0.7 * params.day_length), jnp.int32))
     dark = np.asarray(drv.obs["view"]) == C.DARK
     np.testing.assert_array_equal(dark, np.asarray(env._view_distance) > params.night_view_radius)
     assert float(drv.obs["daylight"][0]) < params.night_threshold
@@ -620,6 +714,7 @@ def test_renderers(small):
     drv = Driver(small, fresh(small))
     drv.put((0, 1), C.TREE)
     drv.act(C.MOVE_RIGHT).act(C.DO)
+    drv.put((0, -1), C.TREE)  # the collected tree is used up; another one for the image
     text = env.render_text(drv.state, params)
     size = env.config.map_size
     lines = text.splitlines()
