@@ -746,6 +746,28 @@ def test_crafter_scores_over_23_and_over_crafter_s_22():
         crafter_scores(np.zeros(22))
 
 
+def test_crafter22_score_by_hand_and_crafter_s_achievement_names():
+    # Crafter's 22 achievements (its data.yaml order), the ones the 22-achievement score uses.
+    crafter_22 = [
+        "collect_coal", "collect_diamond", "collect_drink", "collect_iron", "collect_sapling",
+        "collect_stone", "collect_wood", "defeat_skeleton", "defeat_zombie", "eat_cow",
+        "eat_plant", "make_iron_pickaxe", "make_iron_sword", "make_stone_pickaxe",
+        "make_stone_sword", "make_wood_pickaxe", "make_wood_sword", "place_furnace",
+        "place_plant", "place_stone", "place_table", "wake_up",
+    ]  # fmt: skip
+    assert [ACHIEVEMENTS[i] for i in CRAFTER_ACHIEVEMENTS] == crafter_22
+    # Eleven achievements at 3 % and eleven at 8 %: exp(mean(ln 4, ln 9)) - 1 = sqrt(36) - 1 = 5.
+    rates = np.zeros(23)
+    rates[CRAFTER_ACHIEVEMENTS[::2]] = 3.0
+    rates[CRAFTER_ACHIEVEMENTS[1::2]] = 8.0
+    rates[ACHIEVEMENTS.index("deliver_order")] = 100.0  # left out of the 22
+    assert float(crafter_scores(rates)["crafter22_score"]) == pytest.approx(5.0, rel=1e-5)
+    # Two achievements at 99 %, twenty at 0 %: 100 ** (2 / 22) - 1.
+    rates = np.zeros(22)
+    rates[:2] = 99.0
+    assert float(crafter_score(rates)) == pytest.approx(10 ** (2 / 11) - 1, rel=1e-5)
+
+
 def test_crafter_score():
     assert float(crafter_score(np.full(23, 100.0))) == pytest.approx(100.0, rel=1e-5)
     assert float(crafter_score(np.zeros(23))) == pytest.approx(0.0, abs=1e-6)
