@@ -1,10 +1,13 @@
-"""Benchmarks: `python -m experiments.benchmark {memory,envs,train,players,recall,all} [options]`.
+"""Benchmarks: `python -m experiments.benchmark SUITE [options]`.
+
+SUITE is one of memory, envs, train, players, recall, probe or all.
 
 Each suite lives in `experiments/benchmarks/<suite>.py` and exposes `main(argv)`; the speed
 suites print a table with a ratio against a baseline measured in the same run, because shared
 machines are noisy. `recall` trains agents at several lags (minutes to hours) and compares
-memory kinds against the chance level; `all` runs the other suites only (`memory`, `envs`,
-`train`, `players`), so run `recall` by name.
+memory kinds against the chance level; `probe` looks, before any training, at where the cue
+is when the recall question comes (kept, found, decodable). `all` runs the other suites only
+(`memory`, `envs`, `train`, `players`), so run `recall` and `probe` by name.
 """
 
 from __future__ import annotations
@@ -12,9 +15,9 @@ from __future__ import annotations
 import importlib
 import sys
 
-SUITES = ("memory", "envs", "train", "players", "recall")
+SUITES = ("memory", "envs", "train", "players", "recall", "probe")
 #: Suites that `all` leaves out: they train agents for minutes, not measure speed for seconds.
-NOT_IN_ALL = ("recall",)
+NOT_IN_ALL = ("recall", "probe")
 
 
 def main(argv: list[str] | None = None) -> None:
