@@ -854,7 +854,7 @@ class Crafting(MemoryEnv):
         self, state: EnvState, params: EnvParams
     ) -> tuple[dict[str, jax.Array], Any]:
         """:meth:`_finish` for a freshly generated state, with what is known at the start folded
-        in (world generation runs inside every auto-resetting step, so its cost matters).
+        in (world generation is compiled into the auto-resetting step, so its cost matters).
 
         At the start the agent stands at the map centre (a static view slice), with an empty
         inventory (nothing can be placed or made: every recipe costs something), full energy
