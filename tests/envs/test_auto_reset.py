@@ -14,6 +14,7 @@ from typing import Any
 
 import chex
 import jax
+import jax.extend
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -161,7 +162,7 @@ def test_benchmark_step_matches_gymnax_step_under_nested_vmap(env_id):
     done = np.asarray(ours[3] | ours[4])
     counts = done.reshape(NUM_STEPS, SEEDS * NUM_ENVS).sum(-1)
     assert counts.min() < counts.max() and done.any(), counts  # resets happened, unevenly
-    chex.assert_trees_all_close(ours, theirs)
+    chex.assert_trees_all_equal(ours, theirs)
 
     # Unbatched: the same step on one environment, through a finished episode.
     obs, state = env.reset(jax.random.PRNGKey(1), params)
@@ -171,6 +172,34 @@ def test_benchmark_step_matches_gymnax_step_under_nested_vmap(env_id):
         ours = env.step(key, state, 0, params)
         theirs = jax.jit(gymnax_step)(key, state, 0, params)
         assert bool(ours[3] | ours[4]) == (i == 0)
-        chex.assert_trees_all_close(ours, theirs)
+        chex.assert_trees_all_equal(ours, theirs)
         state = ours[1]
     assert int(state.time) == 1  # a fresh world after the reset, one step in
+
+
+def _conds(jaxpr) -> list:
+    """Every ``cond`` equation of a jaxpr, nested jaxprs included."""
+    found = []
+    for eqn in jaxpr.eqns:
+        if eqn.primitive.name == "cond":
+            found.append(eqn)
+        for sub in jax.extend.core.jaxprs_in_params(eqn.params):
+            found += _conds(sub)
+    return found
+
+
+@pytest.mark.parametrize("shape", [(20,), (3, 5)])
+def test_vmapped_reset_is_one_switch_over_generation_sizes(shape):
+    """Under (nested) vmap the generation stays a real branch: one ``cond`` whose index is a
+    scalar for the whole batch, one branch per size of :func:`reset_sizes` plus "none"; a cond
+    with a batched index would be a select that generates every world."""
+    num = int(np.prod(shape))
+    keys = jax.random.split(jax.random.PRNGKey(0), num).reshape(*shape, 2)
+    obs, state = jax.tree.map(lambda leaf: leaf.reshape(shape + leaf.shape[1:]), _old(num))
+    step = partial_reset
+    for _ in shape:
+        step = jax.vmap(step, in_axes=(0, 0, None, 0, 0))
+    jaxpr = jax.make_jaxpr(step)(keys, jnp.zeros(shape, bool), jnp.uint32(0), obs, state)
+    (cond,) = _conds(jaxpr.jaxpr)
+    assert len(cond.params["branches"]) == 1 + len(reset_sizes(num))
+    assert cond.invars[0].aval.shape == ()
