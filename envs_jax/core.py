@@ -2,7 +2,10 @@
 
 Every benchmark subclasses :class:`MemoryEnv`, which is a gymnax 1.0 ``Environment``: ``step``
 returns ``(obs, state, reward, terminated, truncated, info)``, auto-resets, and puts the last
-observation of a finished episode in ``info["final_observation"]``.
+observation of a finished episode in ``info["final_observation"]``. ``step`` gives exactly what
+gymnax's own ``Environment.step`` gives (same keys, same outputs), but generates worlds only for
+the environments whose episode ended, also under ``jax.vmap`` (see :func:`reset_where_done`), so
+world generation is off the hot path of a plain gymnax user's vmapped loop.
 
 Conventions shared by all benchmarks (wrappers and the trainer rely on them):
 
@@ -25,6 +28,7 @@ Conventions shared by all benchmarks (wrappers and the trainer rely on them):
 from __future__ import annotations
 
 import dataclasses
+from functools import partial
 from typing import Any, ClassVar
 
 import jax
@@ -185,6 +189,118 @@ def check_action_shape(action: Any, num_actions: int) -> None:
         )
 
 
+#: Under ``vmap``, :func:`reset_where_done` generates 1, F, F^2, ... or all M worlds, the smallest
+#: of these sizes that covers the environments that finished this step (F is this factor).
+RESET_SIZE_FACTOR: int = 8
+
+
+def reset_sizes(num_envs: int, factor: int = RESET_SIZE_FACTOR) -> tuple[int, ...]:
+    """The batch sizes of world generation :func:`reset_where_done` compiles for ``num_envs``
+    environments: ``1, factor, factor**2, ...`` below ``num_envs``, then ``num_envs``."""
+    sizes, size = [], 1
+    while size < num_envs:
+        sizes.append(size)
+        size *= factor
+    return (*sizes, num_envs)
+
+
+def _reset_batch(
+    env: Any, keys: jax.Array, done: jax.Array, params: Any, obs: Any, state: Any
+) -> tuple[Any, Any]:
+    """M environments at once (every argument has a leading axis M): each with ``done`` gets
+    ``env.reset_env(keys[i], params[i])``, the others keep ``(obs[i], state[i])``.
+
+    Only as many worlds are generated as the smallest of :func:`reset_sizes` that covers the
+    number of finished environments (none when none finished): a ``lax.switch`` over batch
+    sizes, whose index is one scalar for the whole batch, so only one branch runs. The j-th
+    finished environment (in index order) gets the j-th generated world, made from its own key
+    and params, so the result is the same whichever size runs.
+    """
+    num = done.shape[0]
+    sizes = reset_sizes(num)
+    count = jnp.sum(done, dtype=jnp.int32)
+
+    def keep() -> tuple[Any, Any]:
+        return obs, state
+
+    def generate(size: int) -> tuple[Any, Any]:
+        if size == num:
+            fresh = jax.vmap(env.reset_env)(keys, params)
+            return jax.tree.map(
+                lambda new, old: jnp.where(
+                    done.reshape(done.shape + (1,) * (old.ndim - 1)), new, old
+                ),
+                fresh,
+                (obs, state),
+            )
+        # The first `size` finished environments; `num` (out of range) pads the list.
+        index = jnp.nonzero(done, size=size, fill_value=num)[0]
+        source = jnp.minimum(index, num - 1)
+        fresh = jax.vmap(env.reset_env)(
+            keys[source], jax.tree.map(lambda leaf: leaf[source], params)
+        )
+        return jax.tree.map(
+            lambda new, old: old.at[index].set(new, mode="drop"), fresh, (obs, state)
+        )
+
+    branches = [keep] + [partial(generate, size) for size in sizes]
+    branch = jnp.where(count > 0, 1 + jnp.sum(count > jnp.asarray(sizes, jnp.int32)), 0)
+    return jax.lax.switch(branch, branches)
+
+
+def _reset_where_done_for(env: Any, treedef: Any, out_treedef: Any):
+    """:func:`_reset_batch` for ``env`` as a ``custom_vmap`` function of the flat leaves of
+    ``(keys, done, params, obs, state)`` (structure ``treedef``; returning the leaves of
+    ``(obs, state)``, ``out_treedef``): a vmapped call runs it once on the whole batch
+    (flattened: nested vmaps become one batch of all their environments), so the branch index
+    stays one scalar and only the worlds needed are generated. Leaves, not structs, cross the
+    ``custom_vmap`` boundary, because it rebuilds the structure with bool leaves, which an
+    ``EnvParams`` that validates its fields would refuse."""
+
+    @jax.custom_batching.custom_vmap
+    def reset_batch(*leaves):
+        out = _reset_batch(env, *jax.tree.unflatten(treedef, leaves))
+        return jax.tree.leaves(out)
+
+    @reset_batch.def_vmap
+    def reset_batch_vmapped(axis_size, in_batched, *leaves):
+        num = jax.tree.unflatten(treedef, leaves)[1].shape[-1]  # `done`: [(axis_size,) M]
+
+        def flatten(leaf, batched):
+            if not batched:
+                leaf = jnp.broadcast_to(leaf, (axis_size, *jnp.shape(leaf)))
+            return leaf.reshape((axis_size * num, *leaf.shape[2:]))
+
+        out = reset_batch(*map(flatten, leaves, in_batched))
+        out = [leaf.reshape((axis_size, num, *leaf.shape[1:])) for leaf in out]
+        return out, [True] * len(out)
+
+    return reset_batch
+
+
+def reset_where_done(
+    env: Any, key: jax.Array, done: jax.Array, params: Any, obs: Any, state: Any
+) -> tuple[Any, Any]:
+    """gymnax's auto-reset for one environment: ``env.reset_env(key, params)`` if ``done``, else
+    ``(obs, state)``, generating the world only when it is needed, also under ``jax.vmap``.
+
+    Unbatched this is a ``lax.cond``. A plain ``cond`` under ``vmap`` becomes a select that
+    generates a world for every environment every step (what gymnax's ``step`` does); here a
+    ``custom_vmap`` rule takes the whole batch (all nested vmaps flattened into one), counts the
+    finished environments and generates worlds for them only: 1, 8, 64, ... or all of them, the
+    smallest size that covers the count (:func:`reset_sizes`), none when none finished. Every
+    finished environment gets the world of its own key and params, so the result is exactly the
+    unbatched one, whatever the batch and however many episodes end at once.
+    """
+    args = (key, jnp.asarray(done, jnp.bool_), params, obs, state)
+    leaves, treedef = jax.tree.flatten(args)
+    out_treedef = jax.tree.structure((obs, state))
+    out = _reset_where_done_for(env, treedef, out_treedef)(
+        *(jnp.asarray(leaf)[None] for leaf in leaves)
+    )
+    return jax.tree.unflatten(out_treedef, [leaf[0] for leaf in out])
+
+
 class MemoryEnv(environment.Environment):
     """Base class of the benchmarks: a gymnax ``Environment`` with a static config.
 
@@ -253,6 +369,29 @@ class MemoryEnv(environment.Environment):
 
     def check_params(self, params: Any) -> None:
         """Checks between fields (e.g. a minimum below its maximum); none by default."""
+
+    @partial(jax.jit, static_argnames=("self",))
+    def step(
+        self, key: jax.Array, state: Any, action: Any, params: Any = None
+    ) -> tuple[Any, Any, jax.Array, jax.Array, jax.Array, dict[str, Any]]:
+        """gymnax's auto-resetting step, with the same keys and the same outputs, except that a
+        world is generated only for an environment whose episode ended, also under ``vmap``
+        (:func:`reset_where_done`): gymnax's own ``step`` generates one for every environment
+        every step and discards it unless the episode ended."""
+        if params is None:
+            params = self.default_params
+        key_step, key_reset = jax.random.split(key)
+        obs_st, state_st, reward, terminated, info = self.step_env(key_step, state, action, params)
+        truncated = self.is_truncated(state_st, params)
+        done = jnp.logical_or(terminated, truncated)
+        obs, state = reset_where_done(self, key_reset, done, params, obs_st, state_st)
+        info = {
+            **info,
+            "terminated": terminated,
+            "truncated": truncated,
+            "final_observation": obs_st,
+        }
+        return obs, state, reward, terminated, truncated, info
 
     @property
     def name(self) -> str:

@@ -122,8 +122,10 @@ class PooledParams:
 class PooledResetWrapper(GymnaxWrapper):
     """Amortised reset: episodes restart from a pool of pre-generated worlds.
 
-    gymnax's ``step`` generates a fresh world every step and discards it unless the episode
-    ended, so a costly generator sits on the hot path. This wrapper calls the env's
+    gymnax's own ``step`` generates a fresh world every step and discards it unless the episode
+    ended, so a costly generator sits on the hot path (the benchmarks' ``step`` generates worlds
+    only where an episode ended, :func:`envs_jax.core.reset_where_done`, but still pays for
+    each of them when it happens). This wrapper calls the env's
     ``step_env`` and, where an episode ends, copies a world drawn uniformly (per environment,
     from the step key) out of a pool of ``pool_size`` worlds generated once by
     :meth:`with_pool`. Each environment picks its own pool entry, so the reset is correct when

@@ -68,7 +68,6 @@ fraction of achievements unlocked so far. Also ``achievements`` (bool [23], for
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 
 import jax
@@ -314,33 +313,6 @@ class Crafting(MemoryEnv):
         )
         state = self._maybe_issue_order(world.order_uniforms, state, params)
         return self._start_observation(state, params)
-
-    # ------------------------------------------------------------------------------------------
-    @partial(jax.jit, static_argnames=("self",))
-    def step(
-        self, key: jax.Array, state: EnvState, action: jax.Array, params: EnvParams | None = None
-    ) -> tuple[dict[str, jax.Array], EnvState, jax.Array, jax.Array, jax.Array, dict[str, Any]]:
-        """gymnax's auto-resetting step (same keys, same outputs), except that the next world is
-        generated only when an episode ends (``lax.cond``): a single environment then pays for
-        world generation once per episode instead of every step. Under ``vmap`` the cond
-        becomes a select, exactly as in gymnax's step."""
-        if params is None:
-            params = self.default_params
-        key_step, key_reset = jax.random.split(key)
-        obs_st, state_st, reward, terminated, info = self.step_env(key_step, state, action, params)
-        truncated = self.is_truncated(state_st, params)
-        obs, state = jax.lax.cond(
-            jnp.logical_or(terminated, truncated),
-            lambda: self.reset_env(key_reset, params),
-            lambda: (obs_st, state_st),
-        )
-        info = {
-            **info,
-            "terminated": terminated,
-            "truncated": truncated,
-            "final_observation": obs_st,
-        }
-        return obs, state, reward, terminated, truncated, info
 
     def step_env(
         self, key: jax.Array, state: EnvState, action: jax.Array, params: EnvParams
@@ -898,7 +870,7 @@ class Crafting(MemoryEnv):
         self, state: EnvState, params: EnvParams
     ) -> tuple[dict[str, jax.Array], Any]:
         """:meth:`_finish` for a freshly generated state, with what is known at the start folded
-        in (world generation runs inside every auto-resetting step, so its cost matters).
+        in (world generation is compiled into the auto-resetting step, so its cost matters).
 
         At the start the agent stands at the map centre (a static view slice), with an empty
         inventory (nothing can be placed or made: every recipe costs something), full energy

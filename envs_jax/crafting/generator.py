@@ -1,6 +1,7 @@
 """Procedural world generation: value-noise terrain, ores, depots and the first cows.
 
-Runs only in ``reset_env`` (kept off the hot path by :class:`envs_jax.PooledResetWrapper`). All
+Runs only in ``reset_env`` (kept off the hot path by :class:`envs_jax.PooledResetWrapper`, and
+run by the env's ``step`` only for the environments whose episode ended). All
 of it is vectorised over the map: each noise field is a few coarse uniform grids upsampled
 bilinearly and summed (octaves), standardised per map so the terrain thresholds in
 :class:`EnvParams` mean the same on every map size.

@@ -4,11 +4,14 @@ For each env: `num_envs` environments x `num_steps` uniformly random actions in 
 `lax.scan` of a vmapped step, the observation summed into the carry (so XLA cannot drop it).
 Each benchmark is measured on two paths (`--paths`): `pooled`, behind `PooledResetWrapper`
 (world generation off the hot path, as the trainer runs it; the `recall` probe, with `--envs
-recall`, on this path only), and `gymnax`, the path a gymnax
-user takes (`envs_jax.make(id)`, gymnax's `LogWrapper`, vmapped `reset`/`step`: gymnax's own
-auto-reset, which runs the env's `reset_env` inside every step). The gymnax baseline runs with
-gymnax's own auto-reset, in the same process, so the ratio column compares like with like on
-the same (possibly busy) machine.
+recall`, on this path only), and `gymnax`, the path a gymnax user takes (`envs_jax.make(id)`,
+gymnax's `LogWrapper`, vmapped `reset`/`step`: the env's own auto-resetting `step`, which
+generates worlds only for the environments whose episode ended, see
+`envs_jax.core.reset_where_done`). The `episodes` column counts the episodes that ended (and so
+the worlds generated on the gymnax path) in the timed rollout; a `num_steps` longer than the
+default episode makes every environment reset at least once. The baseline runs with gymnax's own
+auto-reset, in the same process, so the ratio column compares like with like on the same
+(possibly busy) machine.
 """
 
 from __future__ import annotations
@@ -46,25 +49,28 @@ def build(env_id: str, pool_size: int, key: jax.Array, path: str = "pooled") -> 
 def make_rollout(env: Any, params: Any, num_envs: int, num_steps: int):
     num_actions = env.action_space(params).n
 
-    def rollout(key: jax.Array) -> jax.Array:
+    def rollout(key: jax.Array) -> tuple[jax.Array, jax.Array]:
         key_reset, key_run = jax.random.split(key)
         obs, state = jax.vmap(env.reset, in_axes=(0, None))(
             jax.random.split(key_reset, num_envs), params
         )
 
         def body(carry, key_t):
-            state, checksum = carry
+            state, checksum, episodes = carry
             key_act, key_step = jax.random.split(key_t)
             actions = jax.random.randint(key_act, (num_envs,), 0, num_actions)
-            obs, state, reward, *_ = jax.vmap(env.step, in_axes=(0, 0, 0, None))(
-                jax.random.split(key_step, num_envs), state, actions, params
-            )
-            return (state, checksum + _obs_checksum(obs) + jnp.sum(reward)), None
+            obs, state, reward, terminated, truncated, _ = jax.vmap(
+                env.step, in_axes=(0, 0, 0, None)
+            )(jax.random.split(key_step, num_envs), state, actions, params)
+            episodes = episodes + jnp.sum(jnp.logical_or(terminated, truncated))
+            return (state, checksum + _obs_checksum(obs) + jnp.sum(reward), episodes), None
 
-        (_, checksum), _ = jax.lax.scan(
-            body, (state, _obs_checksum(obs)), jax.random.split(key_run, num_steps)
+        (_, checksum, episodes), _ = jax.lax.scan(
+            body,
+            (state, _obs_checksum(obs), jnp.zeros((), jnp.int32)),
+            jax.random.split(key_run, num_steps),
         )
-        return checksum
+        return checksum, episodes
 
     return rollout
 
@@ -78,17 +84,19 @@ def measure(
     start = time.perf_counter()
     compiled = rollout.lower(key).compile()
     compile_s = time.perf_counter() - start
-    compiled(key).block_until_ready()  # warm-up
-    times = []
+    jax.block_until_ready(compiled(key))  # warm-up
+    times, episodes = [], []
     for i in range(repeats):
         start = time.perf_counter()
-        compiled(jax.random.PRNGKey(i + 1)).block_until_ready()
+        _, ended = jax.block_until_ready(compiled(jax.random.PRNGKey(i + 1)))
         times.append(time.perf_counter() - start)
-    best = min(times)
+        episodes.append(int(ended))
+    best = int(jnp.argmin(jnp.asarray(times)))
     return {
         "env": env_id if path == "pooled" or env_id not in BENCHMARK_IDS else f"{env_id} ({path})",
         "num_envs": num_envs,
-        "steps_per_s": num_envs * num_steps / best,
+        "steps_per_s": num_envs * num_steps / times[best],
+        "episodes": episodes[best],
         "compile_s": compile_s,
     }
 
@@ -108,7 +116,9 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"unknown env ids {unknown}; known: {envs_jax.registered_envs}")
 
     print(f"devices: {jax.devices()}  steps per env: {args.num_steps}  (best of {args.repeats})")
-    header = f"{'env':<22}{'envs':>7}{'steps/s':>14}{'x baseline':>12}{'compile s':>11}"
+    header = (
+        f"{'env':<22}{'envs':>7}{'steps/s':>14}{'x baseline':>12}{'compile s':>11}{'episodes':>10}"
+    )
     print(header)
     print("-" * len(header))
     for num_envs in args.num_envs:
@@ -124,7 +134,7 @@ def _row(row: dict, base: dict) -> str:
     ratio = row["steps_per_s"] / base["steps_per_s"]
     return (
         f"{row['env']:<22}{row['num_envs']:>7}{row['steps_per_s']:>14,.0f}"
-        f"{ratio:>12.2f}{row['compile_s']:>11.1f}"
+        f"{ratio:>12.2f}{row['compile_s']:>11.1f}{row['episodes']:>10,}"
     )
 
 

@@ -19,7 +19,7 @@ import envs_jax
 from envs_jax.wrappers import FlattenObservationWrapper
 from tests.envs import test_crafting, test_games, test_navigation, test_story
 
-#: Small worlds so that the loop (with gymnax's reset inside every step) compiles fast.
+#: Small worlds so that the loop (world generation compiled inside its step) compiles fast.
 SMALL = {
     "crafting": test_crafting.SMALL,
     "navigation": test_navigation.SMALL,
