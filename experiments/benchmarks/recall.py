@@ -28,7 +28,9 @@ Writes into ``--out`` (default ``outputs/benchmarks/recall-<env>``):
   the same settings skips the cells already there (so a sweep can be resumed or extended cell
   by cell), ``--overwrite`` discards them;
 * ``results.md`` — a Markdown table (rows: memory kinds, columns: lags) of
-  ``return mean ± std / success mean``, also printed at the end;
+  ``return mean ± std / success mean`` with each seed's take-off (the env steps after which
+  the return of the last 8 updates first averages 0.5 or more: the plateau before recall is
+  learned), also printed at the end;
 * ``recall.png`` — final return and success against lag (log axis), one line per kind, seed
   std as error bars, chance levels dashed.
 
@@ -455,8 +457,39 @@ def _fmt(value: float | None, spec: str = ".3f") -> str:
     return "n/a" if value is None else format(value, spec)
 
 
+#: Take-off: the first update at which the mean return of the last TAKEOFF_WINDOW updates
+#: reaches TAKEOFF_RETURN (half of perfect recall; chance is 0).
+TAKEOFF_WINDOW = 8
+TAKEOFF_RETURN = 0.5
+
+
+def takeoff_update(curve: Sequence[float | None], window: int = TAKEOFF_WINDOW) -> int | None:
+    """Updates until a seed "takes off": the first update count ``u`` at which the mean of the
+    per-update returns ``curve[u - window : u]`` (updates without a finished episode left out)
+    is at least ``TAKEOFF_RETURN``; None if it never is.
+
+    Recall is learned as a sudden rise after a plateau, so this counts the plateau.
+    """
+    values = np.array([np.nan if v is None else v for v in curve], np.float64)
+    for update in range(1, len(values) + 1):
+        recent = values[max(0, update - window) : update]
+        recent = recent[np.isfinite(recent)]
+        if recent.size and recent.mean() >= TAKEOFF_RETURN:
+            return update
+    return None
+
+
+def takeoff_text(cell: dict[str, Any]) -> str:
+    """Per seed, the env steps at take-off in millions (``–`` for a seed that never did)."""
+    config = cell.get("config", {})
+    steps_per_update = int(config.get("num_envs", 0)) * int(config.get("num_steps", 0))
+    updates = [takeoff_update(curve) for curve in cell.get("return_curve", [])]
+    return ", ".join("–" if u is None else f"{u * steps_per_update / 1e6:.2f} M" for u in updates)
+
+
 def markdown_table(cells: dict[str, Any], memories: Sequence[str], lags: Sequence[int]) -> str:
-    """Rows: memory kinds; columns: lags; cells ``return mean ± std / success mean``."""
+    """Rows: memory kinds; columns: lags; cells ``return mean ± std / success mean`` and the
+    env steps at which each seed took off (:func:`takeoff_update`)."""
     header = "| memory | " + " | ".join(f"lag {lag:,}" for lag in lags) + " |"
     lines = [header, "| --- " * (len(lags) + 1) + "|"]
     for memory in memories:
@@ -468,7 +501,7 @@ def markdown_table(cells: dict[str, Any], memories: Sequence[str], lags: Sequenc
                 continue
             entries.append(
                 f"{_fmt(cell['return_mean'])} ± {_fmt(cell['return_std'])} / "
-                f"{_fmt(cell['success_mean'], '.2f')}"
+                f"{_fmt(cell['success_mean'], '.2f')} (take-off {takeoff_text(cell)})"
             )
         lines.append(f"| {memory} | " + " | ".join(entries) + " |")
     return "\n".join(lines)

@@ -138,3 +138,15 @@ def test_all_leaves_the_recall_sweep_out(monkeypatch):
     assert ran == ["memory", "envs", "train", "players"]
     benchmark.main(["recall", "--help-is-not-parsed-by-the-stub"])
     assert ran[-1] == "recall"
+
+
+def test_takeoff_counts_the_plateau_before_recall():
+    from experiments.benchmarks.recall import takeoff_text, takeoff_update
+
+    plateau = [0.0] * 20 + [1.0] * 10
+    # the mean of the last 8 updates first reaches 0.5 with the 4th good update
+    assert takeoff_update(plateau) == 24
+    assert takeoff_update([None, 0.1, None, -0.2]) is None
+    assert takeoff_update([None, 0.9]) == 2  # updates without episodes are left out
+    cell = {"config": {"num_envs": 64, "num_steps": 128}, "return_curve": [plateau, [0.0] * 30]}
+    assert takeoff_text(cell) == "0.20 M, –"
