@@ -32,7 +32,9 @@ Writes into ``--out`` (default ``outputs/benchmarks/recall-<env>``):
   the return of the last 8 updates first averages 0.5 or more: the plateau before recall is
   learned), also printed at the end;
 * ``recall.png`` — final return and success against lag (log axis), one line per kind, seed
-  std as error bars, chance levels dashed.
+  std as error bars, chance levels dashed;
+* ``curves.png`` — learning curves, a panel per lag: the return (mean of the last 8 updates)
+  against env steps, a line per seed, a colour per kind.
 
 This suite trains agents for minutes to hours, so ``python -m experiments.benchmark all`` leaves
 it out; run it by name.
@@ -65,6 +67,7 @@ from hcmrl_jax.rl.config import MemoryKind
 RESULTS_JSON = "results.json"
 RESULTS_MD = "results.md"
 RESULTS_PNG = "recall.png"
+CURVES_PNG = "curves.png"
 #: Env option that holds the lag, per supported env.
 LAG_OPTION: dict[str, str] = {"recall": "lag", "MemoryChain-bsuite": "memory_length"}
 RecallEnv = Literal["recall", "MemoryChain-bsuite"]
@@ -463,6 +466,19 @@ TAKEOFF_WINDOW = 8
 TAKEOFF_RETURN = 0.5
 
 
+def smoothed(curve: Sequence[float | None], window: int = TAKEOFF_WINDOW) -> np.ndarray:
+    """Trailing mean of the last ``window`` per-update returns (updates without episodes left
+    out; NaN until one finished): the line :func:`takeoff_update` thresholds."""
+    values = np.array([np.nan if v is None else v for v in curve], np.float64)
+    out = np.full(values.shape, np.nan)
+    for update in range(1, len(values) + 1):
+        recent = values[max(0, update - window) : update]
+        recent = recent[np.isfinite(recent)]
+        if recent.size:
+            out[update - 1] = recent.mean()
+    return out
+
+
 def takeoff_update(curve: Sequence[float | None], window: int = TAKEOFF_WINDOW) -> int | None:
     """Updates until a seed "takes off": the first update count ``u`` at which the mean of the
     per-update returns ``curve[u - window : u]`` (updates without a finished episode left out)
@@ -470,13 +486,8 @@ def takeoff_update(curve: Sequence[float | None], window: int = TAKEOFF_WINDOW) 
 
     Recall is learned as a sudden rise after a plateau, so this counts the plateau.
     """
-    values = np.array([np.nan if v is None else v for v in curve], np.float64)
-    for update in range(1, len(values) + 1):
-        recent = values[max(0, update - window) : update]
-        recent = recent[np.isfinite(recent)]
-        if recent.size and recent.mean() >= TAKEOFF_RETURN:
-            return update
-    return None
+    reached = np.nonzero(smoothed(curve, window) >= TAKEOFF_RETURN)[0]
+    return int(reached[0]) + 1 if reached.size else None
 
 
 def takeoff_text(cell: dict[str, Any]) -> str:
@@ -560,6 +571,50 @@ def plot_sweep(
     return figure
 
 
+def plot_curves(
+    cells: dict[str, Any],
+    memories: Sequence[str],
+    lags: Sequence[int],
+    chance: float,
+    path: str,
+    title: str,
+) -> Figure:
+    """Learning curves: one panel per lag, the return (trailing mean over 8 updates) against
+    env steps, one line per seed, a colour per memory kind, chance dashed; saved to ``path``."""
+    figure = Figure(figsize=(4.2 * len(lags) + 1.0, 3.6), layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = np.atleast_1d(figure.subplots(1, len(lags), sharey=True))
+    colours = {memory: f"C{index}" for index, memory in enumerate(memories)}
+    for axis, lag in zip(axes, lags, strict=True):
+        for memory in memories:
+            cell = cells.get(cell_name(memory, lag))
+            if cell is None:
+                continue
+            config = cell.get("config", {})
+            steps_per_update = int(config.get("num_envs", 1)) * int(config.get("num_steps", 1))
+            for seed, curve in enumerate(cell["return_curve"]):
+                xs = np.arange(1, len(curve) + 1) * steps_per_update / 1e6
+                axis.plot(
+                    xs,
+                    smoothed(curve),
+                    color=colours[memory],
+                    linewidth=1.2,
+                    label=memory if seed == 0 else None,
+                )
+        axis.axhline(chance, color="grey", linestyle="--", linewidth=1)
+        axis.axhline(TAKEOFF_RETURN, color="grey", linestyle=":", linewidth=1)
+        axis.set_title(f"lag {lag:,}")
+        axis.set_xlabel("env steps (millions)")
+        axis.set_ylim(*RETURN_LIMITS)
+        axis.grid(True, alpha=0.3)
+    axes[0].set_ylabel("return (mean of last 8 updates)")
+    axes[0].legend(fontsize="small")
+    figure.suptitle(title)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    figure.savefig(path, dpi=110)
+    return figure
+
+
 def write_outputs(
     out_dir: str,
     settings: dict[str, Any],
@@ -567,7 +622,7 @@ def write_outputs(
     memories: Sequence[str],
     lags: Sequence[int],
 ) -> str:
-    """Writes results.json, results.md and recall.png; returns the Markdown table."""
+    """Writes results.json, results.md, recall.png and curves.png; returns the Markdown table."""
     write_json(os.path.join(out_dir, RESULTS_JSON), {"settings": settings, "cells": cells})
     all_memories = _ordered([c["memory"] for c in cells.values()], memories)
     all_lags = sorted({*lags, *(c["lag"] for c in cells.values())})
@@ -584,6 +639,11 @@ def write_outputs(
             f"Chance: return {chance[0]:g}, success {chance[1]:.3g}.\n\n{table}\n"
         )
     plot_sweep(cells, all_memories, all_lags, chance, os.path.join(out_dir, RESULTS_PNG), title)
+    curve_lags = [lag for lag in all_lags if any(c["lag"] == lag for c in cells.values())]
+    if curve_lags:
+        plot_curves(
+            cells, all_memories, curve_lags, chance[0], os.path.join(out_dir, CURVES_PNG), title
+        )
     return table
 
 
@@ -665,7 +725,7 @@ def run_sweep(plan: SweepPlan, log: Any = print) -> dict[str, Any]:
         )
     table = write_outputs(out_dir, settings, cells, args.memories, args.lags)
     log(table)
-    for file_name in (RESULTS_JSON, RESULTS_MD, RESULTS_PNG):
+    for file_name in (RESULTS_JSON, RESULTS_MD, RESULTS_PNG, CURVES_PNG):
         log(f"  {os.path.join(out_dir, file_name)}")
     return cells
 

@@ -80,6 +80,8 @@ def test_sweep_writes_results_and_a_rerun_skips_done_cells(tmp_path, capsys):
     assert saved["cells"]["mlp/lag6"]["compile_s"] == 0.0
     table = open(os.path.join(out, "results.md")).read()
     assert "| memory | lag 4 | lag 6 |" in table and "| mlp |" in table
+    with open(os.path.join(out, "curves.png"), "rb") as handle:
+        assert handle.read(8) == b"\x89PNG\r\n\x1a\n"
     with open(os.path.join(out, "recall.png"), "rb") as handle:
         assert handle.read(8) == b"\x89PNG\r\n\x1a\n"
     printed = capsys.readouterr().out
