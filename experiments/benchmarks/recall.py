@@ -79,6 +79,7 @@ OWN_FLAGS: dict[str, str] = {
     "total_timesteps": "--total-steps",
     "num_envs": "--num-envs",
     "num_steps": "--num-steps",
+    "desync_steps": "--desync / --no-desync",
 }
 _PPO_DEFAULTS: dict[str, Any] = {
     f.name: f.default for f in dataclasses.fields(PPOConfig) if f.default is not dataclasses.MISSING
@@ -115,6 +116,10 @@ class RecallBenchmarkArgs:
     env_options: dict[str, str] = dataclasses.field(default_factory=dict)
     """Extra env options for every cell (static config or EnvParams), e.g. num_cues 4."""
     final_window: int | None = None  # last updates averaged for the final numbers (default 10%)
+    desync: bool = True
+    """Start env i at a random step of its first episode (PPOConfig.desync_steps = lag + 1, for
+    every kind alike): recall episodes all last lag + 1 steps, so without it every env answers
+    in the same update and the updates in between hold no reward at all."""
     overwrite: bool = False  # discard the cells of an existing results.json in --out
     progress: bool = True  # show a progress bar per cell
 
@@ -215,6 +220,7 @@ def cell_config(args: RecallBenchmarkArgs, memory: str, lag: int) -> PPOConfig:
         total_timesteps=args.total_steps,
         num_envs=args.num_envs,
         num_steps=args.num_steps,
+        desync_steps=lag + 1 if args.desync else 0,
     )
 
 
@@ -228,7 +234,9 @@ def resolve_final_window(final_window: int | None, num_updates: int) -> int:
 def settings_of(args: RecallBenchmarkArgs) -> dict[str, Any]:
     """What every cell of a results file shares (everything but the kinds and lags)."""
     num_updates = cell_config(args, args.memories[0], args.lags[0]).num_updates
-    return {
+    # Without --desync the key is left out, so folders made before the option still resume.
+    desync = {"desync": True} if args.desync else {}
+    return desync | {
         "env": args.env,
         "seeds": list(range(args.seed, args.seed + args.seeds)),
         "total_steps": args.total_steps,
@@ -333,6 +341,7 @@ def _shared_update_key(config: PPOConfig, size: int) -> str:
     """Cells whose configs differ only in env-params values (the lag, the time limit) share one
     compiled update: those values live in the runner state, not in the program."""
     fields = config_to_dict(config)
+    fields.pop("desync_steps", None)  # used by init only, not by the update
     per_cell = ("max_steps_in_episode", *LAG_OPTION.values())
     fields["env_overrides"] = {
         k: v for k, v in fields["env_overrides"].items() if k not in per_cell

@@ -58,6 +58,10 @@ class PPOConfig:
     privileged: bool = False  # use the privileged twin that shows the hidden information
     reset_pool_size: int = 256  # worlds in the pooled reset of benchmark envs (0: plain reset)
     reset_refresh: int = 32  # pool worlds regenerated every update (fresh worlds; 0: fixed pool)
+    desync_steps: int = 0
+    """Before training, env i takes a random number of random-action steps, uniform in
+    [0, desync_steps), so that envs whose episodes all last the same number of steps do not
+    finish (and reward) in the same update. 0: all envs start at the first step."""
 
     # --- agent ---
     memory: MemoryKind = "hcmrl"  # memory kind: HCMRL, an HCMRL ablation or a baseline
@@ -143,8 +147,8 @@ class PPOConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise ValueError(f"PPOConfig.{name} must be a positive integer, got {value!r}")
-        for name in ("reset_pool_size", "reset_refresh", "conv_features"):
-            if getattr(self, name) < 0:
+        for name in ("reset_pool_size", "reset_refresh", "conv_features", "desync_steps"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 0:
                 raise ValueError(f"PPOConfig.{name} must be >= 0, got {getattr(self, name)!r}")
         for name in ("lr", "clip_eps", "max_grad_norm", "adam_eps"):
             if not getattr(self, name) > 0:

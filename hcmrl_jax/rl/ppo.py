@@ -71,6 +71,8 @@ LAG_BIN_KEYS: tuple[str, ...] = ("0_100", "100_1k", "1k_5k", "5k_inf")
 #: Folded into the runner key to draw the worlds that refresh the reset pool (fold_in leaves
 #: every other key stream of the run unchanged).
 REFRESH_KEY_TAG = 0x5EED
+#: Tag folded into the init key for the desynchronising steps (the other init keys unchanged).
+DESYNC_KEY_TAG = 0xDE5C
 
 
 # ---------------------------------------------------------------------------------------------
@@ -546,6 +548,34 @@ def _build(
 
     # -- init ----------------------------------------------------------------------------------
 
+    def desynchronize(key: jax.Array, env_state: Any, obs: Any, env_params_run: Any):
+        """Env i takes ``u_i ~ U{0, ..., desync_steps - 1}`` random-action steps (env only, no
+        agent; auto-resets as usual), so fixed-length episodes end in different updates.
+
+        Returns the env states and observations [num_envs, ...] after those steps.
+        """
+        key_offsets, key_steps = jax.random.split(key)
+        offsets = jax.random.randint(key_offsets, (num_envs,), 0, config.desync_steps)
+
+        def step(state, inputs):
+            env_state, obs = state
+            t, key_t = inputs
+            key_action, key_env = jax.random.split(key_t)
+            action = jax.random.randint(key_action, (num_envs,), 0, bundle.num_actions)
+            next_obs, next_state, *_ = jax.vmap(wrapped_env.step, in_axes=(0, 0, 0, None))(
+                jax.random.split(key_env, num_envs), env_state, action, env_params_run
+            )
+            moves = t < offsets
+
+            def select(new, old):
+                return jnp.where(moves.reshape(moves.shape + (1,) * (new.ndim - 1)), new, old)
+
+            return jax.tree.map(select, (next_state, next_obs), (env_state, obs)), None
+
+        steps = (jnp.arange(config.desync_steps), jax.random.split(key_steps, config.desync_steps))
+        (env_state, obs), _ = jax.lax.scan(step, (env_state, obs), steps)
+        return env_state, obs
+
     def init(key: jax.Array, hparams: HyperParams | None = None) -> RunnerState:
         hparams = default_hparams(config) if hparams is None else hparams
         key, key_pool, key_reset, key_params, key_vae = jax.random.split(key, 5)
@@ -553,6 +583,9 @@ def _build(
         obs, env_state = jax.vmap(wrapped_env.reset, in_axes=(0, None))(
             jax.random.split(key_reset, num_envs), env_params_run
         )
+        if config.desync_steps > 0:
+            key_desync = jax.random.fold_in(key_reset, DESYNC_KEY_TAG)
+            env_state, obs = desynchronize(key_desync, env_state, obs, env_params_run)
         carry = policy.initial_carry((num_envs,))
         is_first = jnp.ones((num_envs,), jnp.bool_)
         params = policy.init(
