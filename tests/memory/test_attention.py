@@ -9,13 +9,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from hcmrl_jax.models.attention import (
-    HierarchicalAttention,
-    MaskedMultiHeadAttention,
-    log_time_encoding,
-    masked_softmax,
-    sliding_windows,
-)
+from hcmrl_jax.nn.attention import HierarchicalAttention, MaskedMultiHeadAttention, masked_softmax
+from hcmrl_jax.nn.time import log_time_encoding
+from hcmrl_jax.nn.windows import sliding_windows
 
 from .conftest import key
 

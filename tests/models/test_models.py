@@ -9,14 +9,8 @@ import pytest
 from gymnax.environments import spaces
 
 from hcmrl_jax.memory import HierarchicalMemory
-from hcmrl_jax.models.baselines import (
-    GRUCore,
-    MLPCore,
-    WindowTransformerCore,
-    core_param_count,
-    count_params,
-    size_core,
-)
+from hcmrl_jax.models.baselines import GRUCore, MLPCore, WindowTransformerCore
+from hcmrl_jax.models.budget import core_param_count, count_params, size_core
 from hcmrl_jax.models.encoder import ObservationEncoder, observation_spec
 from hcmrl_jax.models.policy import MASKED_LOGIT, MemoryAugmentedPolicy
 
