@@ -6,7 +6,7 @@ and ``"recall"``, a probe of how far back an agent remembers one cue
 (:class:`envs_jax.recall.PassiveRecall`).
 """
 
-from envs_jax.core import LAG_BIN_EDGES, LAG_BIN_NAMES, MemoryEnv, clip_action, memory_info
+from envs_jax.core import LAG_BIN_EDGES, MemoryEnv, clip_action, memory_info
 from envs_jax.registry import make, registered_envs
 from envs_jax.rendering import rollout_gif, tile_grid, write_gif
 from envs_jax.wrappers import (
@@ -18,7 +18,6 @@ from envs_jax.wrappers import (
 
 __all__ = [
     "LAG_BIN_EDGES",
-    "LAG_BIN_NAMES",
     "EpisodeStatsWrapper",
     "FlattenObservationWrapper",
     "MemoryEnv",

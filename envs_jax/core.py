@@ -38,7 +38,6 @@ from gymnax.environments import environment, spaces
 
 #: Left edges of the lag bins (steps) used for lag-binned success: [0,100), [100,1k), [1k,5k), >=5k.
 LAG_BIN_EDGES: tuple[int, ...] = (0, 100, 1_000, 5_000)
-LAG_BIN_NAMES: tuple[str, ...] = ("lag<100", "lag100-1k", "lag1k-5k", "lag>=5k")
 NO_LAG: int = -1
 
 

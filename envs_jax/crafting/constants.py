@@ -257,7 +257,6 @@ CREATURE_SPAWNS_ON[CREATURE_SKELETON, TUNNEL] = True
 
 #: Damage of the agent's hit: bare hands, then the best sword it holds (wood, stone, iron).
 BASE_DAMAGE = 1
-SWORD_ITEMS = np.array([WOOD_SWORD, STONE_SWORD, IRON_SWORD], np.int32)
 SWORD_DAMAGE = np.array([2, 3, 5], np.int32)
 
 # ----------------------------------------------------------------------------------------------
@@ -265,7 +264,7 @@ AGENT_WALKABLE = np.zeros(NUM_TABLE_ROWS, bool)  # [rows]; lava is walkable, and
 AGENT_WALKABLE[[GRASS, SAND, PATH, TUNNEL, LAVA]] = True
 
 # ----------------------------------------------------------------------------------------------
-# Packed tables: one gather fetches every rule about a tile / tool / placement / creature kind.
+# Packed tables: one gather fetches every rule about a tile / tool / placement.
 TILE_WALKABLE = 0  # column of TILE_INFO: the agent may step here
 TILE_COLLECTABLE = 1
 TILE_REQUIRES = 2
@@ -311,8 +310,3 @@ PLACE_INFO = np.concatenate(  # [P, 15] int32
 ).astype(np.int32)
 # Every recipe costs something, so nothing is affordable with the empty starting inventory.
 assert PLACE_COST.sum(axis=1).min() > 0 and TOOL_COST.sum(axis=1).min() > 0
-
-CREATURE_INFO_TILE, CREATURE_INFO_HEALTH, CREATURE_INFO_ACHIEVEMENT = 0, 1, 2
-CREATURE_INFO = np.stack(  # [K, 3] int32
-    [CREATURE_TILE, CREATURE_HEALTH, CREATURE_ACHIEVEMENT], axis=1
-).astype(np.int32)

@@ -58,8 +58,6 @@ def crafter_score(success_rates: Any) -> Any:
     return jnp.exp(jnp.mean(jnp.log1p(rates))) - 1.0
 
 
-#: Number of achievements the score is computed over in this benchmark.
-NUM_SCORED_ACHIEVEMENTS = C.NUM_ACHIEVEMENTS
 #: Crafter's own 22 achievements (all but ``deliver_order``), as indices into ``ACHIEVEMENTS``.
 CRAFTER_ACHIEVEMENTS = np.array(
     [i for i, name in enumerate(C.ACHIEVEMENTS) if name != "deliver_order"], np.int32

@@ -48,7 +48,6 @@ NUM_FIELDS = 3  # (subject, value, result) of the current event
 CARD_EVENT, CARD_SUBJECT, CARD_VALUE, CARD_EXTRA = range(4)
 NUM_CARD_COLUMNS = 4  # event id, subject, value, result (info) or remembered value (decision)
 TIMING_STEP, TIMING_LAG = range(2)
-NUM_TIMING_COLUMNS = 2  # step of the event, lag of a decision
 NUM_PROGRESS = 2  # (episode progress, decisions progress)
 NUM_PRIVILEGED = 2  # (answer action, remembered value)
 NUM_NAMED_ACTIONS = 5  # yes, no, higher, lower, continue (after the num_choices choices)

@@ -14,20 +14,6 @@ REST, GO, MEET, TAKE, DROP, TELL, KILL = 0, 1, 2, 3, 4, 5, 6
 IS_AT, LIES_DEAD, LIES, CARRIES, KNOWS = 7, 8, 9, 10, 11
 NUM_ACTION_VERBS = 7
 NUM_VERBS = 12
-VERB_NAMES = (
-    "rest",
-    "go",
-    "meet",
-    "take",
-    "drop",
-    "tell",
-    "kill",
-    "is-at",
-    "lies-dead",
-    "lies",
-    "carries",
-    "knows",
-)
 
 # Kinds of the second argument ("object" slot) of an event.
 ARG_NONE, ARG_CHARACTER, ARG_OBJECT, ARG_SECRET = 0, 1, 2, 3

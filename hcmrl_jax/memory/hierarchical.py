@@ -38,11 +38,9 @@ from hcmrl_jax.memory.compression import SegmentVAE, mean_pool_summary
 from hcmrl_jax.memory.immediate import ImmediateMemory, ImmediateState, immediate_memory
 from hcmrl_jax.memory.long_term import LongTermMemory, LongTermState, long_term_memory
 from hcmrl_jax.memory.short_term import ShortTermMemory, ShortTermState, short_term_memory
-from hcmrl_jax.models.attention import (
-    HierarchicalAttention,
-    log_time_encoding,
-    sliding_windows,
-)
+from hcmrl_jax.nn.attention import HierarchicalAttention
+from hcmrl_jax.nn.time import log_time_encoding
+from hcmrl_jax.nn.windows import sliding_windows
 
 SUMMARY_KINDS = ("vae", "mean")
 #: Bound on the z-scores of the salience input a key keeps (a rare event can score in the
@@ -131,7 +129,7 @@ class HierarchicalMemory(nn.Module):
       beta: KL weight (per reconstructed number) in ``vae_loss``.
       vae_hidden_dim: width of the VAE's step features and hidden layers.
       time_features: width of each time code (ages, span lengths, template counts); see
-        :func:`~hcmrl_jax.models.attention.log_time_encoding`.
+        :func:`~hcmrl_jax.nn.time.log_time_encoding`.
       time_horizon: the largest time (in steps) the codes tell apart; later ones share a code.
       redundancy_floor: added to merge distances so equal-redundancy pairs merge oldest-first.
       template_threshold: a summary farther than this from every template starts a new one.

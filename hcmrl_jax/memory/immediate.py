@@ -23,6 +23,8 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
+from hcmrl_jax.nn.windows import ring_history
+
 
 @struct.dataclass
 class ImmediateState:
@@ -46,27 +48,6 @@ class ImmediateMemory(NamedTuple):
     write: Callable[[ImmediateState, jax.Array, jax.Array], ImmediateState]
     view: Callable[[ImmediateState, jax.Array], tuple[jax.Array, jax.Array, jax.Array]]
     latest: Callable[[ImmediateState, jax.Array, int], tuple[jax.Array, jax.Array]]
-
-
-def ring_history(
-    write_step: jax.Array, valid: jax.Array, now: jax.Array, length: int
-) -> tuple[jax.Array, jax.Array]:
-    """Where a ring buffer (step ``t`` in slot ``t mod N``) holds the steps before ``now``.
-
-    Args:
-      write_step: [N] int32 step written into each slot.
-      valid: [N] bool, slots holding a step of the current episode.
-      now: [] int32, the step after the last one wanted.
-      length: how many steps back (<= N).
-
-    Returns:
-      slots [length] int32 of steps ``now - length .. now - 1`` (oldest first) and held
-      [length] bool: the step is >= 0 and its slot still holds it.
-    """
-    steps = jnp.asarray(now, jnp.int32) - length + jnp.arange(length, dtype=jnp.int32)
-    slots = jnp.where(steps >= 0, steps, 0) % write_step.shape[0]
-    held = (steps >= 0) & valid[slots] & (write_step[slots] == steps)
-    return slots, held
 
 
 def immediate_memory(size: int, embed_dim: int) -> ImmediateMemory:

@@ -18,47 +18,20 @@ The MLP and the transformer also offer ``replay_context`` / ``read_sequence`` (t
 recorded sequence at once, as ``HierarchicalMemory`` does), so the trainer replays them in
 parallel over time; the GRU is replayed step by step.
 
-Their width (hidden units / feed-forward width) is a field; :func:`size_core` picks the width
-whose parameter count is closest to a target, which is how the trainer gives every baseline the
-parameter budget of HCMRL.
+Their width (hidden units / feed-forward width) is a field;
+:func:`hcmrl_jax.models.budget.size_core` picks the width whose parameter count is closest to a
+target, which is how the trainer gives every baseline the parameter budget of HCMRL.
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 from flax import struct
 
-from hcmrl_jax.memory.immediate import ring_history
-from hcmrl_jax.models.attention import sliding_windows
-
-#: Parameter scopes whose name starts with this are training-only decoders (the observation
-#: reconstruction decoder, the VAE decoder); they are not part of the acting network.
-DECODER_PREFIX = "decoder"
-
-
-def count_params(params, acting_only: bool = False) -> int:
-    """Number of scalar parameters in a pytree of arrays (or ShapeDtypeStructs).
-
-    Args:
-        params: the parameter pytree.
-        acting_only: leave out training-only decoders (any path entry named ``decoder*``).
-    """
-    total = 0
-    for path, leaf in jax.tree_util.tree_leaves_with_path(params):
-        names = [str(getattr(entry, "key", "")) for entry in path]
-        if acting_only and any(name.startswith(DECODER_PREFIX) for name in names):
-            continue
-        total += int(leaf.size)
-    return total
-
-
-def _broadcast(x: jax.Array, batch_shape: tuple[int, ...]) -> jax.Array:
-    return jnp.broadcast_to(x, (*batch_shape, *x.shape))
-
+from hcmrl_jax.nn.time import sinusoidal_time_encoding
+from hcmrl_jax.nn.windows import ring_history, sliding_windows
 
 # ---------------------------------------------------------------------------------------------
 # Memoryless MLP
@@ -186,23 +159,6 @@ class WindowState:
     t: jax.Array  # [] int32: episode step index of the next step
 
 
-def time_encoding(age: jax.Array, dim: int, max_period: float) -> jax.Array:
-    """Sinusoidal encoding of a (non-negative) age.
-
-    Args:
-        age: [...] int32 or float32.
-        dim: even output width.
-        max_period: the longest period of the encoding, in steps.
-
-    Returns:
-        [..., dim] float32.
-    """
-    half = dim // 2
-    freqs = jnp.exp(-jnp.log(max_period) * jnp.arange(half, dtype=jnp.float32) / half)
-    angles = age.astype(jnp.float32)[..., None] * freqs
-    return jnp.concatenate([jnp.sin(angles), jnp.cos(angles)], axis=-1)
-
-
 class GRUGate(nn.Module):
     """GTrXL gate g(x, y) = (1 - z) * x + z * h, biased towards the identity at init.
 
@@ -260,7 +216,7 @@ class WindowTransformerLayer(nn.Module):
         keys_in = jnp.concatenate([memory, x[..., None, :]], axis=-2)  # [..., W+1, D]
         ages = jnp.concatenate([age, jnp.zeros((*lead, 1), age.dtype)], axis=-1)
         mask = jnp.concatenate([valid, jnp.ones((*lead, 1), jnp.bool_)], axis=-1)
-        keys_in = norm_kv(keys_in) + time_encoding(ages, d, self.max_period)
+        keys_in = norm_kv(keys_in) + sinusoidal_time_encoding(ages, d, self.max_period)
         q = nn.Dense(d, name="q")(norm_q(x)).reshape(*lead, heads, head_dim)
         k = nn.Dense(d, name="k")(keys_in).reshape(*lead, -1, heads, head_dim)
         v = nn.Dense(d, name="v")(keys_in).reshape(*lead, -1, heads, head_dim)
@@ -407,49 +363,3 @@ class WindowTransformerCore(nn.Module):
         dist = jnp.sqrt(jnp.sum(jnp.square(state.cache[0] - embedding), axis=-1) + 1e-12)
         nearest = jnp.min(jnp.where(state.valid, dist, jnp.inf))
         return jnp.where(jnp.any(state.valid), nearest, 0.0)
-
-
-# ---------------------------------------------------------------------------------------------
-# Parameter-budget sizing
-# ---------------------------------------------------------------------------------------------
-
-
-def core_param_count(core: nn.Module, embed_dim: int) -> int:
-    """Parameters a core uses to act (training-only decoders excluded), from shapes only."""
-    state = core.initial_state()
-    emb = jnp.zeros((embed_dim,), jnp.float32)
-    shapes = jax.eval_shape(
-        lambda key: core.init(key, state, emb, emb, jnp.bool_(False), method="step"),
-        jax.random.key(0),
-    )
-    return count_params(shapes.get("params", {}), acting_only=True)
-
-
-def size_core(
-    make_core: Callable[[int], nn.Module],
-    target: int,
-    embed_dim: int,
-    max_width: int = 8192,
-) -> tuple[nn.Module, int]:
-    """Picks the width whose core has the parameter count closest to ``target``.
-
-    Args:
-        make_core: width -> core (parameter count must grow with the width).
-        target: the parameter count to match.
-        embed_dim: D, used to trace the core.
-        max_width: the largest width tried.
-
-    Returns:
-        (core, its parameter count).
-    """
-    lo, hi = 1, max_width
-    while lo < hi:  # smallest width whose count reaches the target
-        mid = (lo + hi) // 2
-        if core_param_count(make_core(mid), embed_dim) < target:
-            lo = mid + 1
-        else:
-            hi = mid
-    candidates = [w for w in (lo - 1, lo) if w >= 1]
-    counts = {w: core_param_count(make_core(w), embed_dim) for w in candidates}
-    best = min(candidates, key=lambda w: abs(counts[w] - target))
-    return make_core(best), counts[best]

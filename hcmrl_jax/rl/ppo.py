@@ -46,14 +46,9 @@ from flax import struct
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 import envs_jax
-from hcmrl_jax.models.baselines import (
-    GRUCore,
-    MLPCore,
-    WindowTransformerCore,
-    core_param_count,
-    count_params,
-    size_core,
-)
+from hcmrl_jax.memory import HierarchicalMemory
+from hcmrl_jax.models.baselines import GRUCore, MLPCore, WindowTransformerCore
+from hcmrl_jax.models.budget import core_param_count, count_params, size_core
 from hcmrl_jax.models.encoder import observation_size, observation_spec
 from hcmrl_jax.models.policy import (
     MemoryAugmentedPolicy,
@@ -226,8 +221,6 @@ def make_memory(config: PPOConfig, observation_features: int = 0) -> nn.Module:
     ``observation_features`` is the flattened observation's width: with
     ``config.salience == "observation"`` the memory scores salience on it (0: on embeddings).
     """
-    from hcmrl_jax.memory import HierarchicalMemory
-
     kind = config.memory if config.memory in HCMRL_KINDS else "hcmrl"
     return HierarchicalMemory(
         immediate_size=config.immediate_size,

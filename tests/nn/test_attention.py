@@ -9,15 +9,12 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from hcmrl_jax.models.attention import (
-    HierarchicalAttention,
-    MaskedMultiHeadAttention,
-    log_time_encoding,
-    masked_softmax,
-    sliding_windows,
-)
+from hcmrl_jax.nn.attention import HierarchicalAttention, MaskedMultiHeadAttention, masked_softmax
 
-from .conftest import key
+
+def key(seed: int = 0) -> jax.Array:
+    """A PRNG key of the ``rbg`` implementation (cheaper to compile than threefry)."""
+    return jax.random.key(seed, impl="rbg")
 
 
 def reference_attention(params, query, inputs, mask, num_heads, head_dim):
@@ -106,35 +103,3 @@ def test_hierarchical_attention_mixes_only_nonempty_tiers():
     readout, _, mix = apply(params, query, empty)
     np.testing.assert_array_equal(readout, np.zeros(6))
     np.testing.assert_array_equal(mix, np.zeros(3))
-
-
-def test_log_time_encoding_is_a_smooth_partition_of_unity_on_a_log_scale():
-    values = jnp.array([0.0, 1.0, 2.0, 100.0, 5000.0, 10_000.0, 1e6])
-    codes = jax.jit(log_time_encoding, static_argnums=(1, 2))(values, 6, 10_000.0)
-    assert codes.shape == (7, 6)
-    np.testing.assert_allclose(codes.sum(-1), 1.0, rtol=1e-6)
-    assert np.all(codes >= 0)
-    np.testing.assert_array_equal(codes[0], [1, 0, 0, 0, 0, 0])  # time 0: first bump
-    np.testing.assert_array_equal(codes[-1], codes[-2])  # beyond the horizon: the last code
-    distances = np.linalg.norm(codes[1:6, None] - codes[None, 1:6], axis=-1)
-    assert np.all(distances[~np.eye(5, dtype=bool)] > 1e-2)  # times up to the horizon differ
-    with pytest.raises(ValueError, match="num_features"):
-        log_time_encoding(jnp.zeros(3), 1, 100.0)
-
-
-def test_sliding_windows_by_hand():
-    # W = 3 held entries (the oldest not a real step), T = 4 steps with a reset at step 2.
-    held_valid = jnp.array([False, True, True])
-    is_first = jnp.array([False, False, True, False])
-    index, valid, age = sliding_windows(held_valid, is_first)
-    np.testing.assert_array_equal(index, [[0, 1, 2], [1, 2, 3], [2, 3, 4], [3, 4, 5]])
-    np.testing.assert_array_equal(
-        valid,
-        [
-            [False, True, True],  # the two real held steps
-            [True, True, True],  # ... and step 0
-            [False, False, False],  # a new episode starts: nothing before it
-            [False, False, True],  # only step 2 of the new episode
-        ],
-    )
-    np.testing.assert_array_equal(age, [[3, 2, 1]] * 4)

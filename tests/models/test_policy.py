@@ -1,0 +1,86 @@
+"""The policy interface shared by every memory kind, and action masking."""
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from hcmrl_jax.models.encoder import observation_spec
+from hcmrl_jax.models.policy import MASKED_LOGIT, MemoryAugmentedPolicy
+from tests.models.helpers import ACTIONS, CORES, D, dict_obs, dict_space
+
+
+def test_integer_observation_without_spec_is_a_clear_error():
+    policy = MemoryAugmentedPolicy(state_dim=D, action_dim=ACTIONS, memory=CORES["mlp"])
+    with pytest.raises(ValueError, match="obs_spec"):
+        policy.init(jax.random.key(0), policy.initial_carry(), dict_obs(), jnp.bool_(True))
+
+
+def test_state_dim_must_match_memory_width():
+    with pytest.raises(ValueError, match="embed_dim"):
+        MemoryAugmentedPolicy(state_dim=2 * D, action_dim=ACTIONS, memory=CORES["gru"])
+    with pytest.raises(ValueError, match="novelty"):
+        MemoryAugmentedPolicy(state_dim=D, action_dim=2, memory=CORES["gru"], compute_novelty=True)
+
+
+def make_policy(kind):
+    return MemoryAugmentedPolicy(
+        state_dim=D,
+        action_dim=ACTIONS,
+        memory=CORES[kind],
+        obs_spec=observation_spec(dict_space()),
+        compute_novelty=kind in ("hcmrl", "transformer"),
+    )
+
+
+def batched(tree, batch):
+    return jax.tree.map(lambda x: jnp.broadcast_to(x, (batch, *x.shape)), tree)
+
+
+@pytest.mark.parametrize("kind", sorted(CORES))
+def test_every_memory_kind_shares_the_policy_interface(kind):
+    # Shapes only (jax.eval_shape): the same call works for every memory kind.
+    policy = make_policy(kind)
+    key = jax.random.key(0)
+    params = jax.eval_shape(
+        functools.partial(policy.init, method="init_all"),
+        key,
+        policy.initial_carry(),
+        dict_obs(),
+        jnp.bool_(True),
+        key,
+    )
+    batch = 5
+    carry = policy.initial_carry((batch,))
+    step = jax.vmap(policy.apply, in_axes=(None, 0, 0, 0))
+    new_carry, logits, value, aux = jax.eval_shape(
+        step, params, carry, batched(dict_obs(), batch), jnp.ones((batch,), bool)
+    )
+    assert jax.tree.structure(new_carry) == jax.tree.structure(carry)
+    for old, new in zip(jax.tree.leaves(carry), jax.tree.leaves(new_carry), strict=True):
+        assert (old.shape, old.dtype) == (new.shape, new.dtype)  # fixed-size state
+    assert logits.shape == (batch, ACTIONS) and logits.dtype == jnp.float32
+    assert value.shape == (batch,) and aux["embedding"].shape == (batch, D)
+    assert aux["novelty"].shape == (batch,)
+
+
+def test_action_mask_sets_masked_logits_and_is_never_sampled():
+    policy = make_policy("mlp")
+    key = jax.random.key(0)
+    carry = policy.initial_carry()
+    params = jax.jit(functools.partial(policy.init, method="init_all"))(
+        key, carry, dict_obs(), jnp.bool_(True), key
+    )
+
+    @jax.jit
+    def act(params, key):
+        _, logits, value, _ = policy.apply(params, carry, dict_obs(), jnp.bool_(True))
+        return logits, value, jax.random.categorical(key, logits, shape=(2000,))
+
+    logits, value, samples = act(params, jax.random.key(1))
+    assert float(logits[1]) == MASKED_LOGIT  # action 1 is masked
+    assert np.all(np.isfinite(np.asarray(logits))) and np.isfinite(float(value))
+    assert not np.any(np.asarray(samples) == 1)
+    assert set(np.unique(np.asarray(samples))) == {0, 2}
