@@ -29,8 +29,8 @@ Writes into ``--out`` (default ``outputs/benchmarks/recall-<env>``):
   by cell), ``--overwrite`` discards them;
 * ``results.md`` — a Markdown table (rows: memory kinds, columns: lags) of
   ``return mean ± std / success mean`` with each seed's take-off (the env steps after which
-  the return of the last 8 updates first averages 0.5 or more: the plateau before recall is
-  learned), also printed at the end;
+  the return of the last max(8, 5 % of the updates) updates first averages 0.5 or more: the
+  plateau before recall is learned), also printed at the end;
 * ``recall.png`` — final return and success against lag (log axis), one line per kind, seed
   std as error bars, chance levels dashed;
 * ``curves.png`` — learning curves, a panel per lag: the return (mean of the last 8 updates)
@@ -469,10 +469,17 @@ def _fmt(value: float | None, spec: str = ".3f") -> str:
     return "n/a" if value is None else format(value, spec)
 
 
-#: Take-off: the first update at which the mean return of the last TAKEOFF_WINDOW updates
-#: reaches TAKEOFF_RETURN (half of perfect recall; chance is 0).
+#: Take-off: the first update at which the mean return of the last W updates (a full window,
+#: W = max(TAKEOFF_WINDOW, 5 % of the updates)) reaches TAKEOFF_RETURN (half of perfect
+#: recall; chance is 0). The window grows with the run so that at long lags, where an update
+#: finishes only a few episodes, a lucky handful of answers does not count as learning.
 TAKEOFF_WINDOW = 8
 TAKEOFF_RETURN = 0.5
+
+
+def takeoff_window(num_updates: int) -> int:
+    """W: updates averaged by :func:`takeoff_update` for a run of ``num_updates``."""
+    return max(TAKEOFF_WINDOW, num_updates // 20)
 
 
 def smoothed(curve: Sequence[float | None], window: int = TAKEOFF_WINDOW) -> np.ndarray:
@@ -488,15 +495,18 @@ def smoothed(curve: Sequence[float | None], window: int = TAKEOFF_WINDOW) -> np.
     return out
 
 
-def takeoff_update(curve: Sequence[float | None], window: int = TAKEOFF_WINDOW) -> int | None:
-    """Updates until a seed "takes off": the first update count ``u`` at which the mean of the
-    per-update returns ``curve[u - window : u]`` (updates without a finished episode left out)
-    is at least ``TAKEOFF_RETURN``; None if it never is.
+def takeoff_update(curve: Sequence[float | None], window: int | None = None) -> int | None:
+    """Updates until a seed "takes off": the first update count ``u >= window`` at which the
+    mean of the per-update returns ``curve[u - window : u]`` (updates without a finished
+    episode left out) is at least ``TAKEOFF_RETURN``; None if it never is. ``window``
+    defaults to :func:`takeoff_window` of the curve's length.
 
     Recall is learned as a sudden rise after a plateau, so this counts the plateau.
     """
-    reached = np.nonzero(smoothed(curve, window) >= TAKEOFF_RETURN)[0]
-    return int(reached[0]) + 1 if reached.size else None
+    window = takeoff_window(len(curve)) if window is None else window
+    trailing = smoothed(curve, window)[window - 1 :]
+    reached = np.nonzero(trailing >= TAKEOFF_RETURN)[0]
+    return int(reached[0]) + window if reached.size else None
 
 
 def takeoff_text(cell: dict[str, Any]) -> str:
@@ -611,7 +621,7 @@ def plot_curves(
                     label=memory if seed == 0 else None,
                 )
         axis.axhline(chance, color="grey", linestyle="--", linewidth=1)
-        axis.axhline(TAKEOFF_RETURN, color="grey", linestyle=":", linewidth=1)
+        axis.axhline(TAKEOFF_RETURN, color="grey", linestyle=":", linewidth=1, label="take-off")
         axis.set_title(f"lag {lag:,}")
         axis.set_xlabel("env steps (millions)")
         axis.set_ylim(*RETURN_LIMITS)

@@ -149,6 +149,11 @@ def test_takeoff_counts_the_plateau_before_recall():
     # the mean of the last 8 updates first reaches 0.5 with the 4th good update
     assert takeoff_update(plateau) == 24
     assert takeoff_update([None, 0.1, None, -0.2]) is None
-    assert takeoff_update([None, 0.9]) == 2  # updates without episodes are left out
+    # updates without episodes are left out, but a lucky start before the window is full is not
+    # a take-off
+    assert takeoff_update([None, 0.9] + [None] * 6) == 8
+    assert takeoff_update([1.0, 1.0] + [-0.5] * 30) is None
+    # long runs average over 5 % of their updates
+    assert takeoff_update([0.0] * 200 + [1.0] * 200) == 210  # window 20: 10 good updates
     cell = {"config": {"num_envs": 64, "num_steps": 128}, "return_curve": [plateau, [0.0] * 30]}
     assert takeoff_text(cell) == "0.20 M, –"
