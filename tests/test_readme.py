@@ -98,6 +98,10 @@ def _parse(command: str, monkeypatch):
             for lag in args.lags:
                 cell_config(args, memory, lag)
         return args
+    if module == "experiments.benchmark" and argv[:1] == ["probe"]:
+        from experiments.benchmarks.probe import parse_args as parse_probe
+
+        return parse_probe(argv[1:])
     if module in ("experiments.benchmark", "experiments.memory_demo"):
         import importlib
 

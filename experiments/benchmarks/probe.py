@@ -260,11 +260,19 @@ def run_probe(args: ProbeArgs, log: Any = print) -> list[dict[str, Any]]:
     return rows
 
 
+def parse_args(argv: Sequence[str]) -> ProbeArgs:
+    """The probe's options from the command line (``--help`` prints them and exits)."""
+    return tyro.cli(
+        ProbeArgs,
+        args=list(argv),
+        prog="python -m experiments.benchmark probe",
+        description=__doc__,
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = tyro.cli(
-        ProbeArgs, args=argv, prog="python -m experiments.benchmark probe", description=__doc__
-    )
+    args = parse_args(argv)
     try:
         return run_probe(args)
     except ValueError as error:
