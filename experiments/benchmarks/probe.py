@@ -60,18 +60,11 @@ class ProbeArgs:
     """steps run before the probed episode (whole episodes, at least this many), so the running
     salience statistics settle (10 / salience_rate at the default rate)"""
     seed: int = 0
-    overrides: tuple[str, ...] = ()
+    overrides: dict[str, str] = dataclasses.field(default_factory=dict)
     """extra PPOConfig fields as name value pairs, e.g. state_dim 32"""
-    env_options: tuple[str, ...] = ()
+    env_options: dict[str, str] = dataclasses.field(default_factory=dict)
     """extra recall env options as name value pairs, e.g. num_cues 4"""
     out: str = "outputs/benchmarks/probe"
-
-
-def pairs(values: Sequence[str]) -> dict[str, str]:
-    """``name value name value ...`` as a dict."""
-    if len(values) % 2:
-        raise ValueError(f"expected name value pairs, got an odd count: {list(values)}")
-    return dict(zip(values[::2], values[1::2], strict=True))
 
 
 def ridge_probe_accuracy(
@@ -226,11 +219,11 @@ def run_probe(args: ProbeArgs, log: Any = print) -> list[dict[str, Any]]:
         )
     if args.episodes < 4 or args.warmup_steps < 0:
         raise ValueError("episodes must be >= 4 and warmup_steps >= 0")
-    options = parse_env_options(pairs(args.env_options))
+    options = parse_env_options(args.env_options)
     rows = []
     for memory in args.memories:
         config = PPOConfig(
-            **parse_overrides(pairs(args.overrides)),
+            **parse_overrides(args.overrides),
             env_id="recall",
             env_overrides=options,
             memory=memory,
