@@ -22,7 +22,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -38,8 +38,10 @@ from experiments.train import (
     get_trainer,
     load_run_config,
 )
+from hcmrl_jax.rl import acting
+from hcmrl_jax.rl.agent import make_policy
 from hcmrl_jax.rl.config import PPOConfig
-from hcmrl_jax.rl.ppo import make_env, make_policy
+from hcmrl_jax.rl.environment import make_env
 from hcmrl_jax.utils.checkpoint import CheckpointError, RunCheckpointer
 from hcmrl_jax.utils.metrics import lag_bin_labels, lag_success_rate
 from hcmrl_jax.utils.visualization import plot_lag_success, plot_memory_attention
@@ -115,10 +117,30 @@ def raw_env_state(state: Any) -> Any:
     return state
 
 
+class _EvalLoop(NamedTuple):
+    """The evaluation scan's carry."""
+
+    acting: acting.ActingState  # where the environments stand
+    first: dict  # per env: the first finished episode's statistics, ``finished`` [N] bool
+
+
+#: First-episode statistics the evaluation keeps -> EpisodeStatsWrapper info fields.
+EPISODE_STAT_FIELDS: dict[str, str] = {
+    "return": "returned_episode_returns",
+    "length": "returned_episode_lengths",
+    "success": "returned_episode_success",
+    "lag_counts": "returned_lag_counts",
+    "lag_successes": "returned_lag_successes",
+}
+
+
 def make_evaluator(
     config: PPOConfig, num_envs: int, num_steps: int, trace_steps: int, greedy: bool
 ) -> tuple[Callable[[Any, jax.Array], tuple[dict, dict]], Any, Any]:
     """Builds the jitted evaluation rollout of ``config``'s agent.
+
+    The environments reset and step exactly as in training (:func:`hcmrl_jax.rl.acting.reset`
+    and :func:`hcmrl_jax.rl.acting.step`).
 
     Args:
         config: the run's config (env and agent).
@@ -140,76 +162,52 @@ def make_evaluator(
     bundle = make_env(config)
     policy = make_policy(config, bundle.observation_space, bundle.num_actions)
     env = bundle.env
-    apply_batch = jax.vmap(policy.apply, in_axes=(None, 0, 0, 0))
-    step_batch = jax.vmap(env.step, in_axes=(0, 0, 0, None))
-    stat_keys = {
-        "return": "returned_episode_returns",
-        "length": "returned_episode_lengths",
-        "success": "returned_episode_success",
-        "lag_counts": "returned_lag_counts",
-        "lag_successes": "returned_lag_successes",
-    }
 
     def evaluate(params: Any, key: jax.Array) -> tuple[dict, dict]:
         key_pool, key_reset, key_run = jax.random.split(key, 3)
         env_params = bundle.make_params(key_pool)
-        obs, env_state = jax.vmap(env.reset, in_axes=(0, None))(
-            jax.random.split(key_reset, num_envs), env_params
-        )
-        carry = policy.initial_carry((num_envs,))
-        is_first = jnp.ones((num_envs,), jnp.bool_)
+        state = acting.reset(policy, env, env_params, key_reset, num_envs)
         info_shapes = jax.eval_shape(
-            step_batch,
-            jax.random.split(key_run, num_envs),
-            env_state,
+            lambda k, s, a: acting.step_envs(env, env_params, k, s, a),
+            key_run,
+            state.env_state,
             jnp.zeros((num_envs,), jnp.int32),
-            env_params,
         )[5]
         first = {
             name: jnp.zeros(info_shapes[field].shape, info_shapes[field].dtype)
-            for name, field in stat_keys.items()
+            for name, field in EPISODE_STAT_FIELDS.items()
         }
         first["finished"] = jnp.zeros((num_envs,), jnp.bool_)
 
-        def step(state, key_t, record: bool):
-            env_state, obs, carry, is_first, first = state
-            key_action, key_env = jax.random.split(key_t)
-            new_carry, logits, _, aux = apply_batch(params, carry, obs, is_first)
-            if greedy:
-                action = jnp.argmax(logits, axis=-1).astype(jnp.int32)
-            else:
-                action = jax.random.categorical(key_action, logits).astype(jnp.int32)
-            recorded_state = env_state
-            obs, env_state, reward, terminated, truncated, info = step_batch(
-                jax.random.split(key_env, num_envs), env_state, action, env_params
-            )
-            done = jnp.logical_or(terminated, truncated)
-            newly = jnp.logical_and(done, jnp.logical_not(first["finished"]))
+        def step(loop: _EvalLoop, key_t: jax.Array, record: bool):
+            out = acting.step(policy, env, params, env_params, loop.acting, key_t, greedy)
+            done = out.state.is_first
+            newly = jnp.logical_and(done, jnp.logical_not(loop.first["finished"]))
             first = {
                 name: jnp.where(
-                    newly.reshape(newly.shape + (1,) * (first[name].ndim - 1)),
-                    jnp.asarray(info[field], first[name].dtype),
-                    first[name],
+                    newly.reshape(newly.shape + (1,) * (loop.first[name].ndim - 1)),
+                    jnp.asarray(out.info[field], loop.first[name].dtype),
+                    loop.first[name],
                 )
-                for name, field in stat_keys.items()
-            } | {"finished": jnp.logical_or(first["finished"], done)}
-            out = None
+                for name, field in EPISODE_STAT_FIELDS.items()
+            } | {"finished": jnp.logical_or(loop.first["finished"], done)}
+            trace = None
             if record:
-                out = {
-                    "env_state": jax.tree.map(lambda x: x[0], raw_env_state(recorded_state)),
-                    "memory_info": jax.tree.map(lambda x: x[0], aux["memory_info"]),
-                    "action": action[0],
-                    "reward": jnp.asarray(reward[0], jnp.float32),
+                trace = {
+                    "env_state": jax.tree.map(lambda x: x[0], raw_env_state(loop.acting.env_state)),
+                    "memory_info": jax.tree.map(lambda x: x[0], out.aux["memory_info"]),
+                    "action": out.action[0],
+                    "reward": jnp.asarray(out.reward[0], jnp.float32),
                     "done": done[0],
                 }
-            return (env_state, obs, new_carry, done, first), out
+            return _EvalLoop(out.state, first), trace
 
         keys = jax.random.split(key_run, num_steps)
-        state = (env_state, obs, carry, is_first, first)
-        state, trace = jax.lax.scan(lambda s, k: step(s, k, True), state, keys[:trace_steps])
+        loop = _EvalLoop(state, first)
+        loop, trace = jax.lax.scan(lambda s, k: step(s, k, True), loop, keys[:trace_steps])
         if num_steps > trace_steps:
-            state, _ = jax.lax.scan(lambda s, k: step(s, k, False), state, keys[trace_steps:])
-        return state[4], trace
+            loop, _ = jax.lax.scan(lambda s, k: step(s, k, False), loop, keys[trace_steps:])
+        return loop.first, trace
 
     return jax.jit(evaluate), policy, bundle
 

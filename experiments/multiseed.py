@@ -49,7 +49,7 @@ from experiments.train import (
     ensure_writable_directory,
 )
 from hcmrl_jax.rl.config import PPOConfig
-from hcmrl_jax.rl.ppo import make_train_chunks
+from hcmrl_jax.rl.train import make_train_chunks
 from hcmrl_jax.utils.checkpoint import CheckpointError, RunCheckpointer
 from hcmrl_jax.utils.logging import METRICS_JSONL, TrainingProgress
 from hcmrl_jax.utils.metrics import metrics_to_rows
@@ -115,7 +115,7 @@ def seed_keys(seed: int, num_seeds: int) -> jax.Array:
 
 
 def make_seed_chunks(config: PPOConfig, updates_per_chunk: int) -> tuple[Callable, Callable]:
-    """:func:`hcmrl_jax.rl.ppo.make_train_chunks` vmapped over seeds: ``init(keys [N])`` and
+    """:func:`hcmrl_jax.rl.train.make_train_chunks` vmapped over seeds: ``init(keys [N])`` and
     ``update(runner_states)`` with leaves ``[N, ...]``."""
     init_fn, update_fn = make_train_chunks(config, updates_per_chunk)
     return jax.vmap(init_fn), jax.vmap(update_fn)

@@ -72,7 +72,7 @@ import tyro  # noqa: E402
 
 from experiments.configs import PRESETS, get_preset  # noqa: E402
 from hcmrl_jax.rl.config import PPOConfig  # noqa: E402
-from hcmrl_jax.rl.ppo import make_train_chunks  # noqa: E402
+from hcmrl_jax.rl.train import make_train_chunks  # noqa: E402
 from hcmrl_jax.utils.checkpoint import CheckpointError, RunCheckpointer  # noqa: E402
 from hcmrl_jax.utils.logging import MetricsLogger, TrainingProgress  # noqa: E402
 from hcmrl_jax.utils.metrics import TIME_KEY, rows_to_columns  # noqa: E402

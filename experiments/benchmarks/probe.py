@@ -37,10 +37,9 @@ import tyro
 
 import envs_jax
 from experiments.benchmarks.recall import env_overrides, parse_env_options, parse_overrides
-from hcmrl_jax.models.encoder import flatten_observation
 from hcmrl_jax.rl import PPOConfig
+from hcmrl_jax.rl.agent import make_policy
 from hcmrl_jax.rl.config import SHORT_TERM_KINDS
-from hcmrl_jax.rl.ppo import make_policy
 
 #: Probe columns, in the table's order.
 PROBES = ("summary", "key", "key_input", "readout")
@@ -96,15 +95,9 @@ def ridge_probe_accuracy(
 
 
 def _query_step(module: Any, carry: Any, obs: Any, is_first: jax.Array) -> tuple:
-    """One policy step that also returns the read-out and read info (for ``apply``)."""
-    embedding = module.encoder(obs)
-    salience_input = flatten_observation(obs, module.obs_spec)
-    if getattr(module.memory, "salience_features", 0):
-        readout, carry, info = module.memory.step(
-            carry, embedding, embedding, is_first, salience_input
-        )
-    else:
-        readout, carry, info = module.memory.step(carry, embedding, embedding, is_first)
+    """The policy's encoder and memory step, returning the read-out and read info (for
+    ``apply``; the heads are not needed)."""
+    readout, carry, info = module.step_memory(carry, module.embed(obs), obs, is_first)
     return carry, readout, info
 
 

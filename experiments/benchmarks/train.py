@@ -82,7 +82,7 @@ def worker_train(
     config_json: str, updates: int, repeats: int, lock: str | None = None
 ) -> dict[str, Any]:
     """Compiles a chunk of ``updates`` updates, runs it ``repeats`` times, reports the best."""
-    from hcmrl_jax.rl.ppo import make_train_chunks
+    from hcmrl_jax.rl.train import make_train_chunks
 
     config = _config(config_json)
     rss_start = _peak_rss_mb()

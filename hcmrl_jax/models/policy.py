@@ -3,7 +3,8 @@
 ``MemoryAugmentedPolicy(state_dim=64, action_dim=10, memory=memory)``:
 
 1. ``embedding = encoder(obs)`` — [D] float32 (:class:`ObservationEncoder`);
-2. ``readout, carry, info = memory.step(carry, embedding, query=embedding, is_first)`` — the
+2. ``readout, carry, info = memory.step(carry, embedding, query=embedding, is_first)``
+   (:meth:`MemoryAugmentedPolicy.step_memory`, also usable alone for analysis) — the
    memory resets its episodic state on the first-step flag, reads with the current embedding
    as the query, then writes the embedding (and compresses / consolidates when due); a memory
    with ``salience_features`` > 0 also gets the flattened observation to score the step's
@@ -187,6 +188,25 @@ class MemoryAugmentedPolicy(nn.Module):
             novelty = jnp.where(is_first, 0.0, novelty).astype(jnp.float32)
         else:
             novelty = jnp.zeros((), jnp.float32)
+        readout, carry, info = self.step_memory(carry, embedding, obs, is_first)
+        logits, value = self.heads(embedding, readout, obs)
+        aux = {"embedding": embedding, "novelty": novelty, "memory_info": info}
+        return carry, logits, value, aux
+
+    def step_memory(
+        self, carry: Any, embedding: jax.Array, obs: Any, is_first: jax.Array
+    ) -> tuple[jax.Array, Any, Any]:
+        """The memory's step for one environment, the embedding as both entry and query.
+
+        Args:
+            carry: the memory state before this step.
+            embedding: [D] float32 the step's embedding (:meth:`embed`).
+            obs: the observation (a salience-scoring memory scores the flattened observation).
+            is_first: [] bool, True on the first step of an episode.
+
+        Returns:
+            (readout [D] float32, the memory state after the step, the memory's read info).
+        """
         salience_width = memory_salience_features(self.memory)
         if salience_width:
             spec = self.obs_spec if self.obs_spec is not None else spec_from_example(obs)
@@ -196,14 +216,8 @@ class MemoryAugmentedPolicy(nn.Module):
                     f"the memory scores salience on {salience_width} numbers "
                     f"(salience_features) but observations have {salience_input.shape[0]}"
                 )
-            readout, carry, info = self.memory.step(
-                carry, embedding, embedding, is_first, salience_input
-            )
-        else:
-            readout, carry, info = self.memory.step(carry, embedding, embedding, is_first)
-        logits, value = self.heads(embedding, readout, obs)
-        aux = {"embedding": embedding, "novelty": novelty, "memory_info": info}
-        return carry, logits, value, aux
+            return self.memory.step(carry, embedding, embedding, is_first, salience_input)
+        return self.memory.step(carry, embedding, embedding, is_first)
 
     def embed(self, obs: Any) -> jax.Array:
         """The encoder alone: one environment's observation -> embedding [D] float32."""

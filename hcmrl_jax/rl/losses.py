@@ -1,10 +1,19 @@
-"""PPO losses: masked log-probabilities and entropy, clipped surrogate, clipped value loss."""
+"""PPO losses: masked log-probabilities and entropy, clipped surrogate, clipped value loss,
+and :func:`minibatch_loss`, the whole objective of one minibatch (PPO + value + entropy + the
+memory's VAE loss + the encoder's self-supervised reconstruction loss).
+"""
 
 from __future__ import annotations
+
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 from flax import struct
+
+from hcmrl_jax.rl.replay import replay
+from hcmrl_jax.rl.setup import TrainSetup
+from hcmrl_jax.rl.types import HyperParams, Minibatch
 
 
 def log_prob(logits: jax.Array, actions: jax.Array) -> jax.Array:
@@ -101,3 +110,68 @@ def ppo_loss(
 def normalize(x: jax.Array, eps: float = 1e-8) -> jax.Array:
     """Standardises ``x`` to zero mean and unit standard deviation over all its elements."""
     return (x - jnp.mean(x)) / (jnp.std(x) + eps)
+
+
+class LossAux(NamedTuple):
+    """The parts of a minibatch loss reported besides the total (all [] float32)."""
+
+    terms: PPOLossTerms  # the PPO terms
+    vae_loss: jax.Array  # [] the memory's VAE loss on rollout segments (0 without a VAE)
+    aux_loss: jax.Array  # [] the encoder's observation-reconstruction loss
+
+
+def minibatch_loss(
+    setup: TrainSetup,
+    params: Any,
+    hparams: HyperParams,
+    ent_coef: jax.Array,
+    batch: Minibatch,
+    key_vae: jax.Array,
+) -> tuple[jax.Array, LossAux]:
+    """The loss of one minibatch: its rollout replayed from the stored memory state.
+
+    Args:
+        setup: the run's static setup.
+        params: the policy's parameters (differentiated).
+        hparams: the run's hyperparameters.
+        ent_coef: [] float32 this update's entropy coefficient.
+        batch: the minibatch's environments.
+        key_vae: key of the VAE's sampling.
+
+    Returns:
+        ([] float32 total loss, :class:`LossAux`).
+    """
+    config, policy = setup.config, setup.policy
+    traj, advantages = batch.traj, batch.advantages
+    logits, values, embeddings = replay(setup, params, batch.initial_carry, traj)
+    new_log_prob = log_prob(logits, traj.action)
+    if config.normalize_advantages:
+        advantages = normalize(advantages)
+    terms = ppo_loss(
+        new_log_prob,
+        traj.log_prob,
+        advantages,
+        values,
+        traj.value,
+        batch.targets,
+        entropy(logits),
+        hparams.clip_eps,
+        hparams.vf_coef,
+        ent_coef,
+        clip_value=config.clip_value,
+    )
+    recon = jax.vmap(
+        jax.vmap(lambda e, o: policy.apply(params, e, o, method="reconstruction_loss"))
+    )(embeddings, traj.obs)
+    aux_loss = jnp.mean(recon)
+    if setup.use_vae:
+        # The VAE compresses what the embeddings hold; it does not shape them.
+        seq = jnp.swapaxes(jax.lax.stop_gradient(embeddings), 0, 1)  # [B, T, D]
+        length = setup.segment_length
+        usable = (config.num_steps // length) * length
+        segments = seq[:, :usable].reshape(-1, length, seq.shape[-1])
+        vae_loss, _ = policy.apply(params, segments, key_vae, method="vae_loss")
+    else:
+        vae_loss = jnp.zeros((), jnp.float32)
+    total = terms.total + hparams.vae_coef * vae_loss + hparams.aux_coef * aux_loss
+    return total, LossAux(terms, vae_loss, aux_loss)
