@@ -29,3 +29,13 @@ SMALL_AGENT = dict(
     lr=2e-3,
     anneal_lr=False,
 )
+
+#: A valid small configuration: PPOConfig fields for 4 updates of 4 envs x 4 steps.
+SMALL = dict(
+    num_envs=4,
+    num_steps=4,
+    total_timesteps=64,
+    num_minibatches=2,
+    segment_length=4,
+    immediate_size=8,
+)

@@ -1,4 +1,5 @@
-"""Desynchronised starts: fixed-length episodes no longer all end in the same update."""
+"""Acting: the rollout records the shared step (also used by evaluation), and desynchronised
+starts (fixed-length episodes no longer all end in the same update)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,10 @@ import jax
 import numpy as np
 import pytest
 
-from hcmrl_jax.rl import PPOConfig, make_train_chunks
+from hcmrl_jax.rl import PPOConfig, acting, make_train_chunks
+from hcmrl_jax.rl.setup import make_setup
+from hcmrl_jax.rl.train import init
+from hcmrl_jax.rl.types import ActingState
 
 LAG = 10
 
@@ -62,3 +66,35 @@ def test_desync_steps_must_be_a_non_negative_integer():
         _config(desync_steps=-1)
     with pytest.raises(ValueError, match="desync_steps"):
         _config(desync_steps=2.5)
+
+
+def test_rollout_records_the_shared_step_and_greedy_takes_the_argmax():
+    setup = make_setup(_config())
+    key_init, key_rollout, key_greedy = jax.random.split(jax.random.PRNGKey(5), 3)
+    runner = jax.jit(lambda k: init(setup, k))(key_init)
+    params, env_params = runner.params, runner.env_params
+    start = ActingState(runner.env_state, runner.obs, runner.carry, runner.is_first)
+    end, traj = jax.jit(lambda s, k: acting.rollout(setup, params, env_params, s, k))(
+        start, key_rollout
+    )
+    step = jax.jit(
+        lambda s, k, greedy: acting.step(
+            setup.policy, setup.env.env, params, env_params, s, k, greedy
+        ),
+        static_argnums=2,
+    )
+    state = start
+    for t, key_t in enumerate(jax.random.split(key_rollout, setup.config.num_steps)):
+        out = step(state, key_t, False)
+        # The transition holds the observation acted on and the action taken from it.
+        recorded = jax.tree.map(lambda x, t=t: x[t], traj.obs)
+        for got, want in zip(jax.tree.leaves(recorded), jax.tree.leaves(state.obs), strict=True):
+            np.testing.assert_array_equal(got, want)
+        np.testing.assert_array_equal(traj.is_first[t], state.is_first)
+        np.testing.assert_array_equal(traj.action[t], out.action)
+        np.testing.assert_allclose(traj.value[t], out.value, rtol=1e-6)
+        state = out.state
+    for got, want in zip(jax.tree.leaves(state), jax.tree.leaves(end), strict=True):
+        np.testing.assert_array_equal(got, want)
+    greedy = step(start, key_greedy, True)
+    np.testing.assert_array_equal(greedy.action, np.argmax(greedy.logits, axis=-1))
