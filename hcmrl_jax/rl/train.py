@@ -68,6 +68,13 @@ class Returns(NamedTuple):
     targets: jax.Array  # value targets
 
 
+class Schedule(NamedTuple):
+    """What changes over the run's updates ([] float32 each)."""
+
+    lr: jax.Array  # learning rate (annealed if config.anneal_lr)
+    ent_coef: jax.Array  # entropy coefficient (config.ent_schedule)
+
+
 def _tree_index(tree: Any, index: int | jax.Array) -> Any:
     return jax.tree.map(lambda x: x[index], tree)
 
@@ -166,8 +173,7 @@ def split_minibatches(setup: TrainSetup, batch: Minibatch, key: jax.Array) -> Mi
 def minibatch_step(
     setup: TrainSetup,
     hparams: HyperParams,
-    ent_coef: jax.Array,
-    lr: jax.Array,
+    schedule: Schedule,
     learner: LearnerState,
     batch: Minibatch,
     key_vae: jax.Array,
@@ -181,11 +187,48 @@ def minibatch_step(
         targets=sharding.constrain(batch.targets, 1),
     )
     grad_fn = jax.value_and_grad(functools.partial(minibatch_loss, setup), has_aux=True)
-    (_, aux), grads = grad_fn(learner.params, hparams, ent_coef, batch, key_vae)
+    (_, aux), grads = grad_fn(learner.params, hparams, schedule.ent_coef, batch, key_vae)
     updates, opt_state = setup.optimizer.update(grads, learner.opt_state, learner.params)
-    updates = jax.tree.map(lambda u: -lr * u, updates)
+    updates = jax.tree.map(lambda u: -schedule.lr * u, updates)
     params = optax.apply_updates(learner.params, updates)
     return LearnerState(params, opt_state), loss_metrics(aux, grads)
+
+
+def epoch(
+    setup: TrainSetup,
+    hparams: HyperParams,
+    schedule: Schedule,
+    batch: Minibatch,
+    learner: LearnerState,
+    key: jax.Array,
+) -> tuple[LearnerState, dict[str, jax.Array]]:
+    """One pass over the update's environments in ``num_minibatches`` minibatch steps.
+
+    Returns the learner state after the pass and the steps' metrics ([M] float32 each).
+    """
+    key_perm, key_vae = jax.random.split(key)
+    minibatches = split_minibatches(setup, batch, key_perm)
+    keys_mb = jax.random.split(key_vae, setup.config.num_minibatches)
+
+    def body(learner: LearnerState, inputs: tuple[Minibatch, jax.Array]):
+        return minibatch_step(setup, hparams, schedule, learner, *inputs)
+
+    return jax.lax.scan(body, learner, (minibatches, keys_mb))
+
+
+def schedule_at(setup: TrainSetup, runner: RunnerState) -> Schedule:
+    """The learning rate (annealed if ``config.anneal_lr``) and entropy coefficient of the
+    runner's next update."""
+    config, hp = setup.config, runner.hparams
+    num_updates = config.num_updates
+    progress = jnp.clip(runner.update_step / max(num_updates - 1, 1), 0.0, 1.0)
+    lr = hp.lr * (
+        jnp.clip(1.0 - runner.update_step / num_updates, 0.0, 1.0) if config.anneal_lr else 1.0
+    )
+    ent_coef = exploration.entropy_coefficient(
+        config.ent_schedule, hp.ent_coef, hp.ent_coef_final, progress
+    )
+    return Schedule(lr, ent_coef)
 
 
 def update(setup: TrainSetup, runner: RunnerState) -> tuple[RunnerState, dict[str, jax.Array]]:
@@ -195,16 +238,8 @@ def update(setup: TrainSetup, runner: RunnerState) -> tuple[RunnerState, dict[st
     :data:`hcmrl_jax.rl.metrics.METRIC_KEYS`).
     """
     config, hp = setup.config, runner.hparams
-    num_updates = config.num_updates
     key, key_rollout, key_epochs = jax.random.split(runner.key, 3)
-    progress = jnp.clip(runner.update_step / max(num_updates - 1, 1), 0.0, 1.0)
-    lr = hp.lr * (
-        jnp.clip(1.0 - runner.update_step / num_updates, 0.0, 1.0) if config.anneal_lr else 1.0
-    )
-    ent_coef = exploration.entropy_coefficient(
-        config.ent_schedule, hp.ent_coef, hp.ent_coef_final, progress
-    )
-
+    schedule = schedule_at(setup, runner)
     start = ActingState(runner.env_state, runner.obs, runner.carry, runner.is_first)
     state, traj = acting.rollout(setup, runner.params, runner.env_params, start, key_rollout)
     _, _, last_value, _ = apply_policy(
@@ -214,26 +249,16 @@ def update(setup: TrainSetup, runner: RunnerState) -> tuple[RunnerState, dict[st
     # The memory state at the rollout's start: each minibatch re-runs its sequences from here.
     batch = Minibatch(runner.carry, traj, shaped.advantages, shaped.targets)
 
-    def epoch(learner: LearnerState, key_epoch: jax.Array):
-        key_perm, key_vae = jax.random.split(key_epoch)
-        minibatches = split_minibatches(setup, batch, key_perm)
-
-        def step(learner: LearnerState, inputs: tuple[Minibatch, jax.Array]):
-            return minibatch_step(setup, hp, ent_coef, lr, learner, *inputs)
-
-        keys_mb = jax.random.split(key_vae, config.num_minibatches)
-        return jax.lax.scan(step, learner, (minibatches, keys_mb))
-
     learner, losses = jax.lax.scan(
-        epoch,
+        lambda learner, key_epoch: epoch(setup, hp, schedule, batch, learner, key_epoch),
         LearnerState(runner.params, runner.opt_state),
         jax.random.split(key_epochs, config.update_epochs),
     )
     update_step = runner.update_step + 1
     metrics = reduce_metrics(traj, losses, shaped.moved, shaped.rewards)
     metrics.update(
-        learning_rate=lr,
-        ent_coef=ent_coef,
+        learning_rate=schedule.lr,
+        ent_coef=schedule.ent_coef,
         update=update_step.astype(jnp.float32),
         env_steps=(update_step * config.steps_per_update).astype(jnp.float32),
         steps_per_update=jnp.float32(config.steps_per_update),
