@@ -107,6 +107,7 @@ class MultiSeedResult:
     runner_states: Any  # the final runner states, leaves [num_seeds, ...]
     paths: dict[str, str]  # name -> file written
     summary: dict[str, Any] | None = None  # what summary.json holds
+    wall_s: float | None = None  # seconds of training over all sessions of the run (compile too)
 
 
 def seed_keys(seed: int, num_seeds: int) -> jax.Array:
@@ -118,7 +119,19 @@ def make_seed_chunks(config: PPOConfig, updates_per_chunk: int) -> tuple[Callabl
     """:func:`hcmrl_jax.rl.train.make_train_chunks` vmapped over seeds: ``init(keys [N])`` and
     ``update(runner_states)`` with leaves ``[N, ...]``."""
     init_fn, update_fn = make_train_chunks(config, updates_per_chunk)
-    return jax.vmap(init_fn), jax.vmap(update_fn)
+    return init_over_seeds(init_fn), jax.vmap(update_fn)
+
+
+def init_over_seeds(init_fn: Callable) -> Callable:
+    """``init(keys [N]) -> runner states [N, ...]``: the seeds one after another (a loop inside
+    the program), not vmapped. A vmapped init runs batched LAPACK kernels (the GRU's orthogonal
+    initialiser), which hang jaxlib 0.10's CPU client when other work runs beside them; looped,
+    each seed's parameters are exactly those of a single-seed run."""
+
+    def init_seeds(keys: jax.Array) -> Any:
+        return jax.lax.map(init_fn, keys)
+
+    return init_seeds
 
 
 def train_seeds(config: PPOConfig, keys: jax.Array) -> tuple[Any, dict[str, np.ndarray]]:
@@ -258,6 +271,7 @@ def run_multiseed(
         disable=not options.progress,
     )
     start = time.perf_counter()
+    elapsed = time_offset  # training seconds up to the last checkpoint, over all sessions
     try:
         for size in chunk_schedule(config.num_updates, options.chunk_updates, updates_done):
             runner_states, chunk = trainer.update(runner_states, size)
@@ -280,6 +294,7 @@ def run_multiseed(
                     for i, r in enumerate(mean_return)
                 ]
             )
+            elapsed = time_offset + time.perf_counter() - start
             checkpointer.save(
                 updates_done,
                 runner_states,
@@ -287,13 +302,12 @@ def run_multiseed(
                     "updates_done": updates_done,
                     "seeds": seeds,
                     "metrics": _metrics_to_json(history),
-                    "time_s": time_offset + time.perf_counter() - start,
+                    "time_s": elapsed,
                 },
             )
     finally:
         progress.close()
         checkpointer.close()
-    elapsed = time_offset + time.perf_counter() - start
     metrics = history
     total_steps = updates_done * steps_per_update
     log(
@@ -342,7 +356,12 @@ def run_multiseed(
     for label, path in paths.items():
         log(f"  {label + ':':<22} {path}")
     return MultiSeedResult(
-        run_dir=run_dir, metrics=metrics, runner_states=runner_states, paths=paths, summary=summary
+        run_dir=run_dir,
+        metrics=metrics,
+        runner_states=runner_states,
+        paths=paths,
+        summary=summary,
+        wall_s=elapsed,
     )
 
 

@@ -59,7 +59,7 @@ from matplotlib.figure import Figure
 from tqdm.auto import tqdm
 
 import envs_jax
-from experiments.multiseed import seed_keys
+from experiments.multiseed import init_over_seeds, seed_keys
 from experiments.train import config_to_dict, strong_types
 from hcmrl_jax.rl import PPOConfig, make_train_chunks, param_count
 from hcmrl_jax.rl.config import MemoryKind
@@ -372,7 +372,7 @@ def train_cell(
     start = time.perf_counter()
     sizes = chunk_sizes(config.num_updates)
     init_fn, _ = make_train_chunks(config, sizes[0])
-    state = strong_types(jax.jit(jax.vmap(init_fn))(keys))
+    state = strong_types(jax.jit(init_over_seeds(init_fn))(keys))
     compile_s = train_s = 0.0
     chunks: list[dict[str, np.ndarray]] = []
     num_seeds = int(keys.shape[0])

@@ -79,6 +79,21 @@ PRESETS: dict[str, PPOConfig] = {
 }
 
 
+#: Scales of a benchmark: ``small`` (the ``<env>-small`` preset) and ``full`` (its defaults).
+SCALES: tuple[str, ...] = ("small", "full")
+
+
+def scale_preset_name(env_id: str, scale: str) -> str:
+    """The preset of a benchmark at a scale: ``<env>-small``, or ``<env>`` for ``full``.
+
+    Raises:
+        ValueError: unknown scale.
+    """
+    if scale not in SCALES:
+        raise ValueError(f"unknown scale {scale!r}; choose one of {list(SCALES)}")
+    return env_id if scale == "full" else f"{env_id}-small"
+
+
 def get_preset(name: str) -> PPOConfig:
     """The preset called ``name``.
 

@@ -231,3 +231,101 @@ def plot_lag_success(
     axis.set_title(title or "recall by lag")
     _save(figure, path)
     return figure
+
+
+def plot_kind_curves(
+    curves: Mapping[str, Mapping[str, np.ndarray]],
+    path: str | None = None,
+    keys: Sequence[str] = ("episode_return", "success"),
+    title: str | None = None,
+) -> Figure:
+    """Learning curves of several memory kinds: per kind the mean over seeds, with a band from
+    the lowest to the highest seed. Updates in which no episode ended (NaN) are skipped.
+
+    Args:
+        curves: kind -> ``{"env_steps": [U], key: [N, U] for key in keys}``.
+        path: PNG to write, or None.
+        keys: one panel per metric.
+        title: figure title.
+
+    Raises:
+        ValueError: no kinds, or a kind's curves do not match its env steps.
+    """
+    if not curves:
+        raise ValueError("plot_kind_curves needs at least one kind")
+    figure, axes = _new_figure(len(keys), (4.8, 3.4))
+    colours = _kind_colours(list(curves))
+    for axis, key in zip(axes, keys, strict=True):
+        for kind, columns in curves.items():
+            x = np.asarray(columns["env_steps"])
+            values = np.asarray(columns[key], np.float64)
+            if values.ndim != 2 or values.shape[1] != x.shape[0]:
+                raise ValueError(
+                    f"{kind}: {key} must be [num_seeds, {x.shape[0]}], got {values.shape}"
+                )
+            measured = np.isfinite(values).any(axis=0)
+            if not measured.any():
+                continue
+            x, values = x[measured], values[:, measured]
+            with np.errstate(all="ignore"):
+                low = np.nanmin(values, axis=0)
+                high = np.nanmax(values, axis=0)
+            mean, _ = mean_and_std(values)
+            axis.plot(x, mean, color=colours[kind], linewidth=1.6, label=kind)
+            axis.fill_between(x, low, high, color=colours[kind], alpha=0.15, linewidth=0)
+        axis.set_xlabel("env steps per seed")
+        axis.set_ylabel(key.replace("_", " "))
+        axis.grid(alpha=0.3)
+    axes[0].legend(loc="best", fontsize="small")
+    figure.suptitle(title or "mean over seeds; band: lowest to highest seed", fontsize="medium")
+    _save(figure, path)
+    return figure
+
+
+def plot_kind_lag_success(
+    bin_names: Sequence[str],
+    by_kind: Mapping[str, Mapping[str, Mapping[str, float | None]]],
+    path: str | None = None,
+    title: str | None = None,
+) -> Figure:
+    """Success of the memory decisions per lag bin, one bar per memory kind in each bin, with
+    the 95% interval over seeds as an error bar; a bin where a kind made no decision is empty.
+
+    Args:
+        bin_names: B bin labels.
+        by_kind: kind -> bin name -> ``{"mean": float | None, "ci95": float | None}``.
+        path: PNG to write, or None.
+        title: figure title.
+    """
+    kinds = list(by_kind)
+    if not kinds:
+        raise ValueError("plot_kind_lag_success needs at least one kind")
+    figure, (axis,) = _new_figure(1, (1.2 + 1.3 * len(bin_names), 3.4))
+    colours = _kind_colours(kinds)
+    width = 0.8 / len(kinds)
+    positions = np.arange(len(bin_names))
+    for index, kind in enumerate(kinds):
+        means = [by_kind[kind][name]["mean"] for name in bin_names]
+        errors = [by_kind[kind][name]["ci95"] for name in bin_names]
+        heights = np.array([np.nan if m is None else m for m in means], np.float64)
+        spread = np.array([0.0 if e is None else e for e in errors], np.float64)
+        offset = positions - 0.4 + width * (index + 0.5)
+        axis.bar(offset, np.nan_to_num(heights), width, color=colours[kind], label=kind)
+        shown = np.isfinite(heights)
+        axis.errorbar(
+            offset[shown], heights[shown], yerr=spread[shown], fmt="none", ecolor="0.2",
+            capsize=2, linewidth=0.8,
+        )  # fmt: skip
+    axis.set_xticks(positions, list(bin_names))
+    axis.set_ylim(0.0, 1.1)
+    axis.set_xlabel("lag: steps since the needed information was last seen")
+    axis.set_ylabel("success of memory decisions")
+    axis.legend(loc="best", fontsize="x-small", ncol=2)
+    axis.set_title(title or "recall by lag (mean over seeds, 95% interval)", fontsize="medium")
+    _save(figure, path)
+    return figure
+
+
+def _kind_colours(kinds: Sequence[str]) -> dict[str, str]:
+    palette = [f"C{i}" for i in range(10)]
+    return {kind: palette[i % len(palette)] for i, kind in enumerate(kinds)}

@@ -126,3 +126,38 @@ def test_finals_come_from_the_last_update_that_measured_them():
     assert episode["final_update_per_seed"] == [2, None, 3]
     assert episode["final_mean"] == 3.5 and episode["final_std"] == 1.5
     assert summary["entropy"]["final_update_per_seed"] == [3, 3, 3]
+
+
+def test_gru_seeds_initialise_like_single_runs():
+    # The GRU's orthogonal initialiser runs LAPACK; vmapped over seeds it hung jaxlib's CPU
+    # client. The seeds are initialised one after another, each exactly as a single run.
+    import jax
+
+    from experiments.multiseed import make_seed_chunks, seed_keys
+    from hcmrl_jax.rl import PPOConfig, make_train_chunks
+
+    config = PPOConfig(
+        env_id="MemoryChain-bsuite",
+        memory="gru",
+        num_envs=4,
+        num_steps=8,
+        total_timesteps=64,
+        num_minibatches=2,
+        update_epochs=1,
+        state_dim=16,
+        head_hidden=16,
+        segment_length=8,
+        immediate_size=8,
+    )
+    keys = seed_keys(3, 2)
+    init_seeds, _ = make_seed_chunks(config, 1)
+    states = jax.jit(init_seeds)(keys)
+    jax.numpy.zeros(3).block_until_ready()  # eager work beside the init must not hang
+    single_init, _ = make_train_chunks(config, 1)
+    for i in range(2):
+        single = jax.jit(single_init)(keys[i])
+        seed_i = jax.tree.map(lambda leaf, i=i: leaf[i], states)
+        for a, b in zip(jax.tree.leaves(seed_i), jax.tree.leaves(single), strict=True):
+            if jax.dtypes.issubdtype(a.dtype, jax.dtypes.prng_key):
+                a, b = jax.random.key_data(a), jax.random.key_data(b)
+            np.testing.assert_array_equal(np.asarray(a), np.asarray(b))

@@ -1,0 +1,113 @@
+"""The comparison command: kinds trained at equal env steps with seeds vmapped, final values
+with 95% intervals, lag bins, timing, pictures; a second call continues instead of retraining,
+and bad options fail with a message that names them."""
+
+import json
+import math
+import os
+
+import numpy as np
+import pytest
+
+from experiments.compare import interval95, main, seed_finals
+
+#: The cheapest programs: memoryless and GRU agents on bsuite's MemoryChain, 8 updates.
+TINY = [
+    "--env",
+    "MemoryChain-bsuite",
+    "--scale",
+    "full",
+    "--seeds",
+    "2",
+    "--total-steps",
+    "256",
+    "--chunk-updates",
+    "4",
+    "--no-progress",
+    "--overrides",
+    *("num_envs", "4", "num_steps", "8", "num_minibatches", "2", "update_epochs", "1"),
+    *("state_dim", "16", "head_hidden", "16", "segment_length", "8", "immediate_size", "8"),
+]
+KINDS = ["--memories", "mlp", "gru"]
+
+
+@pytest.fixture(scope="module")
+def comparison(tmp_path_factory):
+    out = str(tmp_path_factory.mktemp("compare"))
+    return out, main([*TINY, *KINDS, "--out", out])
+
+
+def test_every_kind_gets_the_same_steps_and_a_row(comparison):
+    out, result = comparison
+    kinds = result["kinds"]
+    assert list(kinds) == ["mlp", "gru"]
+    for kind, entry in kinds.items():
+        assert entry["env_steps"] == 2 * 256  # two seeds of equal steps
+        assert entry["wall_s"] > 0 and entry["env_steps_per_s"] > 0
+        assert entry["param_count"] > 0
+        for metric in ("episode_return", "success"):
+            per_seed = entry[metric]["per_seed"]
+            assert len(per_seed) == 2 and all(v is not None for v in per_seed), (kind, metric)
+            assert entry[metric]["mean"] == pytest.approx(np.mean(per_seed))
+            assert entry[metric]["ci95"] is not None and entry[metric]["ci95"] >= 0
+        assert set(entry["recall_by_lag"]) == {"0_100", "100_1k", "1k_5k", "5k_inf"}
+    # Equal parameter budget: the baselines are sized to the HCMRL agent's count.
+    assert kinds["gru"]["param_count"] == pytest.approx(kinds["mlp"]["param_count"], rel=0.1)
+    with open(os.path.join(out, "comparison.json"), encoding="utf-8") as handle:
+        assert json.load(handle)["kinds"] == kinds
+    table = open(os.path.join(out, "results.md"), encoding="utf-8").read()
+    assert "| mlp |" in table and "| gru |" in table
+    for picture in ("curves.png", "lag_success.png"):
+        with open(os.path.join(out, picture), "rb") as handle:
+            assert handle.read(8) == b"\x89PNG\r\n\x1a\n"
+    for kind in ("mlp", "gru"):  # each kind's own multi-seed run folder
+        assert os.path.exists(os.path.join(out, kind, "seed0", "metrics.jsonl"))
+        assert os.path.exists(os.path.join(out, kind, "seed1", "metrics.jsonl"))
+
+
+def test_running_again_continues_instead_of_retraining(comparison):
+    out, first = comparison
+    again = main([*TINY, *KINDS, "--out", out])
+    for kind in ("mlp", "gru"):
+        # Restored from the last checkpoint: same finals, and no new training time.
+        assert again["kinds"][kind]["episode_return"] == first["kinds"][kind]["episode_return"]
+        assert again["kinds"][kind]["wall_s"] == pytest.approx(first["kinds"][kind]["wall_s"])
+
+
+def test_other_settings_in_the_same_folder_are_refused(comparison, capsys):
+    out, _ = comparison
+    with pytest.raises(SystemExit) as error:
+        main([*TINY, "--seeds", "3", *KINDS, "--out", out])
+    assert error.value.code == 2
+    assert "other settings" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--memories", "lstm"], "unknown memory kinds ['lstm']"),
+        (["--memories", "gru", "gru"], "each kind once"),
+        (["--env", "nowhere"], "unknown env 'nowhere'"),
+        (["--env", "MemoryChain-bsuite", "--scale", "small"], "--scale small exists"),
+        (["--final-fraction", "0"], "--final-fraction"),
+        (["--env", "MemoryChain-bsuite", "--scale", "full", "--overrides", "lrate", "1"], "lrate"),
+    ],
+)
+def test_bad_options_name_the_problem(argv, message, capsys, tmp_path):
+    with pytest.raises(SystemExit) as error:
+        main([*argv, "--out", str(tmp_path)])
+    assert error.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_interval_is_students_t_by_hand():
+    mean, half = interval95([1.0, 2.0, 3.0])  # sd 1, t(0.975, 2 dof) = 4.303
+    assert mean == pytest.approx(2.0)
+    assert half == pytest.approx(4.303 / math.sqrt(3))
+    assert interval95([0.5]) == (0.5, None)
+    assert interval95([None, float("nan")]) == (None, None)
+
+
+def test_finals_average_the_last_measured_updates():
+    curves = np.array([[0.0, 1.0, np.nan, 3.0, np.nan], [np.nan] * 5, [1.0, 2.0, 3.0, 4.0, 5.0]])
+    assert seed_finals(curves, 2) == [2.0, None, 4.5]
