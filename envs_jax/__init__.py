@@ -7,9 +7,10 @@ and ``"recall"``, a probe of how far back an agent remembers one cue
 """
 
 from envs_jax.core import LAG_BIN_EDGES, MemoryEnv, clip_action, memory_info
-from envs_jax.registry import make, registered_envs
-from envs_jax.rendering import rollout_gif, tile_grid, write_gif
+from envs_jax.registry import BENCHMARK_IDS, PROBE_ID, make, registered_envs
+from envs_jax.render import rollout_gif, tile_grid, write_gif
 from envs_jax.wrappers import (
+    EPISODE_STATS_KEYS,
     EpisodeStatsWrapper,
     FlattenObservationWrapper,
     PooledParams,
@@ -17,7 +18,10 @@ from envs_jax.wrappers import (
 )
 
 __all__ = [
+    "BENCHMARK_IDS",
+    "EPISODE_STATS_KEYS",
     "LAG_BIN_EDGES",
+    "PROBE_ID",
     "EpisodeStatsWrapper",
     "FlattenObservationWrapper",
     "MemoryEnv",

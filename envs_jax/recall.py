@@ -56,8 +56,9 @@ import numpy as np
 from flax import struct
 from gymnax.environments import environment, spaces
 
-from envs_jax.core import NO_LAG, MemoryEnv, clip_action, integer, memory_info
-from envs_jax.rendering import tile_grid
+from envs_jax.core import NO_LAG, MemoryEnv, clip_action, memory_info
+from envs_jax.render import tile_grid
+from envs_jax.validation import integer
 
 #: Answer stored in the state before the query has been answered.
 NO_ANSWER: int = -1

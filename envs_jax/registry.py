@@ -10,18 +10,20 @@ import gymnax
 
 from envs_jax.wrappers import FlattenObservationWrapper
 
-#: Benchmark ids -> (module, class): the four benchmarks, then the recall probe (a one-decision
-#: env that measures how far back an agent remembers). Modules are imported on first use.
-_BENCHMARKS: dict[str, tuple[str, str]] = {
-    "crafting": ("envs_jax.crafting", "Crafting"),
-    "navigation": ("envs_jax.navigation", "Navigation"),
-    "games": ("envs_jax.games", "Games"),
-    "story": ("envs_jax.story", "Story"),
-    "recall": ("envs_jax.recall", "PassiveRecall"),
+#: The four long-horizon benchmarks, by id; each is a package ``envs_jax.<id>``.
+BENCHMARK_IDS: tuple[str, ...] = ("crafting", "navigation", "games", "story")
+#: The recall probe: a one-decision env that measures how far back an agent remembers.
+PROBE_ID = "recall"
+
+#: Env id -> (module, class), imported on first use: benchmark ``<id>`` is the class
+#: ``<Id>`` of the package ``envs_jax.<id>``; then the recall probe.
+_ENV_CLASSES: dict[str, tuple[str, str]] = {
+    **{env_id: (f"envs_jax.{env_id}", env_id.capitalize()) for env_id in BENCHMARK_IDS},
+    PROBE_ID: ("envs_jax.recall", "PassiveRecall"),
 }
 
 #: Every id `make` accepts: the four benchmarks first, the recall probe, then gymnax's own.
-registered_envs: list[str] = [*_BENCHMARKS, *gymnax.registered_envs]
+registered_envs: list[str] = [*_ENV_CLASSES, *gymnax.registered_envs]
 
 
 def _split_overrides(
@@ -71,8 +73,8 @@ def make(
     if flat:
         env, params = make(env_id, privileged=privileged, **overrides)
         return FlattenObservationWrapper(env), params
-    if env_id in _BENCHMARKS:
-        module_name, class_name = _BENCHMARKS[env_id]
+    if env_id in _ENV_CLASSES:
+        module_name, class_name = _ENV_CLASSES[env_id]
         env_cls = getattr(importlib.import_module(module_name), class_name)
         config_fields = {f.name for f in dataclasses.fields(env_cls.config_cls)}
         param_fields = {f.name for f in dataclasses.fields(env_cls.params_cls)}

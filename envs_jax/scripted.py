@@ -2,7 +2,7 @@
 
 A benchmark needs memory when the best player that acts only on what it sees *now* loses
 clearly to one that remembers. Each benchmark module gives both as :class:`ScriptedPlayer`
-objects (``envs_jax.crafting.players``, ``envs_jax.navigation_players``,
+objects (``envs_jax.crafting.players``, ``envs_jax.navigation.players``,
 ``envs_jax.games.players``, ``envs_jax.story.players``), built from one policy with a static
 ``remember`` switch, so the two differ in memory and in nothing else.
 

@@ -15,6 +15,18 @@ from gymnax.wrappers.purerl import GymnaxWrapper
 from envs_jax.core import LAG_BIN_EDGES, lag_bin
 
 NUM_LAG_BINS = len(LAG_BIN_EDGES)
+#: What :class:`EpisodeStatsWrapper` adds to every step's ``info`` (gymnax ``LogWrapper``'s
+#: names where they exist): whether this step ended an episode, then the return, length, final
+#: success, lag-bin decision counts and lag-bin correct counts of the last finished episode.
+#: Reducers of the statistics (the trainer's metrics) read exactly these keys.
+EPISODE_STATS_KEYS: tuple[str, ...] = (
+    "returned_episode",
+    "returned_episode_returns",
+    "returned_episode_lengths",
+    "returned_episode_success",
+    "returned_lag_counts",
+    "returned_lag_successes",
+)
 
 
 @struct.dataclass
@@ -37,9 +49,9 @@ class EpisodeStatsWrapper(GymnaxWrapper):
 
     Works on any gymnax 1.0 environment; environments that do not report ``lag``, ``recall`` and
     ``success`` in ``info`` (gymnax's own) get zero lag counts and zero success. The ``info`` of
-    every step gains ``returned_episode`` (bool: this step ended an episode) and the
-    ``returned_*`` statistics of the last finished episode, as :class:`EpisodeStatsState` names
-    them; ``returned_episode_valid`` is False until a first episode has finished.
+    every step gains :data:`EPISODE_STATS_KEYS` (whether this step ended an episode, and the
+    statistics of the last finished episode) and ``returned_episode_valid``, False until a first
+    episode has finished.
     """
 
     @partial(jax.jit, static_argnames=("self",))
@@ -96,14 +108,17 @@ class EpisodeStatsWrapper(GymnaxWrapper):
             returned_lag_successes=on_done(lag_successes, state.returned_lag_successes),
             returned_episode_valid=jnp.logical_or(state.returned_episode_valid, done),
         )
+        stats = (
+            done,
+            new_state.returned_episode_return,
+            new_state.returned_episode_length,
+            new_state.returned_episode_success,
+            new_state.returned_lag_counts,
+            new_state.returned_lag_successes,
+        )
         info = {
             **info,
-            "returned_episode": done,
-            "returned_episode_returns": new_state.returned_episode_return,
-            "returned_episode_lengths": new_state.returned_episode_length,
-            "returned_episode_success": new_state.returned_episode_success,
-            "returned_lag_counts": new_state.returned_lag_counts,
-            "returned_lag_successes": new_state.returned_lag_successes,
+            **dict(zip(EPISODE_STATS_KEYS, stats, strict=True)),
             "returned_episode_valid": new_state.returned_episode_valid,
         }
         return obs, new_state, reward, terminated, truncated, info

@@ -4,7 +4,9 @@
 observation, action, reward and termination, and for what must be remembered.
 
 Layout: ``constants`` (rule tables), ``types`` (config, params, state), ``generator`` (world
-generation), ``env`` (the environment), ``renderer`` (text / RGB), ``scoring`` (Crafter score).
+generation), ``env`` (the environment and its step), the step's parts ``actions`` (the agent),
+``creatures``, ``vitals`` and ``observe`` (action mask and observation) over the helpers in
+``ops``, ``render`` (text / RGB), ``scoring`` (Crafter score), ``players`` (scripted crafters).
 """
 
 from envs_jax.crafting.constants import (
@@ -16,8 +18,9 @@ from envs_jax.crafting.constants import (
     TILE_NAMES,
     TOOL_NAMES,
 )
-from envs_jax.crafting.env import Crafting, daylight
+from envs_jax.crafting.env import Crafting
 from envs_jax.crafting.generator import generate_world, value_noise
+from envs_jax.crafting.ops import daylight
 from envs_jax.crafting.scoring import (
     CRAFTER_ACHIEVEMENTS,
     achievement_success_rates,

@@ -100,6 +100,8 @@ DRINK = 2
 ENERGY = 3
 NUM_VITALS = 4
 VITAL_NAMES = ("health", "food", "drink", "energy")
+#: Where in the day-night cycle an episode starts (fraction of ``day_length``), as in Crafter.
+DAY_START = 0.3
 
 # ----------------------------------------------------------------------------------------------
 # Actions.

@@ -68,30 +68,25 @@ fraction of achievements unlocked so far. Also ``achievements`` (bool [23], for
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from gymnax.environments import spaces
 
-from envs_jax.core import (
-    PROBABILITY,
-    MemoryEnv,
-    ObservationDict,
-    check_order,
-    clip_action,
-    integer,
-    memory_info,
-    real,
-    weights,
-)
+from envs_jax.core import MemoryEnv, ObservationDict, clip_action, memory_info
+from envs_jax.crafting import actions, render
 from envs_jax.crafting import constants as C
-from envs_jax.crafting import renderer
 from envs_jax.crafting import types as T
+from envs_jax.crafting.creatures import move_and_attack, spawn
 from envs_jax.crafting.generator import generate_world
-from envs_jax.crafting.hashing import uniforms
+from envs_jax.crafting.observe import finish, start_observation
+from envs_jax.crafting.ops import one_hot_flags
 from envs_jax.crafting.types import CraftingConfig, EnvParams, EnvState
+from envs_jax.crafting.vitals import Vitals, update_vitals
+from envs_jax.hashing import crafting_uniforms
+from envs_jax.validation import PROBABILITY, check_order, integer, real, weights
 
 #: ``memory_event`` codes in ``info``.
 EVENT_NONE, EVENT_MAKE, EVENT_DELIVER = 0, 1, 2
@@ -100,49 +95,27 @@ ORDER_FIELDS = 3
 #: Achievement indices the step sets directly.
 WAKE_UP = C.ACHIEVEMENTS.index("wake_up")
 DELIVER_ORDER = C.ACHIEVEMENTS.index("deliver_order")
-#: The hunger, thirst and recovery counters count half steps (sleep changes their rates).
-HALF_STEPS_PER_STEP = 2
 
 
-#: Where in the day-night cycle an episode starts (fraction of ``day_length``), as in Crafter.
-DAY_START = 0.3
+class StepDraws(NamedTuple):
+    """The uniforms one step draws from its key, by use (``C = max_creatures``)."""
+
+    sapling: jax.Array  # [] float32 does "do" on grass yield a sapling
+    creature_moves: jax.Array  # [4, C] float32 creature directions, moves, shots, despawns
+    spawn: jax.Array  # [4] float32 one spawn attempt: kind, (row, col) offset, slot
+    order: jax.Array  # [3] float32 an order's item, amount and depot
 
 
-def daylight(time: jax.Array, params: EnvParams) -> jax.Array:
-    """Daylight in [0, 1] at ``time`` (float32 []), Crafter's curve
-    ``1 - |cos(pi * (time / day_length + DAY_START))| ** 3``: about 0.8 at the start of an
-    episode, 1 at 0.2 of a cycle, 0 (darkest) at 0.7 of a cycle."""
-    cycle = jnp.asarray(time, jnp.float32) / jnp.asarray(params.day_length, jnp.float32)
-    return 1.0 - jnp.abs(jnp.cos(jnp.pi * (cycle + DAY_START))) ** 3
-
-
-def _same_cell(positions: jax.Array, cell: jax.Array) -> jax.Array:
-    """bool [...]: which of ``positions`` [..., 2] equal ``cell`` [..., 2] (no reduction op)."""
-    return (positions[..., 0] == cell[..., 0]) & (positions[..., 1] == cell[..., 1])
-
-
-def _direction(facing: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """(row, col) step of a facing index (left, right, up, down), without a table lookup."""
-    d_row = (facing == C.DOWN).astype(jnp.int32) - (facing == C.UP).astype(jnp.int32)
-    d_col = (facing == C.RIGHT).astype(jnp.int32) - (facing == C.LEFT).astype(jnp.int32)
-    return d_row, d_col
-
-
-def _select(index: jax.Array, values: list) -> jax.Array:
-    """``values[index]`` for a short static list, as a chain of selects (no gather)."""
-    out = jnp.asarray(values[-1])
-    for k in range(len(values) - 2, -1, -1):
-        out = jnp.where(index == k, values[k], out)
-    return out
-
-
-def _one_hot_flags(size: int, indices: list[jax.Array], flags: list[jax.Array]) -> jax.Array:
-    """bool [size]: True at ``indices[k]`` where ``flags[k]`` (an elementwise OR, no scatter)."""
-    positions = jnp.arange(size)
-    out = jnp.zeros((size,), jnp.bool_)
-    for index, flag in zip(indices, flags, strict=True):
-        out = out | ((positions == index) & flag)
-    return out
+def step_draws(key: jax.Array, config: CraftingConfig) -> StepDraws:
+    """Every uniform of a step, from one counter-hash draw (one small kernel)."""
+    n = config.max_creatures
+    noise = crafting_uniforms(key, (1 + 4 * n + 4 + 3,))
+    return StepDraws(
+        sapling=noise[0],
+        creature_moves=noise[1 : 1 + 4 * n].reshape(4, n),
+        spawn=noise[1 + 4 * n : 5 + 4 * n],
+        order=noise[5 + 4 * n : 8 + 4 * n],
+    )
 
 
 class Crafting(MemoryEnv):
@@ -220,15 +193,6 @@ class Crafting(MemoryEnv):
     def check_params(self, params: EnvParams) -> None:
         check_order("EnvParams", params, "spawn_min_distance", "spawn_radius")
         check_order("EnvParams", params, "depot_min_distance", "depot_max_distance")
-
-    def __init__(self, config: CraftingConfig | None = None, privileged: bool = False):
-        super().__init__(config, privileged)
-        size = self.config.view_size
-        grid = np.arange(size) - self.config.view_radius
-        #: [V, V] Chebyshev distance of each view cell from the agent.
-        self._view_distance = np.maximum(np.abs(grid)[:, None], np.abs(grid)[None, :])
-        #: Uniforms drawn per step: sapling, 4 per creature, 4 for spawning, 3 for an order.
-        self._num_uniforms = 1 + 4 * self.config.max_creatures + 4 + 3
 
     # ------------------------------------------------------------------------------------------
     # gymnax API
@@ -312,462 +276,87 @@ class Crafting(MemoryEnv):
             cache=jnp.zeros((T.CACHE_SIZE,), jnp.int32),
         )
         state = self._maybe_issue_order(world.order_uniforms, state, params)
-        return self._start_observation(state, params)
+        return start_observation(cfg, self.privileged, state, params)
 
     def step_env(
         self, key: jax.Array, state: EnvState, action: jax.Array, params: EnvParams
     ) -> tuple[dict[str, jax.Array], EnvState, jax.Array, jax.Array, dict[str, jax.Array]]:
         cfg = self.config
-        pad = cfg.view_radius
-        n = cfg.max_creatures
-        items = jnp.arange(C.NUM_ITEMS)
-        noise = uniforms(key, (self._num_uniforms,))
-        u_sapling = noise[0]
-        u_creatures = noise[1 : 1 + 4 * n].reshape(4, n)
-        u_spawn = noise[1 + 4 * n : 5 + 4 * n]
-        u_order = noise[5 + 4 * n : 8 + 4 * n]
-        t = state.time
+        draws = step_draws(key, cfg)
         action = clip_action(action, C.NUM_ACTIONS)
         allowed = state.action_mask[action]
         act = jnp.where(allowed, action, C.NOOP)
-        inventory = state.inventory
 
-        # --- Turn and walk. Moving into a blocked cell only turns the agent.
-        is_move = (act >= C.MOVE_LEFT) & (act <= C.MOVE_DOWN)
-        facing = jnp.where(is_move, act - C.MOVE_LEFT, state.facing)
-        d_row, d_col = _direction(facing)
-        target = state.pos + jnp.stack([d_row, d_col])
-        target_tile = _select(facing, [state.neighbours[k] for k in range(len(C.DIRECTIONS))])
-        rule = jnp.asarray(C.TILE_INFO)[jnp.minimum(target_tile, C.DEPOT_BASE)]  # [17]
-        # Creatures never share a cell, so at most one stands in front of the agent: masked
-        # sums read its health and kind in one reduction.
-        at_target = state.creature_alive & _same_cell(state.creature_pos, target)  # [C]
-        victim = jnp.sum(
-            jnp.where(
-                at_target[None, :],
-                jnp.stack(
-                    [jnp.ones_like(state.creature_kind), state.creature_health, state.creature_kind]
-                ),
-                0,
-            ),
-            axis=1,
-        )
-        creature_there = victim[0] > 0
-        moved = is_move & (rule[C.TILE_WALKABLE] > 0) & ~creature_there
-        pos = jnp.where(moved, target, state.pos)
-        burnt = moved & (target_tile == C.LAVA)
+        # The agent: turn and walk, hit, collect, place, plants, make, deliver, the map write.
+        walked = actions.walk(state, act)
+        hits = actions.hit(state, act, walked)
+        collected = actions.collect(state, act, walked, draws.sapling, params)
+        placed = actions.place(act)
+        plants = actions.grow_plants(cfg, state, walked, placed, collected, params)
+        made = actions.make(state, act, params)
+        delivery = actions.deliver(state, act, walked, collected, params)
+        tiles = actions.write_map(cfg, state, walked, placed, collected, plants)
 
-        # --- "do" on a creature: hit it with the best sword held.
-        is_do = act == C.DO
-        damage = jnp.where(
-            inventory[C.IRON_SWORD] > 0,
-            C.SWORD_DAMAGE[2],
-            jnp.where(
-                inventory[C.STONE_SWORD] > 0,
-                C.SWORD_DAMAGE[1],
-                jnp.where(inventory[C.WOOD_SWORD] > 0, C.SWORD_DAMAGE[0], C.BASE_DAMAGE),
-            ),
-        )
-        hit = is_do & creature_there
-        victim_health = victim[1] - damage
-        killed = hit & (victim_health <= 0)
-        victim_kind = victim[2]
-        creature_health = jnp.where(at_target & hit, victim_health, state.creature_health)
-        creature_alive = state.creature_alive & ~(at_target & killed)
-        kill_ach = _select(victim_kind, [int(a) for a in C.CREATURE_ACHIEVEMENT])
-        ate_cow = killed & (victim_kind == C.CREATURE_COW)
-
-        # --- "do" on a tile: collect, drink or eat it.
-        requires = rule[C.TILE_REQUIRES]
-        # The counts of the tool a tile needs and of the ordered item, in one reduction.
-        held = jnp.sum(
-            jnp.where(jnp.stack([items == requires, items == state.order_item]), inventory, 0),
-            axis=1,
-        )
-        has_tool = (requires < 0) | (held[0] > 0)
-        chance = jnp.where(target_tile == C.GRASS, params.sapling_prob, 1.0)
-        collected = is_do & ~creature_there & (rule[C.TILE_COLLECTABLE] > 0) & has_tool
-        collected = collected & (u_sapling < chance)
-        gain_vital = rule[C.TILE_VITAL]
-        vital_amount = jnp.where(gain_vital == C.DRINK, params.drink_per_sip, params.food_per_plant)
-        leaves = rule[C.TILE_LEAVES]
-        ate_plant = collected & (target_tile == C.RIPE_PLANT)
-        # As in Crafter, eating a cow restarts the hunger counter and "do" on water the thirst one.
-        drank = is_do & ~creature_there & (target_tile == C.WATER)
-
-        # --- Place (the mask has checked cost, target and neighbourhood).
-        is_place = (act >= C.PLACE_STONE) & (act <= C.PLACE_PLANT)
-        placement = jnp.asarray(C.PLACE_INFO)[jnp.clip(act - C.PLACE_STONE, 0, C.NUM_PLACEABLE - 1)]
-        planted = is_place & (act == C.PLACE_PLANT)
-
-        # --- Plants: a new one takes a free slot; eating a ripe one restarts its growth.
-        plant_here = state.plant_alive & _same_cell(state.plant_pos, target)  # [P]
-        new_plant = planted & (jnp.arange(cfg.max_plants) == jnp.argmin(state.plant_alive))
-        touched = new_plant | (ate_plant & plant_here)
-        plant_alive = state.plant_alive | new_plant
-        plant_pos = jnp.where(new_plant[:, None], target, state.plant_pos)
-        plant_time = jnp.where(touched, t, state.plant_time)
-        plant_ripe = state.plant_ripe & ~touched
-        grown = t + 1 - plant_time >= params.plant_grow_steps
-        ripen = plant_alive & ~plant_ripe & ~touched & grown
-        plant_ripe = plant_ripe | ripen
-
-        # --- Make with recipe-book slot s: the tool is recipe[s]; it is made when its recipe is
-        # met here and it is not held yet (tools do not stack). Otherwise the craft is botched:
-        # one unit of every material held is spoilt and make is masked for botch_cooldown steps.
-        is_make = (act >= C.MAKE_FIRST) & (act < C.MAKE_FIRST + C.NUM_TOOLS)
-        slot = jnp.clip(act - C.MAKE_FIRST, 0, C.NUM_TOOLS - 1)
-        recipe = state.slot_rules[slot]  # [15] the rules of the tool this slot makes
-        made = is_make & state.makeable[slot]
-        botched = is_make & ~made
-        spoilt = jnp.where(
-            botched & (items <= C.DIAMOND_ITEM) & (inventory > 0), 1, 0
-        )  # [I] one unit of each material held
-        make_ready = jnp.where(botched, t + 1 + params.botch_cooldown, state.make_ready)
-        recipe_lag = jnp.maximum(t - jnp.minimum(t, params.recipe_show_steps - 1), 0)
-
-        # --- Deliver to the depot in front (the mask has checked that an order is due).
-        is_deliver = act == C.DELIVER
-        right_depot = target_tile - C.DEPOT_BASE == state.order_depot
-        enough = held[1] >= state.order_amount
-        delivered = is_deliver & right_depot & enough
-        order_last_seen = state.order_time + jnp.maximum(params.order_show_steps, 1) - 1
-        order_lag = jnp.maximum(t - order_last_seen, 0)
-
-        # --- Inventory: all gains and costs of this step, then the cap.
-        inv_delta = (
-            jnp.where(collected & (items == rule[C.TILE_ITEM]), 1, 0)
-            - jnp.where(is_place, placement[: C.NUM_ITEMS], 0)
-            + jnp.where(made, (items == recipe[C.RECIPE_PRODUCT]) - recipe[: C.NUM_ITEMS], 0)
-            - jnp.where(delivered & (items == state.order_item), state.order_amount, 0)
-            - spoilt
-        )
-        vital_gain = jnp.where(
-            collected & (jnp.arange(C.NUM_VITALS) == gain_vital), vital_amount, 0
-        ) + jnp.where(ate_cow & (jnp.arange(C.NUM_VITALS) == C.FOOD), params.food_per_cow, 0)
-
-        # --- The agent's one map write (collect / place) and the plants that ripen, at once.
-        cell_value = jnp.where(is_place, placement[C.RECIPE_PRODUCT], leaves)
-        cell_write = is_place | (collected & (leaves != target_tile))
-        off_map = cfg.map_size + 2 * pad  # an out-of-bounds row: the scatter drops it
-        write_rows = jnp.concatenate(
-            [
-                jnp.where(cell_write, target[0] + pad, off_map)[None],
-                jnp.where(ripen, plant_pos[:, 0] + pad, off_map),
-            ]
-        )
-        write_cols = jnp.concatenate([(target[1] + pad)[None], plant_pos[:, 1] + pad])
-        write_values = jnp.concatenate(
-            [cell_value[None], jnp.full((cfg.max_plants,), C.RIPE_PLANT, jnp.int32)]
-        ).astype(jnp.uint8)
-        tiles = state.map.at[write_rows, write_cols].set(write_values, mode="drop")
-
-        # --- Sleep; creatures move, attack, vanish and appear.
+        # The world's answer: creatures move, attack, vanish and appear; the vitals change.
         sleeping = state.sleeping | (act == C.SLEEP)
-        creatures, hurt = self._update_creatures(
-            u_creatures, state, tiles, pos, creature_alive, creature_health, sleeping, params
+        moved, hurt = move_and_attack(
+            cfg,
+            draws.creature_moves,
+            state,
+            tiles,
+            walked.pos,
+            hits.creature_alive,
+            hits.creature_health,
+            sleeping,
+            params,
         )
-        creatures = self._spawn(u_spawn, state, tiles, pos, creatures, params)
-
-        # --- Vitals: hunger, thirst, fatigue and health recovery.
-        vitals, counters, rested = self._update_vitals(
-            state, sleeping, vital_gain, hurt, ate_cow, drank, params
+        creatures = spawn(cfg, draws.spawn, state, tiles, walked.pos, moved, params)
+        body = update_vitals(
+            state,
+            sleeping,
+            actions.vital_gain(collected, hits, params),
+            hurt,
+            hits.ate_cow,
+            collected.drank,
+            walked.burnt,
+            params,
         )
-        vitals = jnp.where(burnt & (jnp.arange(C.NUM_VITALS) == C.HEALTH), 0, vitals)
-        woke_rested = sleeping & rested
-        # Any loss of health wakes the agent (creatures, hunger, thirst), as in Crafter.
-        sleeping = sleeping & ~rested & (vitals[C.HEALTH] >= state.vitals[C.HEALTH])
 
-        unlocked = _one_hot_flags(
-            C.NUM_ACHIEVEMENTS,
-            [
-                kill_ach,
-                rule[C.TILE_ACHIEVEMENT],
-                placement[C.RECIPE_ACHIEVEMENT],
-                recipe[C.RECIPE_ACHIEVEMENT],
-                WAKE_UP,
-                DELIVER_ORDER,
-            ],
-            [killed, collected, is_place, made, woke_rested, delivered],
+        achievements, counts = _achievements(
+            state, walked, hits, collected, placed, made, body, delivery
         )
-        achievements = state.achievements | unlocked
-        counts = jnp.sum(jnp.stack([unlocked & ~state.achievements, achievements]), axis=1)
-        health_change = vitals[C.HEALTH] - state.vitals[C.HEALTH]
-        reward = (
-            params.achievement_reward * counts[0]
-            + params.health_reward * health_change
-            + params.delivery_reward * delivered
-            - jnp.where(allowed, 0.0, params.invalid_action_penalty)
-            - jnp.where(botched, params.botch_penalty, 0.0)
-        ).astype(jnp.float32)
+        reward = _reward(params, state, allowed, counts[0], body, made, delivery)
 
-        agent = jnp.concatenate(
-            [
-                pos,
-                facing[None],
-                sleeping.astype(jnp.int32)[None],
-                counters,
-                (state.deliveries + delivered.astype(jnp.int32))[None],
-                vitals,
-                jnp.clip(inventory + inv_delta, 0, C.MAX_COUNT),
-                make_ready[None],
-            ]
-        ).astype(jnp.int32)
-        plants = jnp.stack(
-            [plant_pos[:, 0], plant_pos[:, 1], plant_time, plant_ripe, plant_alive], axis=1
-        ).astype(jnp.int32)
+        inventory_delta = actions.inventory_change(state, walked, collected, placed, made, delivery)
         # One delivery attempt per order.
-        closed = is_deliver & (jnp.arange(T.ORDER_SIZE) == T.ORDER_ACTIVE)
+        closed = delivery.delivering & (jnp.arange(T.ORDER_SIZE) == T.ORDER_ACTIVE)
         new_state = state.replace(
-            time=t + 1,
+            time=state.time + 1,
             map=tiles,
-            agent=agent,
+            agent=_pack_agent(state, walked, body, inventory_delta, made, delivery),
             achievements=achievements,
             creatures=creatures,
-            plants=plants,
+            plants=jnp.stack(
+                [plants.pos[:, 0], plants.pos[:, 1], plants.time, plants.ripe, plants.alive],
+                axis=1,
+            ).astype(jnp.int32),
             order=jnp.where(closed, 0, state.order),
         )
-        new_state = self._maybe_issue_order(u_order, new_state, params)
-        obs, new_state = self._finish(new_state, params)
+        new_state = self._maybe_issue_order(draws.order, new_state, params)
+        obs, new_state = finish(cfg, self.privileged, new_state, params)
 
-        lag = jnp.where(is_make, recipe_lag, jnp.where(is_deliver, order_lag, -1))
+        making, delivering = made.making, delivery.delivering
+        lag = jnp.where(making, made.lag, jnp.where(delivering, delivery.lag, -1))
         info = memory_info(
             lag,
-            jnp.where(is_make, made, delivered),
+            jnp.where(making, made.made, delivery.delivered),
             counts[1].astype(jnp.float32) / C.NUM_ACHIEVEMENTS,
         )
         info["achievements"] = achievements
         info["memory_event"] = jnp.where(
-            is_make, EVENT_MAKE, jnp.where(is_deliver, EVENT_DELIVER, EVENT_NONE)
+            making, EVENT_MAKE, jnp.where(delivering, EVENT_DELIVER, EVENT_NONE)
         ).astype(jnp.int32)
         return obs, new_state, reward, self.is_terminated(new_state, params), info
-
-    # ------------------------------------------------------------------------------------------
-    # Step parts
-    def _update_creatures(
-        self,
-        u: jax.Array,
-        state: EnvState,
-        tiles: jax.Array,
-        pos: jax.Array,
-        alive: jax.Array,
-        health: jax.Array,
-        sleeping: jax.Array,
-        params: EnvParams,
-    ) -> tuple[dict[str, jax.Array], jax.Array]:
-        """Moves every creature one step at most, lets hostile ones attack, despawns far ones.
-
-        Args:
-            u: float32 [4, C] uniforms: random direction, move, shoot and despawn draws.
-            state: the state before the step (creature positions, kinds, cooldowns).
-            tiles: uint8 [M, M] the padded map after the agent's action.
-            pos: int32 [2] the agent's position after its move.
-            alive: bool [C] creatures alive after the agent's hit.
-            health: int32 [C] creature health after the agent's hit.
-            sleeping: bool [] the agent is asleep (zombies hit harder).
-            params: env params.
-
-        Returns:
-            (the creature fields of the new state, int32 [] damage dealt to the agent).
-        """
-        pad = self.config.view_radius
-        num = self.config.max_creatures
-        num_dirs = len(C.DIRECTIONS)
-        kind = state.creature_kind
-        cpos = state.creature_pos
-        d_row = pos[0] - cpos[:, 0]
-        d_col = pos[1] - cpos[:, 1]
-        manhattan = jnp.abs(d_row) + jnp.abs(d_col)
-        # Hostile creatures close to the agent step along the axis where it is farther away.
-        along_rows = jnp.abs(d_row) > jnp.abs(d_col)
-        toward = jnp.where(
-            along_rows,
-            jnp.where(d_row > 0, C.DOWN, C.UP),
-            jnp.where(d_col > 0, C.RIGHT, C.LEFT),
-        )
-        chase = (kind != C.CREATURE_COW) & (manhattan <= params.chase_distance)
-        wander = jnp.minimum((u[0] * num_dirs).astype(jnp.int32), num_dirs - 1)
-        direction = jnp.where(chase, toward, wander)
-        move_prob = jnp.where(
-            kind == C.CREATURE_COW,
-            params.cow_move_prob,
-            jnp.where(
-                kind == C.CREATURE_ZOMBIE, params.zombie_move_prob, params.skeleton_move_prob
-            ),
-        )
-        target = cpos + jnp.stack(_direction(direction), axis=-1)
-        target_tile = tiles[target[:, 0] + pad, target[:, 1] + pad].astype(jnp.int32)
-        rules = jnp.asarray(C.TILE_INFO)[jnp.minimum(target_tile, C.DEPOT_BASE)]  # [C, 17]
-        walkable = _select(
-            kind, [rules[:, C.TILE_CREATURE_WALKABLE + k] for k in range(C.NUM_CREATURE_KINDS)]
-        )
-        wants = alive & (u[1] < move_prob) & (walkable > 0) & ~_same_cell(target, pos)
-        # A cell is blocked by a creature standing there or by a lower slot stepping into it.
-        into_creature = _same_cell(target[:, None, :], cpos[None, :, :]) & alive[None, :]
-        earlier = jnp.tril(jnp.ones((num, num), jnp.bool_), k=-1)
-        into_claim = _same_cell(target[:, None, :], target[None, :, :]) & earlier & wants[None, :]
-        blocked = jnp.any(jnp.stack([into_creature, into_claim]), axis=(0, 2))
-        moves = wants & ~blocked
-        cpos = jnp.where(moves[:, None], target, cpos)
-
-        distance = jnp.abs(pos[0] - cpos[:, 0]) + jnp.abs(pos[1] - cpos[:, 1])
-        cooldown = jnp.maximum(state.creature_cooldown - 1, 0)
-        ready = alive & (cooldown == 0)
-        zombie_hits = ready & (kind == C.CREATURE_ZOMBIE) & (distance <= 1)
-        arrows = ready & (kind == C.CREATURE_SKELETON) & (distance <= params.skeleton_range)
-        arrows = arrows & (u[2] < params.skeleton_shoot_prob)
-        cooldown = jnp.where(zombie_hits, params.zombie_cooldown, cooldown)
-        cooldown = jnp.where(arrows, params.skeleton_cooldown, cooldown)
-        zombie_damage = jnp.where(sleeping, params.zombie_sleep_damage, params.zombie_damage)
-        hurt = jnp.sum(
-            jnp.where(zombie_hits, zombie_damage, 0) + jnp.where(arrows, params.skeleton_damage, 0)
-        ).astype(jnp.int32)
-
-        chebyshev = jnp.maximum(jnp.abs(pos[0] - cpos[:, 0]), jnp.abs(pos[1] - cpos[:, 1]))
-        far = chebyshev > params.despawn_distance
-        alive = alive & ~(far & (u[3] < params.despawn_prob))
-        creatures = {
-            "creature_pos": cpos,
-            "creature_kind": kind,
-            "creature_health": health,
-            "creature_cooldown": cooldown.astype(jnp.int32),
-            "creature_alive": alive,
-        }
-        return creatures, hurt
-
-    def _spawn(
-        self,
-        u: jax.Array,
-        state: EnvState,
-        tiles: jax.Array,
-        pos: jax.Array,
-        creatures: dict[str, jax.Array],
-        params: EnvParams,
-    ) -> jax.Array:
-        """One spawn attempt per step near the agent, into a random slot if that one is free.
-
-        Args:
-            u: float32 [4] uniforms: the kind, (row, col) offset and slot draws.
-            state: the state before the step (for the time of day).
-            tiles: uint8 [M, M] the padded map.
-            pos: int32 [2] the agent's position.
-            creatures: the creature fields after :meth:`_update_creatures`.
-            params: env params.
-
-        Returns:
-            int32 [C, CREATURE_FIELDS] the packed creatures, with the new one if one spawned.
-        """
-        cfg = self.config
-        night = daylight(state.time, params) < params.night_threshold
-        zombie_prob = jnp.where(night, params.zombie_spawn_prob_night, params.zombie_spawn_prob_day)
-        # Kind by inverse CDF: cow, zombie, skeleton, or (the rest of [0, 1)) nothing.
-        up_to_cow = params.cow_spawn_prob
-        up_to_zombie = up_to_cow + zombie_prob
-        up_to_skeleton = up_to_zombie + params.skeleton_spawn_prob
-        kind = (
-            (u[0] >= up_to_cow).astype(jnp.int32)
-            + (u[0] >= up_to_zombie).astype(jnp.int32)
-            + (u[0] >= up_to_skeleton).astype(jnp.int32)
-        )
-        kind_row = jnp.minimum(kind, C.NUM_CREATURE_KINDS - 1)
-        width = 2 * params.spawn_radius + 1
-        offset = jnp.minimum((u[1:3] * width).astype(jnp.int32), width - 1) - params.spawn_radius
-        # The slot is drawn too, and the spawn happens only if it is free (no search for a free
-        # slot: that would cost a reduction and a gather for little).
-        slot = jnp.minimum((u[3] * cfg.max_creatures).astype(jnp.int32), cfg.max_creatures - 1)
-        spot = jnp.clip(pos + offset, 0, cfg.map_size - 1)
-        far_enough = jnp.maximum(*jnp.abs(spot - pos)) >= params.spawn_min_distance
-        tile = tiles[spot[0] + cfg.view_radius, spot[1] + cfg.view_radius].astype(jnp.int32)
-        rule = jnp.asarray(C.TILE_INFO)[jnp.minimum(tile, C.DEPOT_BASE)]
-        fits = _select(kind_row, [rule[C.TILE_SPAWNS + k] for k in range(C.NUM_CREATURE_KINDS)])
-        alive = creatures["creature_alive"]
-        taken = jnp.any(alive & _same_cell(creatures["creature_pos"], spot))
-        spawn = (kind < C.NUM_CREATURE_KINDS) & (fits > 0) & far_enough & ~taken
-        put = spawn & ~alive & (jnp.arange(cfg.max_creatures) == slot)  # [C]
-        born = jnp.stack(
-            [
-                spot[0],
-                spot[1],
-                kind_row,
-                _select(kind_row, [int(h) for h in C.CREATURE_HEALTH]),
-                jnp.zeros((), jnp.int32),
-                jnp.ones((), jnp.int32),
-            ]
-        )  # [CREATURE_FIELDS]
-        current = jnp.stack(
-            [
-                creatures["creature_pos"][:, 0],
-                creatures["creature_pos"][:, 1],
-                creatures["creature_kind"],
-                creatures["creature_health"],
-                creatures["creature_cooldown"],
-                alive.astype(jnp.int32),
-            ],
-            axis=1,
-        )  # [C, CREATURE_FIELDS]
-        return jnp.where(put[:, None], born[None, :], current).astype(jnp.int32)
-
-    def _update_vitals(
-        self,
-        state: EnvState,
-        sleeping: jax.Array,
-        gain: jax.Array,
-        hurt: jax.Array,
-        ate_cow: jax.Array,
-        drank: jax.Array,
-        params: EnvParams,
-    ) -> tuple[jax.Array, jax.Array, jax.Array]:
-        """Crafter's vitals: food, drink and energy drain; health recovers when all are met.
-
-        Counters run in half steps so that sleeping (which halves hunger and thirst) stays
-        integer.
-
-        Args:
-            state: the state before the step.
-            sleeping: bool [] asleep during this step.
-            gain: int32 [4] vitals gained by eating and drinking this step.
-            hurt: int32 [] damage taken from creatures this step.
-            ate_cow: bool [] a cow was eaten this step (the hunger counter restarts).
-            drank: bool [] "do" on water this step (the thirst counter restarts).
-            params: env params.
-
-        Returns:
-            (vitals int32 [4], counters int32 [4] (hunger, thirst, fatigue, recover),
-            bool [] energy is full, so a sleeper wakes up).
-        """
-        vitals = state.vitals
-        half = HALF_STEPS_PER_STEP
-        rate = jnp.where(sleeping, half // 2, half)  # sleeping halves hunger and thirst
-        hunger = jnp.where(ate_cow, 0, state.hunger) + rate
-        food_drop = hunger > half * params.hunger_period
-        hunger = jnp.where(food_drop, 0, hunger)
-        thirst = jnp.where(drank, 0, state.thirst) + rate
-        drink_drop = thirst > half * params.thirst_period
-        thirst = jnp.where(drink_drop, 0, thirst)
-        fatigue = jnp.where(sleeping, jnp.minimum(state.fatigue - 1, 0), state.fatigue + 1)
-        rested = fatigue < -params.rest_period
-        tired = fatigue > params.fatigue_period
-        fatigue = jnp.where(rested | tired, 0, fatigue)
-        needs_met = (vitals[C.FOOD] > 0) & (vitals[C.DRINK] > 0)
-        needs_met = needs_met & ((vitals[C.ENERGY] > 0) | sleeping)
-        # Health recovers twice as fast asleep, and decays half as fast.
-        recover = state.recover + jnp.where(
-            needs_met, jnp.where(sleeping, 2 * half, half), jnp.where(sleeping, -half // 2, -half)
-        )
-        heal = recover > half * params.recover_period
-        decay = recover < -half * params.degen_period
-        recover = jnp.where(heal | decay, 0, recover)
-        change = jnp.stack(
-            [
-                heal.astype(jnp.int32) - decay.astype(jnp.int32) - hurt,
-                -food_drop.astype(jnp.int32),
-                -drink_drop.astype(jnp.int32),
-                rested.astype(jnp.int32) - tired.astype(jnp.int32),
-            ]
-        )
-        vitals = jnp.clip(vitals + gain + change, 0, C.MAX_COUNT)
-        counters = jnp.stack([hunger, thirst, fatigue, recover]).astype(jnp.int32)
-        return vitals, counters, vitals[C.ENERGY] >= C.MAX_COUNT
 
     def _maybe_issue_order(self, u: jax.Array, state: EnvState, params: EnvParams) -> EnvState:
         """Issues a new order (replacing any open one) when ``state.time`` is an order time.
@@ -803,148 +392,100 @@ class Crafting(MemoryEnv):
     def refresh(self, state: EnvState, params: EnvParams) -> tuple[dict[str, jax.Array], Any]:
         """Recomputes the cached fields of a hand-edited state (what can be made, the action
         mask) and returns ``(obs, state)``; for scripted scenarios and tests."""
-        return self._finish(state, params)
+        return finish(self.config, self.privileged, state, params)
 
     def get_obs(self, state: EnvState, params: EnvParams | None = None, key=None) -> Any:
         """The observation of ``state`` (gymnax's observation hook)."""
-        return self._finish(state, self.default_params if params is None else params)[0]
-
-    def _finish(self, state: EnvState, params: EnvParams) -> tuple[dict[str, jax.Array], Any]:
-        """Refreshes the cached neighbour tiles, makeable slots and action mask; builds the
-        observation.
-
-        The mask: noop, moves and do are always allowed; sleep when energy is not full; a
-        placement when affordable, onto an allowed free tile (nothing needs to be nearby; the
-        plant needs a free plant slot); all six make actions alike when any tool not yet held can be
-        made and no botch cooldown runs (so the mask does not reveal the recipe book); deliver
-        when facing a depot while an order is due. Asleep, only noop.
-        """
-        cfg = self.config
-        r, cr, size = cfg.view_radius, cfg.craft_radius, cfg.view_size
-        # The padding equals the view radius, so the view's corner is the agent's position.
-        raw = jax.lax.dynamic_slice(state.map, (state.pos[0], state.pos[1]), (size, size))
-        raw = raw.astype(jnp.int32)
-        neighbours = jnp.stack([raw[r, r - 1], raw[r, r + 1], raw[r - 1, r], raw[r + 1, r]])
-        target_tile = _select(state.facing, [neighbours[k] for k in range(len(C.DIRECTIONS))])
-        target = state.pos + jnp.stack(_direction(state.facing))
-
-        near = raw[r - cr : r + cr + 1, r - cr : r + cr + 1]
-        near_count = jnp.sum(
-            jnp.stack([near == C.TABLE, near == C.FURNACE]).astype(jnp.int32), axis=(1, 2)
-        )
-        near_table, near_furnace = near_count[0] > 0, near_count[1] > 0
-        creature_there = jnp.any(state.creature_alive & _same_cell(state.creature_pos, target))
-        plant_room = ~jnp.all(state.plant_alive)
-        # One reduction tells which placements and which make slots are affordable.
-        costs = jnp.concatenate(
-            [jnp.asarray(C.PLACE_COST), state.slot_rules[:, : C.NUM_ITEMS]], axis=0
-        )  # [P + T, I]
-        affordable = jnp.min(state.inventory[None, :] - costs, axis=1) >= 0
-
-        rule = jnp.asarray(C.TILE_INFO)[jnp.minimum(target_tile, C.DEPOT_BASE)]
-        where_ok = rule[C.TILE_PLACE_WHERE : C.TILE_PLACE_WHERE + C.NUM_PLACEABLE] > 0
-        place_ok = affordable[: C.NUM_PLACEABLE] & where_ok & ~creature_there
-        place_ok = place_ok & (~jnp.asarray(C.PLACE_NEEDS_TABLE) | near_table)
-        place_ok = place_ok & ((jnp.arange(C.NUM_PLACEABLE) != C.PLANT_PLACE_INDEX) | plant_room)
-        needs_furnace = state.slot_rules[:, C.RECIPE_NEEDS] > 0
-        makeable = affordable[C.NUM_PLACEABLE :] & near_table & (~needs_furnace | near_furnace)
-        held = state.inventory[state.recipe + C.WOOD_PICKAXE] > 0  # [T] by make slot
-        makeable = makeable & ~held
-        can_make = jnp.any(makeable) & (state.time >= state.make_ready)
-        due = state.order_active & (state.time >= state.order_time + params.order_delay)
-        awake = jnp.concatenate(
-            [
-                jnp.ones((C.DO + 1,), jnp.bool_),  # noop, moves, do
-                (state.vitals[C.ENERGY] < C.MAX_COUNT)[None],  # sleep
-                place_ok,
-                jnp.broadcast_to(can_make, (C.NUM_TOOLS,)),
-                ((target_tile >= C.DEPOT_BASE) & due)[None],
-            ]
-        )
-        mask = jnp.where(state.sleeping, jnp.arange(C.NUM_ACTIONS) == C.NOOP, awake)
-        cache = jnp.concatenate([neighbours, makeable, mask]).astype(jnp.int32)
-        state = state.replace(cache=cache)
-        return self._observation(state, raw, due, params), state
-
-    def _start_observation(
-        self, state: EnvState, params: EnvParams
-    ) -> tuple[dict[str, jax.Array], Any]:
-        """:meth:`_finish` for a freshly generated state, with what is known at the start folded
-        in (world generation is compiled into the auto-resetting step, so its cost matters).
-
-        At the start the agent stands at the map centre (a static view slice), with an empty
-        inventory (nothing can be placed or made: every recipe costs something), full energy
-        (no sleep) and no table, furnace or creature next to it (the generator places none
-        there). Only delivering can be allowed, if a depot is next to it and an order is due.
-        ``tests/envs/test_crafting.py`` checks that this equals :meth:`refresh`.
-        """
-        cfg = self.config
-        r, size, centre = cfg.view_radius, cfg.view_size, cfg.map_size // 2
-        # Padded coordinates: the view's corner is the agent's position.
-        raw = state.map[centre : centre + size, centre : centre + size].astype(jnp.int32)
-        neighbours = jnp.stack([raw[r, r - 1], raw[r, r + 1], raw[r - 1, r], raw[r + 1, r]])
-        target_tile = _select(state.facing, [neighbours[k] for k in range(len(C.DIRECTIONS))])
-        due = state.order_active & (state.time >= state.order_time + params.order_delay)
-        mask = jnp.concatenate(
-            [
-                jnp.ones((C.DO + 1,), jnp.bool_),
-                jnp.zeros((1 + C.NUM_PLACEABLE + C.NUM_TOOLS,), jnp.bool_),
-                ((target_tile >= C.DEPOT_BASE) & due)[None],
-            ]
-        )
-        nothing = jnp.zeros((C.NUM_TOOLS,), jnp.int32)  # nothing can be made
-        state = state.replace(cache=jnp.concatenate([neighbours, nothing, mask]).astype(jnp.int32))
-        return self._observation(state, raw, due, params), state
-
-    def _observation(
-        self, state: EnvState, raw: jax.Array, due: jax.Array, params: EnvParams
-    ) -> dict[str, jax.Array]:
-        """The observation dict (see the module docstring) from the state and its raw view."""
-        cfg = self.config
-        r, size = cfg.view_radius, cfg.view_size
-        # Draw creatures over the tiles; those outside the view are dropped by the scatter.
-        rel = state.creature_pos - state.pos + r  # [C, 2]
-        inside = state.creature_alive & jnp.all((rel >= 0) & (rel < size), axis=-1)
-        flat_index = jnp.where(inside, rel[:, 0] * size + rel[:, 1], size * size)
-        creature_tile = C.COW + state.creature_kind  # creature tiles follow kind order
-        view = raw.reshape(-1).at[flat_index].set(creature_tile, mode="drop").reshape(size, size)
-        light = daylight(state.time, params)
-        night = light < params.night_threshold
-        seen = jnp.where(night, params.night_view_radius, r)
-        view = jnp.where(jnp.asarray(self._view_distance) <= seen, view, C.DARK)
-
-        recipe_shown = state.time < params.recipe_show_steps
-        order_fields = jnp.stack(
-            [state.order_item + 1, state.order_amount, state.order_depot + 1]
-        ).astype(jnp.int32)
-        order_shown = (state.order_time >= 0) & (
-            state.time - state.order_time < params.order_show_steps
-        )
-        obs = {
-            "view": view.astype(jnp.int32),
-            "inventory": state.inventory.astype(jnp.int32),
-            "vitals": state.vitals.astype(jnp.int32),
-            "status": jnp.stack([state.facing, state.sleeping, state.order_active, due]).astype(
-                jnp.int32
-            ),
-            "daylight": light.astype(jnp.float32)[None],
-            "recipe": jnp.where(recipe_shown, state.recipe + 1, 0).astype(jnp.int32),
-            "order": jnp.where(order_shown, order_fields, 0),
-            "action_mask": state.action_mask,
-        }
-        if self.privileged:
-            obs["privileged"] = jnp.concatenate(
-                [state.recipe + 1, jnp.where(state.order_active, order_fields, 0)]
-            ).astype(jnp.int32)
-        return obs
+        params = self.default_params if params is None else params
+        return finish(self.config, self.privileged, state, params)[0]
 
     # ------------------------------------------------------------------------------------------
     # Rendering (host side, one unbatched state)
     def render_text(self, state: EnvState, params: EnvParams) -> str:
         """The whole map as characters, plus vitals, inventory, achievements and the hidden
-        information (recipe book, open order); see :func:`renderer.render_text`."""
-        return renderer.render_text(self.config, state, params)
+        information (recipe book, open order); see :func:`render.render_text`."""
+        return render.render_text(self.config, state, params)
 
     def render_rgb(self, state: EnvState, params: EnvParams) -> np.ndarray:
         """The whole map as a uint8 [S * 8, S * 8, 3] image, darkened at night."""
-        return renderer.render_rgb(self.config, state, params)
+        return render.render_rgb(self.config, state, params)
+
+
+def _pack_agent(
+    state: EnvState,
+    walked: actions.Walk,
+    body: Vitals,
+    inventory_delta: jax.Array,
+    made: actions.Make,
+    delivery: actions.Delivery,
+) -> jax.Array:
+    """The packed ``agent`` row of the state after the step: int32 [AGENT_SIZE]."""
+    return jnp.concatenate(
+        [
+            walked.pos,
+            walked.facing[None],
+            body.sleeping.astype(jnp.int32)[None],
+            body.counters,
+            (state.deliveries + delivery.delivered.astype(jnp.int32))[None],
+            body.vitals,
+            jnp.clip(state.inventory + inventory_delta, 0, C.MAX_COUNT),
+            made.make_ready[None],
+        ]
+    ).astype(jnp.int32)
+
+
+def _achievements(
+    state: EnvState,
+    walked: actions.Walk,
+    hits: actions.Hit,
+    collected: actions.Collect,
+    placed: actions.Place,
+    made: actions.Make,
+    body: Vitals,
+    delivery: actions.Delivery,
+) -> tuple[jax.Array, jax.Array]:
+    """The achievements unlocked after the step, bool [NUM_ACHIEVEMENTS], and int32 [2]: how
+    many are new this step and how many are unlocked so far (one reduction)."""
+    unlocked = one_hot_flags(
+        C.NUM_ACHIEVEMENTS,
+        [
+            hits.achievement,
+            walked.rule[C.TILE_ACHIEVEMENT],
+            placed.placement[C.RECIPE_ACHIEVEMENT],
+            made.recipe[C.RECIPE_ACHIEVEMENT],
+            WAKE_UP,
+            DELIVER_ORDER,
+        ],
+        [
+            hits.killed,
+            collected.collected,
+            placed.placing,
+            made.made,
+            body.woke_rested,
+            delivery.delivered,
+        ],
+    )
+    achievements = state.achievements | unlocked
+    counts = jnp.sum(jnp.stack([unlocked & ~state.achievements, achievements]), axis=1)
+    return achievements, counts
+
+
+def _reward(
+    params: EnvParams,
+    state: EnvState,
+    allowed: jax.Array,
+    new_achievements: jax.Array,
+    body: Vitals,
+    made: actions.Make,
+    delivery: actions.Delivery,
+) -> jax.Array:
+    """The step's reward (float32 []): new achievements, health change, delivery, minus the
+    penalties of a masked action and of a botched make."""
+    health_change = body.vitals[C.HEALTH] - state.vitals[C.HEALTH]
+    return (
+        params.achievement_reward * new_achievements
+        + params.health_reward * health_change
+        + params.delivery_reward * delivery.delivered
+        - jnp.where(allowed, 0.0, params.invalid_action_penalty)
+        - jnp.where(made.botched, params.botch_penalty, 0.0)
+    ).astype(jnp.float32)

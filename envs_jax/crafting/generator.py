@@ -17,8 +17,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from envs_jax.crafting import constants as C
-from envs_jax.crafting.hashing import uniforms
 from envs_jax.crafting.types import CraftingConfig, EnvParams
+from envs_jax.hashing import crafting_uniforms
 
 #: Score offset that makes shallow mountain cells the fallback for ores (deep cells win first).
 _SHALLOW_PENALTY = 10.0
@@ -107,7 +107,7 @@ def noise_from_uniforms(uniforms: jax.Array, size: int, cells: tuple[int, ...]) 
 def value_noise(key: jax.Array, size: int, cells: tuple[int, ...]) -> jax.Array:
     """One smooth random field (float32 [size, size], standardised); see
     :func:`noise_from_uniforms`."""
-    return noise_from_uniforms(uniforms(key, (1, noise_uniforms(cells))), size, cells)[0]
+    return noise_from_uniforms(crafting_uniforms(key, (1, noise_uniforms(cells))), size, cells)[0]
 
 
 def _same_rows(cells: jax.Array) -> jax.Array:
@@ -158,7 +158,7 @@ def generate_world(key: jax.Array, params: EnvParams, config: CraftingConfig) ->
     num_noise = len(_FIELDS) * per_field
     num_maps = len(_MAPS) * size * size
     num_cow_draws = 2 * config.initial_cows
-    draws = uniforms(key, (num_noise + num_maps + C.NUM_TOOLS + 3 + num_cow_draws,))
+    draws = crafting_uniforms(key, (num_noise + num_maps + C.NUM_TOOLS + 3 + num_cow_draws,))
     fields = noise_from_uniforms(
         draws[:num_noise].reshape(len(_FIELDS), per_field), size, config.noise_cells
     )

@@ -72,21 +72,12 @@ import jax.numpy as jnp
 import numpy as np
 from gymnax.environments import spaces
 
-from envs_jax.core import (
-    NO_LAG,
-    PROBABILITY,
-    MemoryEnv,
-    ObservationDict,
-    check_order,
-    clip_action,
-    integer,
-    memory_info,
-    weights,
-)
+from envs_jax.core import NO_LAG, MemoryEnv, ObservationDict, clip_action, memory_info
 from envs_jax.games import render
 from envs_jax.games import types as gt
 from envs_jax.games.generator import generate_script, interlude_card
 from envs_jax.games.types import EnvParams, EnvState, GamesConfig
+from envs_jax.validation import PROBABILITY, check_order, integer, weights
 
 
 class Games(MemoryEnv):

@@ -29,28 +29,22 @@ from flax import struct
 
 from envs_jax.games import types as gt
 from envs_jax.games.types import EnvParams, GamesConfig
+from envs_jax.hashing import GOLDEN_GAMMA, games_bits, mix32, unit_floats
 
 # Wanted step of an event that does not play (a skipped item, an unused reveal slot); far
 # beyond any episode, so such events sort last and are dropped.
 _NEVER = 1 << 30
 #: ``Script.step`` of the unused entries after the last event: beyond any step of an episode.
 NO_STEP = int(np.iinfo(np.int16).max)
-# Odd 32-bit constants of the integer hash behind the random bits and the interlude cards
-# (golden ratio, then the two multipliers of a well-mixing 32-bit finaliser).
-_GOLDEN = np.uint32(0x9E3779B9)
-_MIX_A = np.uint32(0x7FEB352D)
-_MIX_B = np.uint32(0x846CA68B)
-# A uniform float keeps the top 24 of 32 random bits (a float32 mantissa holds 24).
-_DROPPED_BITS = 8
-_UNIT_SCALE = 1.0 / (1 << 24)
 
 
 class _RandomStream:
     """Hands out slices of one flat array of random bits.
 
-    Every random number of a schedule comes from one array (:func:`_hashed_bits`): XLA compiles
-    each random draw separately, so one draw keeps the reset's compile time small. With
-    ``bits=None`` the stream only counts what is asked of it (see :func:`_random_budget`).
+    Every random number of a schedule comes from one array
+    (:func:`envs_jax.hashing.games_bits`): XLA compiles each random draw separately, so one draw
+    keeps the reset's compile time small. With ``bits=None`` the stream only counts what is
+    asked of it (see :func:`_random_budget`).
 
     Args:
         bits: uint32 [n] random bits, or None to count.
@@ -59,9 +53,7 @@ class _RandomStream:
     def __init__(self, bits: jax.Array | None):
         self._bits = bits
         # Each word becomes a float in [0, 1) once, here, so a draw is just a slice.
-        self._unit = (
-            None if bits is None else (bits >> _DROPPED_BITS).astype(jnp.float32) * _UNIT_SCALE
-        )
+        self._unit = None if bits is None else unit_floats(bits)
         self.used = 0
 
     def _slice(self, source: jax.Array | None, shape: tuple[int, ...], dtype: Any) -> jax.Array:
@@ -216,35 +208,11 @@ def generate_script(key: jax.Array, config: GamesConfig, params: EnvParams) -> S
         episode_length)``, in time order, at most ``max_events`` of them (the latest dropped).
     """
     budget = _random_budget(config)
-    rng = _RandomStream(_hashed_bits(key, budget))
+    rng = _RandomStream(games_bits(key, budget))
     script = _generate(rng, config, params)
     if rng.used != budget:
         raise RuntimeError("the random budget does not match the generator's draws")
     return script
-
-
-def _mix(word: jax.Array) -> jax.Array:
-    """A 32-bit finaliser: every input bit flips about half of the output bits (uint32)."""
-    word = (word ^ (word >> 16)) * _MIX_A
-    word = (word ^ (word >> 15)) * _MIX_B
-    return word ^ (word >> 16)
-
-
-def _hashed_bits(key: jax.Array, size: int) -> jax.Array:
-    """``size`` random uint32 words from ``key``: a keyed hash of a counter.
-
-    The schedule needs a few thousand well-mixed words per reset; a counter hash keyed by the
-    key's words gives them from a handful of elementwise operations, where a threefry draw
-    costs XLA far more compile time (and the reset is compiled into every ``step``).
-    """
-    if jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
-        key = jax.random.key_data(key)
-    words = jnp.asarray(key).reshape(-1).astype(jnp.uint32)
-    seed = _mix(words[0] ^ _GOLDEN)
-    for word in words[1:]:  # a static number of key words (two for threefry keys)
-        seed = _mix(seed ^ word)
-    counter = jnp.arange(size, dtype=jnp.uint32)
-    return _mix(_mix(counter * _GOLDEN ^ seed) + seed)
 
 
 @functools.cache
@@ -331,7 +299,8 @@ def interlude_card(seed: jax.Array, time: jax.Array, config: GamesConfig) -> jax
     A hash of the episode's seed and the step, so interludes are part of the generated world
     (like the schedule) and cost no random draw and no storage per step.
     """
-    mixed = _mix(jnp.asarray(seed, jnp.uint32) ^ (jnp.asarray(time).astype(jnp.uint32) * _GOLDEN))
+    golden = jnp.uint32(GOLDEN_GAMMA)
+    mixed = mix32(jnp.asarray(seed, jnp.uint32) ^ (jnp.asarray(time).astype(jnp.uint32) * golden))
     subject = (mixed % config.num_lanes).astype(jnp.int32)
     value = ((mixed >> 16) % config.num_choices).astype(jnp.int32)
     return jnp.stack([subject, value, jnp.zeros_like(subject)], axis=-1)

@@ -7,7 +7,7 @@ import numpy as np
 from envs_jax.games import types as gt
 from envs_jax.games.generator import interlude_card
 from envs_jax.games.types import EnvState, GamesConfig
-from envs_jax.rendering import tile_grid
+from envs_jax.render import tile_grid
 
 TIMELINE_WIDTH = 64  # steps per row of the timeline picture
 TILE = 4  # pixels per step in the timeline picture

@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from gymnax.environments import spaces
 
-from envs_jax.core import (
-    PROBABILITY,
-    MemoryEnv,
-    ObservationDict,
-    clip_action,
-    integer,
-    memory_info,
-    real,
-)
+from envs_jax.core import MemoryEnv, ObservationDict, clip_action, memory_info
 from envs_jax.story.generator import generate
 from envs_jax.story.render import render_rgb, render_text
 from envs_jax.story.rules import (
@@ -38,10 +30,42 @@ from envs_jax.story.types import (
     NUM_OUTCOME_FLAGS,
     REST,
     VERB_ARG_KIND,
+    Facts,
     StoryConfig,
     StoryParams,
     StoryState,
 )
+from envs_jax.validation import PROBABILITY, integer, real
+
+
+class Written(NamedTuple):
+    """The author's action, written into the world (or not)."""
+
+    allowed: jax.Array  # [] bool the grammar (and the prologue) allowed the action
+    verb: jax.Array  # [] int32 the verb written (REST when not allowed)
+    subject: jax.Array  # [] int32
+    arg: jax.Array  # [] int32
+    place: jax.Array  # [] int32
+    acting: jax.Array  # [] bool an event other than rest
+    contradiction: jax.Array  # [3] bool which contradiction kinds the event commits
+    consistent: jax.Array  # [] bool it contradicts nothing
+    applied: jax.Array  # [] bool it changed the world (acting and consistent)
+    facts: Facts  # the world's facts after the event
+    narrating: jax.Array  # [] bool the next observation narrates a prologue fact
+    narrated: jax.Array  # [4] int32 that fact (verb, subject, argument, place)
+    shown: jax.Array  # [4] int32 the event the next observation shows
+    tokens: jax.Array  # [4] int32 its tokens
+
+
+class Threads(NamedTuple):
+    """The threads after the step (``T = num_threads``)."""
+
+    hit: jax.Array  # [T] bool resolved by this event
+    bonus: jax.Array  # [] float32 reward for resolving them
+    lag: jax.Array  # [] int32 the longest wait of a resolved thread, -1 if none
+    kept: jax.Array  # [T] bool kept after their full wait
+    open_time: jax.Array  # [T] int32 when each opened, -1 if not yet
+    new_thread: jax.Array  # [4] int32 the thread this event opened (NONE_TOKEN if none)
 
 
 class Story(MemoryEnv):
@@ -113,12 +137,93 @@ class Story(MemoryEnv):
     ) -> tuple[dict, StoryState, jax.Array, jax.Array, dict[str, Any]]:
         del key  # the story is deterministic given the author's events
         cfg = self.config
+        t = state.time
+        written = self._write(state, clip_action(action, cfg.num_actions))
+
+        # Plot goals: the current goal is on show from its chapter's first step.
+        num_goals = cfg.num_goals
+        goal_index = state.goal_index
+        goal_open = (goal_index < num_goals) & (t >= self._unlock_time(goal_index, params))
+        goal_tokens = state.goals[jnp.minimum(goal_index, num_goals - 1)]
+        fact_lag = self._fact_lag(state, written, goal_open, goal_tokens)
+        goal_hit = written.applied & goal_open & token_matches(goal_tokens, written.tokens)
+        goal_done_time = jnp.where(
+            goal_hit & (jnp.arange(num_goals) == goal_index), t + 1, state.goal_done_time
+        )
+        threads = self._threads(state, written, goal_hit, params)
+
+        reward = (
+            params.goal_reward * goal_hit
+            + threads.bonus
+            - params.contradiction_penalty * jnp.sum(written.contradiction)
+            - params.invalid_action_penalty * ~written.allowed
+        ).astype(jnp.float32)
+
+        # The scene in focus, and what the next observation shows of whom.
+        narrating = written.narrating
+        focus = jnp.where(
+            narrating, written.narrated[3], jnp.where(written.applied, written.place, state.focus)
+        )
+        present = written.facts.alive & (written.facts.char_place == focus)
+        outcome = jnp.concatenate(
+            [
+                written.contradiction.astype(jnp.int32),
+                jnp.stack([~written.allowed, goal_hit, jnp.any(threads.hit)]).astype(jnp.int32),
+            ]
+        )
+        char_seen, obj_seen, secret_seen = mark_seen(
+            cfg,
+            (state.char_seen, state.obj_seen, state.secret_seen),
+            written.shown,
+            present,
+            t + 1,
+            narrating | written.applied,
+        )
+
+        new_state = state.replace(
+            time=t + 1,
+            facts=written.facts,
+            goal_index=goal_index + goal_hit.astype(jnp.int32),
+            goal_done_time=goal_done_time,
+            thread_open_time=threads.open_time,
+            thread_resolved=state.thread_resolved | threads.hit,
+            thread_kept=threads.kept,
+            char_seen=char_seen,
+            obj_seen=obj_seen,
+            secret_seen=secret_seen,
+            last_event=written.tokens,
+            last_outcome=outcome,
+            last_thread=threads.new_thread,
+            focus=focus.astype(jnp.int32),
+            **self._record(state, written, outcome),
+            contradictions=state.contradictions + written.contradiction.astype(jnp.int32),
+        )
+        terminated = self.is_terminated(new_state, params)
+        # Success: goals written and threads kept (after the full wait), in a story without
+        # a contradiction; a reactive author can copy goals but neither keep threads nor
+        # avoid contradicting facts it was told long ago.
+        done = new_state.goal_index + jnp.sum(threads.kept)
+        success = jnp.where(
+            jnp.any(new_state.contradictions > 0), 0.0, done / (num_goals + cfg.num_threads)
+        )
+        info = memory_info(jnp.maximum(fact_lag, threads.lag), written.consistent, success)
+        info["contradiction"] = written.contradiction.astype(jnp.int32)
+        info["invalid_action"] = ~written.allowed
+        info["goal_completed"] = goal_hit
+        info["thread_resolved"] = jnp.any(threads.hit)
+        return self.get_obs(new_state, params), new_state, reward, terminated, info
+
+    def _write(self, state: StoryState, action: jax.Array) -> Written:
+        """Writes the action's event into the world, unless it is forbidden (then it is a
+        ``rest``, with a penalty) or contradicts the story (then the world does not change).
+
+        Args:
+            state: the state before the step.
+            action: int32 [] in range.
+        """
+        cfg = self.config
         prologue_len = cfg.prologue_len
         t = state.time
-        facts = state.facts
-        action = clip_action(action, cfg.num_actions)
-
-        # Grammar and prologue: a forbidden action is written as `rest`, with a penalty.
         narrating = t + 1 < prologue_len
         in_prologue = t < prologue_len - 1
         allowed = jnp.asarray(self._grammar)[action] & (~in_prologue | (action == 0))
@@ -126,28 +231,46 @@ class Story(MemoryEnv):
         verb = jnp.where(allowed, verb, REST)
         acting = verb != REST
 
-        contradiction = check_event(facts, verb, subject, arg, place) & acting
+        contradiction = check_event(state.facts, verb, subject, arg, place) & acting
         consistent = ~jnp.any(contradiction)
         applied = acting & consistent
-        new_facts = apply_event(facts, verb, subject, arg, place, applied)
+        facts = apply_event(state.facts, verb, subject, arg, place, applied)
         # What the next observation shows: the next prologue fact, or the event written. The
         # author can only rest while the prologue is told, so the two never compete.
         narrated = state.prologue[jnp.minimum(t + 1, prologue_len - 1)]
         written = jnp.stack([verb, subject, arg, place])
         shown = jnp.where(narrating, narrated, written)
-        tokens = event_tokens(cfg, shown[0], shown[1], shown[2], shown[3])
+        return Written(
+            allowed=allowed,
+            verb=verb,
+            subject=subject,
+            arg=arg,
+            place=place,
+            acting=acting,
+            contradiction=contradiction,
+            consistent=consistent,
+            applied=applied,
+            facts=facts,
+            narrating=narrating,
+            narrated=narrated,
+            shown=shown,
+            tokens=event_tokens(cfg, shown[0], shown[1], shown[2], shown[3]),
+        )
 
-        # Plot goals: the current goal is on show from its chapter's first step.
-        num_goals = cfg.num_goals
-        goal_index = state.goal_index
-        goal_open = (goal_index < num_goals) & (t >= self._unlock_time(goal_index, params))
-        goal_tokens = state.goals[jnp.minimum(goal_index, num_goals - 1)]
+    def _fact_lag(
+        self, state: StoryState, written: Written, goal_open: jax.Array, goal_tokens: jax.Array
+    ) -> jax.Array:
+        """The memory lag of the event (int32 [], -1 when none): the stalest fact it relied on
+        that the observation it was written from did not show.
 
-        # Memory statistics: the stalest fact the event relied on that the observation it was
-        # written from did not show. Entities named by the goal or thread on show count as
-        # shown now (the plot guarantees the goal can be written), so copying the goal on show
-        # is no memory decision; an event relying only on what is shown reports no lag.
-        kind = jnp.asarray(VERB_ARG_KIND)[verb]
+        Entities named by the goal or thread on show count as shown now (the plot guarantees
+        the goal can be written), so copying the goal on show is no memory decision; an event
+        relying only on what is shown reports no lag.
+        """
+        cfg = self.config
+        t = state.time
+        subject, arg = written.subject, written.arg
+        kind = jnp.asarray(VERB_ARG_KIND)[written.verb]
         not_needed = jnp.iinfo(jnp.int32).max  # a verb without an argument relies on none
         on_show = jnp.stack([jnp.where(goal_open, goal_tokens, NONE_TOKEN), state.last_thread])
         char_token = subject + cfg.vocabulary.character_base
@@ -173,92 +296,43 @@ class Story(MemoryEnv):
                 ),
             ),
         )
-        fact_lag = jnp.where(acting & (t - oldest > 0), t - oldest, -1)
-        goal_hit = applied & goal_open & token_matches(goal_tokens, tokens)
-        goal_done_time = jnp.where(
-            goal_hit & (jnp.arange(num_goals) == goal_index), t + 1, state.goal_done_time
-        )
+        return jnp.where(written.acting & (t - oldest > 0), t - oldest, -1)
 
-        # Threads: resolving an open one pays more the longer it has waited.
+    @staticmethod
+    def _threads(
+        state: StoryState, written: Written, goal_hit: jax.Array, params: StoryParams
+    ) -> Threads:
+        """Threads: resolving an open one pays more the longer it has waited; completing its
+        goal opens one (shown once, in the next observation)."""
+        t = state.time
         open_threads = (state.thread_open_time >= 0) & ~state.thread_resolved
-        thread_hit = applied & open_threads & token_matches(state.threads, tokens)
+        hit = written.applied & open_threads & token_matches(state.threads, written.tokens)
         waited = t - state.thread_open_time
         ramp = jnp.minimum(1.0, waited / jnp.maximum(params.thread_full_lag, 1))
-        thread_bonus = jnp.sum(jnp.where(thread_hit, params.thread_reward * ramp, 0.0))
-        thread_lag = jnp.max(jnp.where(thread_hit, waited, -1), initial=-1)
-        thread_kept = state.thread_kept | (thread_hit & (waited >= params.thread_full_lag))
-        opened = goal_hit & (state.thread_opener == goal_index)
-        thread_open_time = jnp.where(opened, t + 1, state.thread_open_time)
+        opened = goal_hit & (state.thread_opener == state.goal_index)
         new_thread = jnp.sum(jnp.where(opened[:, None], state.threads, 0), axis=0)
-        new_thread = jnp.where(jnp.any(opened), new_thread, NONE_TOKEN).astype(jnp.int32)
-
-        reward = (
-            params.goal_reward * goal_hit
-            + thread_bonus
-            - params.contradiction_penalty * jnp.sum(contradiction)
-            - params.invalid_action_penalty * ~allowed
-        ).astype(jnp.float32)
-
-        focus = jnp.where(narrating, narrated[3], jnp.where(applied, place, state.focus))
-        present = new_facts.alive & (new_facts.char_place == focus)
-        outcome = jnp.concatenate(
-            [
-                contradiction.astype(jnp.int32),
-                jnp.stack([~allowed, goal_hit, jnp.any(thread_hit)]).astype(jnp.int32),
-            ]
-        )
-        char_seen, obj_seen, secret_seen = mark_seen(
-            cfg,
-            (state.char_seen, state.obj_seen, state.secret_seen),
-            shown,
-            present,
-            t + 1,
-            narrating | applied,
+        return Threads(
+            hit=hit,
+            bonus=jnp.sum(jnp.where(hit, params.thread_reward * ramp, 0.0)),
+            lag=jnp.max(jnp.where(hit, waited, -1), initial=-1),
+            kept=state.thread_kept | (hit & (waited >= params.thread_full_lag)),
+            open_time=jnp.where(opened, t + 1, state.thread_open_time),
+            new_thread=jnp.where(jnp.any(opened), new_thread, NONE_TOKEN).astype(jnp.int32),
         )
 
-        # The story ring keeps every narrated or written event (not rests).
-        record = narrating | acting
-        slot = jax.lax.rem(state.history_count, jnp.int32(cfg.history_len))
-        at_slot = (jnp.arange(cfg.history_len) == slot) & record
-        history = jnp.where(at_slot[:, None], tokens, state.history)
-        history_outcome = jnp.where(at_slot[:, None], outcome, state.history_outcome)
-        history_time = jnp.where(at_slot, t + 1, state.history_time)
-
-        new_state = state.replace(
-            time=t + 1,
-            facts=new_facts,
-            goal_index=goal_index + goal_hit.astype(jnp.int32),
-            goal_done_time=goal_done_time,
-            thread_open_time=thread_open_time,
-            thread_resolved=state.thread_resolved | thread_hit,
-            thread_kept=thread_kept,
-            char_seen=char_seen,
-            obj_seen=obj_seen,
-            secret_seen=secret_seen,
-            last_event=tokens,
-            last_outcome=outcome,
-            last_thread=new_thread,
-            focus=focus.astype(jnp.int32),
-            history=history,
-            history_outcome=history_outcome,
-            history_time=history_time,
-            history_count=state.history_count + record.astype(jnp.int32),
-            contradictions=state.contradictions + contradiction.astype(jnp.int32),
-        )
-        terminated = self.is_terminated(new_state, params)
-        # Success: goals written and threads kept (after the full wait), in a story without
-        # a contradiction; a reactive author can copy goals but neither keep threads nor
-        # avoid contradicting facts it was told long ago.
-        done = new_state.goal_index + jnp.sum(thread_kept)
-        success = jnp.where(
-            jnp.any(new_state.contradictions > 0), 0.0, done / (num_goals + cfg.num_threads)
-        )
-        info = memory_info(jnp.maximum(fact_lag, thread_lag), consistent, success)
-        info["contradiction"] = contradiction.astype(jnp.int32)
-        info["invalid_action"] = ~allowed
-        info["goal_completed"] = goal_hit
-        info["thread_resolved"] = jnp.any(thread_hit)
-        return self.get_obs(new_state, params), new_state, reward, terminated, info
+    def _record(self, state: StoryState, written: Written, outcome: jax.Array) -> dict:
+        """The story ring's fields after the step: it keeps every narrated or written event
+        (not rests)."""
+        history_len = self.config.history_len
+        record = written.narrating | written.acting
+        slot = jax.lax.rem(state.history_count, jnp.int32(history_len))
+        at_slot = (jnp.arange(history_len) == slot) & record
+        return {
+            "history": jnp.where(at_slot[:, None], written.tokens, state.history),
+            "history_outcome": jnp.where(at_slot[:, None], outcome, state.history_outcome),
+            "history_time": jnp.where(at_slot, state.time + 1, state.history_time),
+            "history_count": state.history_count + record.astype(jnp.int32),
+        }
 
     def is_terminated(self, state: StoryState, params: StoryParams) -> jax.Array:
         """The story is finished: every goal completed and every thread resolved."""

@@ -8,7 +8,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from envs_jax.rendering import tile_grid
+from envs_jax.render import tile_grid
 from envs_jax.story.types import (
     ANY_TOKEN,
     ARG_CHARACTER,

@@ -15,14 +15,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from envs_jax.navigation import (
-    ACTION_DELTAS,
-    FLOOR,
-    LOCKED_DOOR_BASE,
-    OPEN_DOOR,
-    POCKET,
-    Navigation,
-)
+from envs_jax.navigation.env import Navigation
+from envs_jax.navigation.types import ACTION_DELTAS, FLOOR, LOCKED_DOOR_BASE, OPEN_DOOR, POCKET
 from envs_jax.scripted import ScriptedPlayer
 
 #: Map value of a cell never seen.
@@ -53,19 +47,20 @@ def navigator_action(
     env: Navigation, key: jax.Array, tiles: jax.Array, obs: dict, agent_pos: jax.Array, remember
 ) -> jax.Array:
     """The planner's action (int32 []) on ``tiles`` (padded grid of ids, ``UNKNOWN`` unseen)."""
-    num_colours, r = env.config.num_colours, env.radius
+    layout = env.layout
+    num_colours, r = env.config.num_colours, layout.radius
     pocket = obs["pocket"]
-    locked = (tiles >= LOCKED_DOOR_BASE) & (tiles < env.key_base)
+    locked = (tiles >= LOCKED_DOOR_BASE) & (tiles < layout.key_base)
     door_colour = tiles - LOCKED_DOOR_BASE
     opens = locked & (door_colour == pocket - 1)
     passable = (tiles == UNKNOWN) | (tiles == FLOOR) | (tiles == OPEN_DOOR)
-    passable = passable | (tiles >= env.key_base) | opens
+    passable = passable | (tiles >= layout.key_base) | opens
     colours = jnp.arange(num_colours)[:, None, None]
     goals = jnp.concatenate(
         [
-            (tiles == env.landmark_base + obs["target"])[None],
+            (tiles == layout.landmark_base + obs["target"])[None],
             opens[None],
-            tiles[None] == env.key_base + colours,
+            tiles[None] == layout.key_base + colours,
             locked[None] & (door_colour[None] == colours),
             (tiles == UNKNOWN)[None],
         ]
@@ -96,7 +91,7 @@ def navigator_action(
 
 def navigator(env: Navigation, remember: bool) -> ScriptedPlayer:
     """The scripted navigator (see the module docstring); ``remember`` is static."""
-    unknown = jnp.full(env.base_grid.shape, UNKNOWN, jnp.int32)
+    unknown = jnp.full(env.layout.base_grid.shape, UNKNOWN, jnp.int32)
 
     def init(key, obs, state, params):
         del key, obs, state, params

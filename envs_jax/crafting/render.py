@@ -6,7 +6,7 @@ import numpy as np
 
 from envs_jax.crafting import constants as C
 from envs_jax.crafting.types import CraftingConfig, EnvParams, EnvState
-from envs_jax.rendering import tile_grid
+from envs_jax.render import tile_grid
 
 #: One character per tile id below DEPOT_BASE (view-only ids included for completeness).
 TILE_CHARS = " .:~#_,TciD%tfpPCZS?"
@@ -48,14 +48,10 @@ NIGHT_FLOOR = 0.45
 TILE_PIXELS = 8
 
 
-#: Where in the day-night cycle an episode starts (the same as ``env.DAY_START``).
-DAY_START = 0.3
-
-
 def _daylight(time: int, params: EnvParams) -> float:
-    """Host-side twin of :func:`envs_jax.crafting.env.daylight`."""
+    """Host-side twin of :func:`envs_jax.crafting.ops.daylight`."""
     cycle = time / float(params.day_length)
-    return float(1.0 - abs(np.cos(np.pi * (cycle + DAY_START))) ** 3)
+    return float(1.0 - abs(np.cos(np.pi * (cycle + C.DAY_START))) ** 3)
 
 
 def _grid_with_actors(config: CraftingConfig, state: EnvState) -> tuple[np.ndarray, np.ndarray]:
