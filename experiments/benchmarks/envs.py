@@ -25,9 +25,9 @@ import jax.numpy as jnp
 from gymnax.wrappers.purerl import LogWrapper
 
 import envs_jax
+from envs_jax.registry import BENCHMARK_IDS
 from envs_jax.wrappers import PooledResetWrapper
 
-BENCHMARK_IDS = ("navigation", "crafting", "games", "story")
 PATHS = ("pooled", "gymnax")
 
 

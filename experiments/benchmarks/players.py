@@ -15,15 +15,11 @@ import time
 import jax
 
 import envs_jax
+from envs_jax.registry import BENCHMARK_IDS
 from envs_jax.scripted import evaluate
 
 #: Module holding ``players(env)`` for each benchmark.
-PLAYER_MODULES = {
-    "crafting": "envs_jax.crafting.players",
-    "navigation": "envs_jax.navigation_players",
-    "games": "envs_jax.games.players",
-    "story": "envs_jax.story.players",
-}
+PLAYER_MODULES = {env_id: f"envs_jax.{env_id}.players" for env_id in BENCHMARK_IDS}
 
 
 def main(argv: list[str] | None = None) -> None:

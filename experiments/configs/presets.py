@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from envs_jax.registry import BENCHMARK_IDS as BENCHMARKS
 from hcmrl_jax.rl.config import PPOConfig
-
-#: Benchmark env ids.
-BENCHMARKS: tuple[str, ...] = ("crafting", "navigation", "games", "story")
 
 #: A small building: 2 x 2 rooms of 3 x 3 cells, no locks, 3 landmarks, 200-step episodes.
 SMALL_NAVIGATION: dict[str, int] = {

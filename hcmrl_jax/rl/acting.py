@@ -13,21 +13,15 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
+import envs_jax
 from hcmrl_jax.models.policy import MemoryAugmentedPolicy
 from hcmrl_jax.rl import losses as losses_lib
 from hcmrl_jax.rl.agent import apply_policy
 from hcmrl_jax.rl.setup import TrainSetup
 from hcmrl_jax.rl.types import ActingState, CreditInputs, Transition
 
-#: EpisodeStatsWrapper info fields a rollout keeps for the metrics.
-EPISODE_STAT_KEYS: tuple[str, ...] = (
-    "returned_episode",
-    "returned_episode_returns",
-    "returned_episode_lengths",
-    "returned_episode_success",
-    "returned_lag_counts",
-    "returned_lag_successes",
-)
+#: EpisodeStatsWrapper info fields a rollout keeps for the metrics (envs_jax's one source).
+EPISODE_STAT_KEYS: tuple[str, ...] = envs_jax.EPISODE_STATS_KEYS
 
 
 class StepOutput(NamedTuple):

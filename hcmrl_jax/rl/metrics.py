@@ -13,11 +13,13 @@ import jax
 import jax.numpy as jnp
 import optax
 
+import envs_jax
 from hcmrl_jax.rl.losses import LossAux
 from hcmrl_jax.rl.types import Transition
+from hcmrl_jax.utils.metrics import lag_bin_labels
 
 #: Lag-bin suffixes of the per-update recall metrics (bins of envs_jax's EpisodeStatsWrapper).
-LAG_BIN_KEYS: tuple[str, ...] = ("0_100", "100_1k", "1k_5k", "5k_inf")
+LAG_BIN_KEYS: tuple[str, ...] = lag_bin_labels(envs_jax.LAG_BIN_EDGES)
 
 
 def masked_mean(values: jax.Array, mask: jax.Array) -> jax.Array:

@@ -66,7 +66,7 @@ def flatten_metrics(
         metrics: name -> array ``[U]`` or ``[U, ...]`` (any numeric dtype); a nested mapping is
             flattened with ``/``-joined names.
         vector_names: optional names of the entries of vector metrics, e.g.
-            ``{"lag_success": ("lag<100", ...)}``; entries of other vector metrics are numbered.
+            ``{"lag_success": ("0_100", ...)}``; entries of other vector metrics are numbered.
 
     Returns:
         name -> float64 ``[U]`` array. A metric ``m`` of shape ``[U, k]`` gives ``m/<entry>``
