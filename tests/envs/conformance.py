@@ -1,7 +1,8 @@
-"""Checks every benchmark must pass, shared by the per-env test modules.
+"""Checks every env must pass: ``tests/envs/test_conformance.py`` runs them on every
+registered env; the per-env modules use them for env-specific runs (a full default episode).
 
-Each check takes a built ``(env, params)`` (use a small config) and asserts; the per-env modules
-call them from their tests. Rollouts are jitted once per call and kept short.
+Each check takes a built ``(env, params)`` (use a small config) and asserts. Rollouts are jitted
+once per call and kept short.
 """
 
 from __future__ import annotations
@@ -15,7 +16,21 @@ from gymnax.environments import spaces
 from gymnax.wrappers import LegacyStepAPIWrapper, LogWrapper
 
 import envs_jax
+from envs_jax.core import LAG_BIN_EDGES
 from envs_jax.wrappers import EpisodeStatsWrapper, PooledResetWrapper
+
+#: The memory statistics every env reports in ``info`` (``envs_jax.core.memory_info``).
+MEMORY_KEYS = ("lag", "recall", "success")
+
+
+def step_record(reward: Any, terminated: Any, truncated: Any, info: dict) -> dict[str, Any]:
+    """What a rollout records of one step: reward, the end flags and the memory statistics."""
+    return {
+        "reward": reward,
+        "terminated": terminated,
+        "truncated": truncated,
+        **{name: info[name] for name in MEMORY_KEYS},
+    }
 
 
 def leaves_in_space(space: Any, obs: Any, batch_dims: int = 0) -> None:
@@ -80,7 +95,7 @@ def check_spaces_and_wrappers(env: Any, params: Any, num_envs: int = 4, num_step
     leaves_in_space(space, info["final_observation"], batch_dims=2)
     assert reward.shape == (num_steps, num_envs) and np.all(np.isfinite(reward))
     assert terminated.dtype == np.bool_ and truncated.dtype == np.bool_
-    for name in ("lag", "recall", "success"):
+    for name in MEMORY_KEYS:
         assert name in info, f"info lacks {name!r}"
         assert info[name].shape == (num_steps, num_envs)
     assert info["lag"].dtype == np.int32 and info["recall"].dtype == np.bool_
@@ -182,15 +197,7 @@ def check_full_episode(env: Any, params: Any, policy=None) -> dict[str, np.ndarr
             obs, new_state, reward, terminated, truncated, info = env.step(
                 key_step, state, action, params
             )
-            record = {
-                "time_before": state.time,
-                "reward": reward,
-                "terminated": terminated,
-                "truncated": truncated,
-                "lag": info["lag"],
-                "recall": info["recall"],
-                "success": info["success"],
-            }
+            record = {"time_before": state.time, **step_record(reward, terminated, truncated, info)}
             return (obs, new_state), record
 
         _, records = jax.lax.scan(body, (obs, state), jax.random.split(key, length))
@@ -225,7 +232,9 @@ def check_privileged_twin(env_id: str, **overrides: Any) -> None:
 
 def check_pooled_stats(env: Any, params: Any, episode_length: int, num_envs: int = 4) -> Any:
     """A rollout through PooledResetWrapper + EpisodeStatsWrapper over several episodes:
-    finished episodes have the right length and lag counts are consistent."""
+    finished episodes have the right length, success lies in [0, 1], and the lag-bin counts of
+    each environment's first episode are exactly the per-step lags and recalls of that episode
+    (bins that start beyond the episode's length stay empty). Returns the rollout's info."""
     params = params.replace(max_steps_in_episode=episode_length)
     pooled = PooledResetWrapper(env, pool_size=4)
     wrapped = EpisodeStatsWrapper(pooled)
@@ -237,7 +246,27 @@ def check_pooled_stats(env: Any, params: Any, episode_length: int, num_envs: int
     assert done.any(), "no episode finished"
     lengths = np.asarray(info["returned_episode_lengths"])[done]
     assert np.all(lengths <= episode_length) and np.all(lengths >= 1)
+    success = np.asarray(info["returned_episode_success"])[done]
+    assert np.all((success >= 0.0) & (success <= 1.0))
     counts = np.asarray(info["returned_lag_counts"])[done]
     successes = np.asarray(info["returned_lag_successes"])[done]
     assert np.all(successes <= counts)
+    assert counts[:, np.asarray(LAG_BIN_EDGES) > episode_length].sum() == 0
+    # The first finished episode of each environment: its counts are its steps' lag bins.
+    lag, recall = np.asarray(info["lag"]), np.asarray(info["recall"])
+    bins = np.searchsorted(np.asarray(LAG_BIN_EDGES), lag, side="right") - 1  # -1: no decision
+    for env_index in range(done.shape[1]):
+        first_end = int(np.argmax(done[:, env_index]))
+        if not done[first_end, env_index]:
+            continue
+        episode_bins = bins[: first_end + 1, env_index]
+        episode_recall = recall[: first_end + 1, env_index]
+        expected = [np.sum(episode_bins == b) for b in range(len(LAG_BIN_EDGES))]
+        expected_ok = [
+            np.sum(episode_recall & (episode_bins == b)) for b in range(len(LAG_BIN_EDGES))
+        ]
+        np.testing.assert_array_equal(info["returned_lag_counts"][first_end, env_index], expected)
+        np.testing.assert_array_equal(
+            info["returned_lag_successes"][first_end, env_index], expected_ok
+        )
     return info

@@ -23,7 +23,7 @@ from gymnax.environments import environment
 
 import envs_jax
 from envs_jax.core import reset_sizes, reset_where_done
-from tests.envs import test_crafting, test_games, test_navigation, test_story
+from tests.envs import configs
 
 
 @struct.dataclass
@@ -121,10 +121,7 @@ def test_nested_vmap_and_per_env_params():
 
 #: Small configs with short episodes, so that several environments finish within a few steps.
 BENCHMARKS = {
-    "crafting": dict(test_crafting.SMALL, max_steps_in_episode=4),
-    "navigation": dict(test_navigation.SMALL, max_steps_in_episode=4),
-    "games": dict(test_games.SMALL, max_steps_in_episode=4),
-    "story": dict(test_story.SMALL, max_steps_in_episode=4),
+    env_id: dict(configs.SMALL[env_id], max_steps_in_episode=4) for env_id in envs_jax.BENCHMARK_IDS
 }
 SEEDS, NUM_ENVS, NUM_STEPS = 2, 9, 4  # sizes 1, 8, 9
 

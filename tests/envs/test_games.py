@@ -1,5 +1,5 @@
-"""The games benchmark: conformance, the schedule's invariants, perfect play, and that memory
-matters (a player with a table of everything shown vs the same player without memory)."""
+"""The games benchmark: the schedule's invariants, perfect play, and that memory matters (a
+player with a table of everything shown vs the same player without memory)."""
 
 from __future__ import annotations
 
@@ -11,38 +11,16 @@ import numpy as np
 import pytest
 
 import envs_jax
-from envs_jax.games import GAME_NAMES, EnvParams, Games, GamesConfig
+from envs_jax.games import GAME_NAMES, EnvParams, GamesConfig
 from envs_jax.games import types as gt
-from envs_jax.games.players import players
+from envs_jax.games.players import FOREVER, players, table_policy
 from envs_jax.games.render import timeline
 from envs_jax.scripted import evaluate
-from tests.envs import conformance
+from tests.envs import configs, conformance
 
-#: A short marathon: 256 steps, 3 lanes per game, lags of 20 .. 150 steps.
-SMALL = dict(
-    episode_length=256,
-    num_choices=8,
-    num_lanes=3,
-    max_items_per_lane=4,
-    battleship_shots=2,
-    max_count=3,
-    max_events=192,
-    lag_min=20,
-    lag_max=150,
-    item_gap_max=8,
-    lane_start_max=32,
-)
+ENV_ID = "games"  # the env of the shared fixtures (tests/envs/conftest.py)
+SMALL = configs.GAMES
 NUM_EPISODES = 8  # episodes played by each scripted player
-
-
-@pytest.fixture(scope="module")
-def small():
-    return envs_jax.make("games", **SMALL)
-
-
-@pytest.fixture(scope="module")
-def twin():
-    return envs_jax.make("games", privileged=True, **SMALL)
 
 
 @pytest.fixture(scope="module")
@@ -72,38 +50,6 @@ def twin_step(twin):
     """Jitted ``step_env`` of the privileged twin (no auto-reset; params are an argument)."""
     env, _ = twin
     return jax.jit(env.step_env)
-
-
-# ------------------------------------------------------------------------------------------
-# Shared conformance checks
-
-
-def test_spaces_and_gymnax_wrappers(small):
-    conformance.check_spaces_and_wrappers(*small, num_envs=4, num_steps=40)
-
-
-def test_out_of_range_actions_are_clipped(small):
-    conformance.check_out_of_range_actions(*small, steps=4)
-
-
-def test_determinism(small):
-    conformance.check_determinism(*small)
-
-
-def test_auto_reset(small):
-    conformance.check_auto_reset(*small, episode_length=6)
-
-
-def test_privileged_twin_adds_only_the_answer():
-    conformance.check_privileged_twin("games", **SMALL)
-
-
-def test_pooled_reset_and_lag_bins(small):
-    env, params = small
-    info = conformance.check_pooled_stats(env, params, episode_length=SMALL["episode_length"])
-    done = np.asarray(info["returned_episode"])
-    counts = np.asarray(info["returned_lag_counts"])[done]
-    assert counts.sum() > 0 and counts[:, 0].sum() > 0 and counts[:, 1].sum() > 0
 
 
 # ------------------------------------------------------------------------------------------
@@ -170,92 +116,20 @@ def test_answer_is_always_allowed_and_masked_actions_are_wrong(twin, twin_step):
 # Memory matters
 
 
-def _player(env: Games):
-    """A scripted player on the plain observation.
-
-    It keeps a table of the last value shown for every (game, subject) and a running count per
-    colour, each with the step it was written, and forgets entries older than its memory window
-    (window 0: no memory at all). Without the needed entry it guesses uniformly among the
-    allowed actions.
-    """
-    config = env.config
-
-    def init():
-        return {
-            "value": jnp.zeros((gt.NUM_GAMES, config.num_lanes), jnp.int32),
-            "stamp": jnp.full((gt.NUM_GAMES, config.num_lanes), -(2**30), jnp.int32),
-            "count": jnp.zeros((config.num_lanes,), jnp.int32),
-            "count_start": jnp.full((config.num_lanes,), -(2**30), jnp.int32),
-        }
-
-    def act(key, table, obs, time, window):
-        game, phase = obs["game"], obs["phase"]
-        subject, value, result = obs["fields"][0], obs["fields"][1], obs["fields"][2]
-        info = phase == gt.INFO
-        # Remember what an info event shows.
-        writes = info & (
-            (game == gt.CONCENTRATION)
-            | ((game == gt.BATTLESHIP) & (result == gt.HIT))
-            | (game == gt.RECALL)
-            | (game == gt.HIGHER_LOWER)
-            | (game == gt.MATCH)
-        )
-        stored = (
-            table["value"]
-            .at[game, subject]
-            .set(jnp.where(writes, value, table["value"][game, subject]))
-        )
-        stamps = (
-            table["stamp"]
-            .at[game, subject]
-            .set(jnp.where(writes, time, table["stamp"][game, subject]))
-        )
-        card = info & (game == gt.COUNTING)
-        first_card = card & (table["count"][subject] == 0)
-        count = table["count"].at[subject].add(card.astype(jnp.int32))
-        count_start = (
-            table["count_start"]
-            .at[subject]
-            .set(jnp.where(first_card, time, table["count_start"][subject]))
-        )
-        # Answer a decision from the table, if the entry is still remembered.
-        remembered = stored[game, subject]
-        known = time - stamps[game, subject] <= window
-        answer = jnp.where(
-            game == gt.HIGHER_LOWER,
-            jnp.where(value > remembered, config.higher_action, config.lower_action),
-            jnp.where(
-                game == gt.MATCH,
-                jnp.where(value == remembered, config.yes_action, config.no_action),
-                remembered,
-            ),
-        )
-        is_count = game == gt.COUNTING
-        answer = jnp.where(is_count, count[subject], answer)
-        known = jnp.where(is_count, time - count_start[subject] <= window, known)
-        guess = jax.random.categorical(key, jnp.where(obs["action_mask"], 0.0, -jnp.inf))
-        action = jnp.where(info, config.continue_action, jnp.where(known, answer, guess))
-        asked = (~info) & is_count
-        count = count.at[subject].set(jnp.where(asked, 0, count[subject]))
-        table = {"value": stored, "stamp": stamps, "count": count, "count_start": count_start}
-        return action.astype(jnp.int32), table
-
-    return init, act
-
-
 @pytest.fixture(scope="module")
 def play(small, reset_many):
     """``play(window) -> {"return": [N], "lag": [N, T], "recall": [N, T]}``: NUM_EPISODES full
-    episodes of :func:`_player` with the given memory window (one compile for all windows)."""
+    episodes of the table-keeping player that forgets entries older than ``window`` steps and
+    guesses uniformly among the allowed actions (one compile for all windows)."""
     env, params = small
-    init, act = _player(env)
+    init, act = table_policy(env, guess_uniformly=True)
     length = int(params.max_steps_in_episode)
 
     def episode(key, obs, state, window):
         def body(carry, key_t):
             obs, state, table = carry
             key_act, key_step = jax.random.split(key_t)
-            action, table = act(key_act, table, obs, state.time, window)
+            action, table = act(key_act, table, obs, state.time, window, params)
             obs, state, reward, _, info = env.step_env(key_step, state, action, params)
             return (obs, state, table), (reward, info["lag"], info["recall"])
 
@@ -278,7 +152,7 @@ def play(small, reset_many):
 def played(play):
     window = 2 * SMALL["lag_min"]  # lags are log-uniform in [lag_min, lag_max]: ~1/3 within
     return {
-        "memory": play(2**30),
+        "memory": play(FOREVER),
         "no memory": play(0),
         "window": play(window),
         "window_size": window,

@@ -17,15 +17,10 @@ from gymnax.wrappers.purerl import LogWrapper
 
 import envs_jax
 from envs_jax.wrappers import FlattenObservationWrapper
-from tests.envs import test_crafting, test_games, test_navigation, test_story
+from tests.envs import configs
 
 #: Small worlds so that the loop (world generation compiled inside its step) compiles fast.
-SMALL = {
-    "crafting": test_crafting.SMALL,
-    "navigation": test_navigation.SMALL,
-    "games": test_games.SMALL,
-    "story": test_story.SMALL,
-}
+SMALL = {env_id: configs.SMALL[env_id] for env_id in envs_jax.BENCHMARK_IDS}
 NUM_ENVS, NUM_STEPS, NUM_UPDATES = 4, 16, 2
 
 

@@ -1,4 +1,4 @@
-"""The navigation benchmark: conformance, mechanics, solvability, and that memory matters."""
+"""The navigation benchmark: mechanics, solvability, and that memory matters."""
 
 from __future__ import annotations
 
@@ -22,68 +22,21 @@ from envs_jax.navigation import (
     Navigation,
     NavigationConfig,
 )
-from envs_jax.navigation_players import UNKNOWN, navigator_action
-from tests.envs import conformance
+from envs_jax.navigation.players import UNKNOWN, navigator_action
+from tests.envs import configs, conformance
 
-#: A 3x3-room building: small enough to compile and run fast, large enough for chains of keys.
-SMALL = dict(
-    rooms_high=3,
-    rooms_wide=3,
-    room_size=3,
-    view_size=5,
-    num_colours=3,
-    num_locked_doors=4,
-    num_extra_doors=2,
-    num_landmarks=4,
-)
+ENV_ID = "navigation"  # the env of the shared fixtures (tests/envs/conftest.py)
+SMALL = configs.NAVIGATION
 #: Worlds generated for the layout and solvability checks; the navigator runs on the first few.
 NUM_WORLDS = 200
 NUM_NAVIGATED = 8
 NAVIGATION_STEPS = 800
 #: The target rule at the small building's scale (the default asks for >= 400 steps).
 SMALL_TARGETS = dict(stale_min_steps=40, stale_power=3.0)
-#: Two tiny rooms and no locks: random actions reach targets often (for the lag-bin check).
-TINY = dict(
-    rooms_high=1,
-    rooms_wide=2,
-    room_size=2,
-    view_size=3,
-    num_colours=1,
-    num_locked_doors=0,
-    num_extra_doors=0,
-    num_landmarks=2,
-)
-
-
-@pytest.fixture(scope="module")
-def small():
-    return envs_jax.make("navigation", **SMALL)
-
-
-@pytest.fixture(scope="module")
-def step_env(small):
-    env, _ = small
-    return jax.jit(env.step_env)
 
 
 # ------------------------------------------------------------------------------------------
-# Shared conformance checks
-
-
-def test_spaces_and_gymnax_wrappers(small):
-    conformance.check_spaces_and_wrappers(*small)
-
-
-def test_out_of_range_actions_are_clipped(small):
-    conformance.check_out_of_range_actions(*small)
-
-
-def test_determinism(small):
-    conformance.check_determinism(*small)
-
-
-def test_auto_reset(small):
-    conformance.check_auto_reset(*small, episode_length=6)
+# Full episodes and the privileged twin (the shared checks run in test_conformance.py)
 
 
 def test_full_default_episode_to_truncation():
@@ -98,12 +51,11 @@ def test_full_default_episode_to_truncation():
     np.testing.assert_allclose(records["success"], expected, rtol=1e-6)
 
 
-def test_privileged_twin(small):
-    conformance.check_privileged_twin("navigation", **SMALL)
+def test_privileged_twin_shows_positions(small):
     env, params = small
     twin = Navigation(env.config, privileged=True)
     _, state = env.reset(jax.random.PRNGKey(2), params)
-    scale = np.array([twin.height - 1, twin.width - 1], np.float32)
+    scale = np.array([twin.layout.height - 1, twin.layout.width - 1], np.float32)
     extra = np.asarray(twin._privileged(state))
     assert extra.shape == (twin.privileged_size,)
     pos = np.asarray(state.agent_pos)
@@ -117,29 +69,6 @@ def test_privileged_twin(small):
     keys = np.asarray(twin._privileged(holding))[4:].reshape(twin.config.num_colours, 3)
     np.testing.assert_array_equal(keys[:, 2], [0.0, 1.0, 0.0])
     np.testing.assert_allclose(keys[1, :2], 0.0)
-
-
-def test_pooled_episode_stats_fill_lag_bins():
-    env, params = envs_jax.make("navigation", **TINY)
-    info = conformance.check_pooled_stats(env, params, episode_length=40, num_envs=8)
-    done = np.asarray(info["returned_episode"])
-    counts = np.asarray(info["returned_lag_counts"])[done]
-    successes = np.asarray(info["returned_lag_successes"])[done]
-    assert counts.sum() > 0, "no memory decision was counted"
-    assert counts[:, 1:].sum() == 0, "40-step episodes cannot have lags >= 100"
-    # The counts of each finished episode equal the per-step lags of that episode.
-    lag, recall = np.asarray(info["lag"]), np.asarray(info["recall"])
-    for env_index in range(done.shape[1]):
-        first_end = int(np.argmax(done[:, env_index]))
-        if not done[first_end, env_index]:
-            continue
-        episode_lag = lag[: first_end + 1, env_index]
-        episode_recall = recall[: first_end + 1, env_index]
-        got = np.asarray(info["returned_lag_counts"])[first_end, env_index]
-        assert got[0] == np.sum(episode_lag >= 0)
-        got_ok = np.asarray(info["returned_lag_successes"])[first_end, env_index]
-        assert got_ok[0] == np.sum(episode_recall)
-    assert np.all(successes <= counts)
 
 
 # ------------------------------------------------------------------------------------------
@@ -178,7 +107,7 @@ def test_unknown_override_is_rejected():
 
 
 def _locked(grid: np.ndarray, env: Navigation) -> np.ndarray:
-    return (grid >= LOCKED_DOOR_BASE) & (grid < env.key_base)
+    return (grid >= LOCKED_DOOR_BASE) & (grid < env.layout.key_base)
 
 
 def _flood(passable: np.ndarray, start: tuple[int, int]) -> np.ndarray:
@@ -201,12 +130,14 @@ def _solve_with_keys_as_gates(grid: np.ndarray, start: tuple[int, int], env: Nav
     """Reachable cells and unlockable colours: flood fill, collect the keys reached, open their
     doors, repeat. Doors stay open once unlocked, so carrying one key at a time suffices."""
     num_colours = env.config.num_colours
-    open_tiles = (grid == FLOOR) | (grid == OPEN_DOOR) | (grid >= env.key_base)
+    open_tiles = (grid == FLOOR) | (grid == OPEN_DOOR) | (grid >= env.layout.key_base)
     door_colour = np.clip(grid - LOCKED_DOOR_BASE, 0, num_colours - 1)
     unlocked = np.zeros(num_colours, bool)
     while True:
         reach = _flood(open_tiles | (_locked(grid, env) & unlocked[door_colour]), start)
-        found = np.array([np.any(grid[reach] == env.key_base + c) for c in range(num_colours)])
+        found = np.array(
+            [np.any(grid[reach] == env.layout.key_base + c) for c in range(num_colours)]
+        )
         if np.array_equal(found | unlocked, unlocked):
             return reach, unlocked
         unlocked |= found
@@ -214,7 +145,7 @@ def _solve_with_keys_as_gates(grid: np.ndarray, start: tuple[int, int], env: Nav
 
 def _doors_per_room(doors: np.ndarray, env: Navigation) -> np.ndarray:
     """Door cells on the four walls of each room, int [R] (rooms in row-major order)."""
-    cfg, p = env.config, env.pitch
+    cfg, p = env.config, env.layout.pitch
     counts = []
     for i in range(cfg.rooms_high):
         for j in range(cfg.rooms_wide):
@@ -231,25 +162,25 @@ def _doors_per_room(doors: np.ndarray, env: Navigation) -> np.ndarray:
 def test_building_layout(worlds_and_navigation):
     env, _, worlds, _ = worlds_and_navigation
     cfg = env.config
-    num_doors = env.num_rooms - 1 + cfg.num_extra_doors
+    num_doors = env.layout.num_rooms - 1 + cfg.num_extra_doors
     for state in worlds:
-        grid = env._unpadded(state)
+        grid = env.layout.unpadded(state.grid)
         doors = (grid == OPEN_DOOR) | _locked(grid, env)
         assert doors.sum() == num_doors
         assert _locked(grid, env).sum() == cfg.num_locked_doors
         # One key per colour, each landmark once, in distinct rooms, all on interior cells.
         for c in range(cfg.num_colours):
-            assert np.sum(grid == env.key_base + c) == 1
+            assert np.sum(grid == env.layout.key_base + c) == 1
         landmark_pos = np.asarray(state.landmark_pos)
         for k, (row, col) in enumerate(landmark_pos):
-            assert grid[row, col] == env.landmark_base + k
-        rooms = np.asarray(env._room_of(landmark_pos))
+            assert grid[row, col] == env.layout.landmark_base + k
+        rooms = np.asarray(env.layout.room_of(landmark_pos))
         assert len(set(rooms.tolist())) == cfg.num_landmarks
         # Each landmark at its room's centre; landmark rooms have no more doors than the rest.
         centre = cfg.room_size // 2 + 1
-        assert np.all((landmark_pos - centre) % env.pitch == 0), landmark_pos
+        assert np.all((landmark_pos - centre) % env.layout.pitch == 0), landmark_pos
         doors_of = _doors_per_room(doors, env)
-        others = np.setdiff1d(np.arange(env.num_rooms), rooms)
+        others = np.setdiff1d(np.arange(env.layout.num_rooms), rooms)
         assert doors_of[rooms].max() <= doors_of[others].min()
         np.testing.assert_array_equal(np.diag(state.landmark_dist), 0)
         # With every lock open the building is connected (spanning tree of doors).
@@ -261,13 +192,15 @@ def test_solvable_by_construction(worlds_and_navigation):
     env, _, worlds, _ = worlds_and_navigation
     gated = 0
     for state in worlds:
-        grid = env._unpadded(state)
+        grid = env.layout.unpadded(state.grid)
         start = tuple(int(v) for v in state.agent_pos)
         reach, unlocked = _solve_with_keys_as_gates(grid, start, env)
         assert unlocked.all(), "some colour can never be unlocked"
         assert reach[grid != 1].all(), "some cell stays out of reach"
         # Without keys the locks do cut the building (so the check above can fail).
-        no_keys = np.where((grid >= env.key_base) & (grid < env.landmark_base), FLOOR, grid)
+        no_keys = np.where(
+            (grid >= env.layout.key_base) & (grid < env.layout.landmark_base), FLOOR, grid
+        )
         reach_without, _ = _solve_with_keys_as_gates(no_keys, start, env)
         gated += not reach_without[grid != 1].all()
     assert gated >= len(worlds) // 2, f"locks cut the building in only {gated} worlds"
@@ -278,17 +211,17 @@ def test_key_chain_order(worlds_and_navigation):
     env, _, worlds, _ = worlds_and_navigation
     num_colours = env.config.num_colours
     for state in worlds[:50]:
-        grid = env._unpadded(state)
+        grid = env.layout.unpadded(state.grid)
         start = tuple(int(v) for v in state.agent_pos)
         door_colour = np.clip(grid - LOCKED_DOOR_BASE, 0, num_colours - 1)
-        open_tiles = (grid == FLOOR) | (grid == OPEN_DOOR) | (grid >= env.key_base)
+        open_tiles = (grid == FLOOR) | (grid == OPEN_DOOR) | (grid >= env.layout.key_base)
         unlocked = np.zeros(num_colours, bool)
         for _ in range(num_colours):
             reach = _flood(open_tiles | (_locked(grid, env) & unlocked[door_colour]), start)
             reachable_keys = [
                 c
                 for c in range(num_colours)
-                if not unlocked[c] and np.any(grid[reach] == env.key_base + c)
+                if not unlocked[c] and np.any(grid[reach] == env.layout.key_base + c)
             ]
             assert reachable_keys, "no new key reachable: the chain is broken"
             unlocked[reachable_keys[0]] = True
@@ -316,7 +249,7 @@ def test_locked_door_needs_its_key(small, step_env):
     env, params = small
     params = params.replace(invalid_action_penalty=0.25)
     _, state = env.reset(jax.random.PRNGKey(3), params)
-    grid = env._unpadded(state)
+    grid = env.layout.unpadded(state.grid)
     door = np.argwhere(_locked(grid, env))[0]
     colour = int(grid[door[0], door[1]]) - LOCKED_DOOR_BASE
     source, action = _floor_neighbour(grid, door)
@@ -326,7 +259,9 @@ def test_locked_door_needs_its_key(small, step_env):
         at_door = _arrange(state, agent_pos=source, pocket=pocket)
         obs, after, reward, *_ = step_env(key, at_door, action, params)
         assert not bool(
-            env._observe(at_door, env._view(at_door.grid, at_door.agent_pos))["action_mask"][action]
+            env.observe(at_door, env.layout.view(at_door.grid, at_door.agent_pos))["action_mask"][
+                action
+            ]
         )
         np.testing.assert_array_equal(after.agent_pos, source)
         np.testing.assert_array_equal(after.grid, at_door.grid)
@@ -334,7 +269,7 @@ def test_locked_door_needs_its_key(small, step_env):
     with_key = _arrange(state, agent_pos=source, pocket=colour + 1)
     _, after, reward, *_ = step_env(key, with_key, action, params)
     np.testing.assert_array_equal(after.agent_pos, door)
-    assert env._unpadded(after)[door[0], door[1]] == OPEN_DOOR
+    assert env.layout.unpadded(after.grid)[door[0], door[1]] == OPEN_DOOR
     assert int(after.pocket) == colour + 1, "the key is kept"
     assert float(reward) == 0.0
     # Unlocked for good: walking back out and in again needs no key.
@@ -347,26 +282,26 @@ def test_locked_door_needs_its_key(small, step_env):
 def test_pocket_pick_drop_swap(small, step_env):
     env, params = small
     _, state = env.reset(jax.random.PRNGKey(4), params)
-    r = env.radius
+    r = env.layout.radius
     key = jax.random.PRNGKey(0)
     key_cell = np.asarray(state.key_pos)[0]
     # Pick up key 0.
     on_key = _arrange(state, agent_pos=key_cell)
     obs, picked, *_ = step_env(key, on_key, POCKET, params)
     assert int(picked.pocket) == 1
-    assert env._unpadded(picked)[key_cell[0], key_cell[1]] == FLOOR
+    assert env.layout.unpadded(picked.grid)[key_cell[0], key_cell[1]] == FLOOR
     assert int(obs["pocket"]) == 1 and int(obs["view"][r, r]) == FLOOR
     assert bool(obs["action_mask"][POCKET]), "dropping on empty floor is allowed"
     # Drop it again on the same (now empty) floor cell.
     _, dropped, *_ = step_env(key, picked, POCKET, params)
     assert int(dropped.pocket) == 0
-    assert env._unpadded(dropped)[key_cell[0], key_cell[1]] == env.key_base
+    assert env.layout.unpadded(dropped.grid)[key_cell[0], key_cell[1]] == env.layout.key_base
     np.testing.assert_array_equal(dropped.key_pos[0], key_cell)
     # Swap: holding key 1 on the cell of key 0.
     holding_other = _arrange(on_key, pocket=2)
     _, swapped, *_ = step_env(key, holding_other, POCKET, params)
     assert int(swapped.pocket) == 1
-    assert env._unpadded(swapped)[key_cell[0], key_cell[1]] == env.key_base + 1
+    assert env.layout.unpadded(swapped.grid)[key_cell[0], key_cell[1]] == env.layout.key_base + 1
     np.testing.assert_array_equal(swapped.key_pos[1], key_cell)
     # Empty pocket on a landmark: nothing to do, a no-op.
     landmark = np.asarray(state.landmark_pos)[0]
@@ -379,12 +314,12 @@ def test_pocket_pick_drop_swap(small, step_env):
 def test_reaching_the_target_lag_and_recall(small, step_env):
     env, params = small
     _, state = env.reset(jax.random.PRNGKey(5), params)
-    grid = env._unpadded(state)
+    grid = env.layout.unpadded(state.grid)
     target = int(state.target)
     goal = np.asarray(state.landmark_pos)[target]
     source, action = _floor_neighbour(grid, goal)
     key = jax.random.PRNGKey(0)
-    budget = params.recall_slack * env.pitch * (1 + 1)  # shown one room away
+    budget = params.recall_slack * env.layout.pitch * (1 + 1)  # shown one room away
     # Shown at t = 5, last seen at t = 3 (before it was shown), reached at t = 11.
     arranged = _arrange(
         state,
@@ -428,7 +363,7 @@ def _navigate(env, params, key, obs, state, remember):
     Each step also probes the environment with a random action from the same state (not
     taken) and records whether the mask allowed it and whether it changed anything.
     """
-    unknown = jnp.full(env.base_grid.shape, UNKNOWN, jnp.int32)
+    unknown = jnp.full(env.layout.base_grid.shape, UNKNOWN, jnp.int32)
 
     def body(carry, key_t):
         obs, state, tiles = carry
@@ -565,8 +500,8 @@ def test_renderers(small):
     lines = text.splitlines()
     assert lines[0].startswith("step 0/") and "target: landmark" in lines[0]
     assert "holding: nothing" in lines[0]
-    grid_lines = lines[1 : 1 + env.height]
-    assert all(len(line) == env.width + 1 for line in grid_lines)
+    grid_lines = lines[1 : 1 + env.layout.height]
+    assert all(len(line) == env.layout.width + 1 for line in grid_lines)
     assert sum(line.count("@") for line in grid_lines) == 1
     assert sum(line.startswith(">") for line in grid_lines) == env.config.view_size
     assert lines[-1].startswith("legend:") and "red" in lines[-1]
@@ -575,6 +510,6 @@ def test_renderers(small):
 
     image = env.render_rgb(state, params)
     assert image.dtype == np.uint8
-    assert image.shape == ((env.height + 1) * 8, env.width * 8, 3)
+    assert image.shape == ((env.layout.height + 1) * 8, env.layout.width * 8, 3)
     moved = state.replace(agent_pos=jnp.asarray(state.landmark_pos)[0])
     assert not np.array_equal(image, env.render_rgb(moved, params))

@@ -1,4 +1,4 @@
-"""The passive recall probe: conformance, the episode's rules, chance and perfect levels."""
+"""The passive recall probe: the episode's rules, chance and perfect levels."""
 
 from __future__ import annotations
 
@@ -10,24 +10,13 @@ import pytest
 import envs_jax
 from envs_jax.recall import EnvParams, PassiveRecall, RecallConfig
 from envs_jax.wrappers import EpisodeStatsWrapper, PooledResetWrapper
-from tests.envs import conformance
+from tests.envs import configs, conformance
 
-LAG = 20
-NUM_CUES = 4
-#: A short probe: the cue at t = 0, the query at t = 20, four cues, six distractors.
-SMALL = dict(lag=LAG, num_cues=NUM_CUES, num_distractors=6)
+LAG = configs.RECALL_LAG
+NUM_CUES = configs.RECALL_CUES
+ENV_ID = "recall"  # the env of the shared fixtures (tests/envs/conftest.py)
 NUM_EPISODES = 4096  # episodes played by each scripted player
 FIXED_GUESS = 1  # what the reactive player answers when it cannot see the cue
-
-
-@pytest.fixture(scope="module")
-def small():
-    return envs_jax.make("recall", **SMALL)
-
-
-@pytest.fixture(scope="module")
-def twin():
-    return envs_jax.make("recall", privileged=True, **SMALL)
 
 
 def _reactive(obs: dict, memory: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -56,14 +45,7 @@ def _play(env, params, player, num_episodes: int, num_steps: int, key: jax.Array
             obs, state, memory = carry
             action, memory = player(obs, memory)
             obs, state, reward, terminated, truncated, info = env.step(key_t, state, action, params)
-            record = {
-                "reward": reward,
-                "terminated": terminated,
-                "truncated": truncated,
-                "lag": info["lag"],
-                "recall": info["recall"],
-                "success": info["success"],
-            }
+            record = conformance.step_record(reward, terminated, truncated, info)
             return (obs, state, memory), record
 
         memory = jnp.zeros((), jnp.int32)
@@ -76,26 +58,7 @@ def _play(env, params, player, num_episodes: int, num_steps: int, key: jax.Array
 
 
 # ------------------------------------------------------------------------------------------
-# Shared conformance checks
-
-
-def test_spaces_and_gymnax_wrappers(small):
-    conformance.check_spaces_and_wrappers(*small, num_envs=4, num_steps=2 * LAG + 5)
-
-
-def test_out_of_range_actions_are_clipped(small):
-    env, params = small
-    conformance.check_out_of_range_actions(env, params.replace(lag=3), steps=5)
-
-
-def test_determinism(small):
-    conformance.check_determinism(*small)
-
-
-def test_auto_reset_by_truncation_and_by_termination(small):
-    env, params = small
-    conformance.check_auto_reset(env, params, episode_length=6)  # truncated before the query
-    conformance.check_auto_reset(env, params.replace(lag=3), episode_length=6)  # terminated
+# Full episodes and the privileged twin (the shared checks run in test_conformance.py)
 
 
 def test_full_episodes_terminate_at_the_query(small):
@@ -110,7 +73,6 @@ def test_full_episodes_terminate_at_the_query(small):
 
 
 def test_privileged_twin_shows_the_cue_at_every_step(twin):
-    conformance.check_privileged_twin("recall", **SMALL)
     env, params = twin
     obs, state = env.reset(jax.random.PRNGKey(2), params)
     expected = np.eye(NUM_CUES, dtype=np.float32)[int(state.cue)]
@@ -120,15 +82,6 @@ def test_privileged_twin_shows_the_cue_at_every_step(twin):
         assert np.asarray(obs["cue"]).sum() == (1.0 if t == 0 else 0.0)
         obs, state, *_ = step(jax.random.PRNGKey(t), state, 0, params)
     np.testing.assert_array_equal(obs["cue_hint"], expected)
-
-
-def test_pooled_reset_and_episode_stats(small):
-    env, params = small
-    info = conformance.check_pooled_stats(env, params, episode_length=LAG + 5)
-    done = np.asarray(info["returned_episode"])
-    np.testing.assert_array_equal(np.asarray(info["returned_episode_lengths"])[done], LAG + 1)
-    counts = np.asarray(info["returned_lag_counts"])[done]
-    assert len(counts) and np.all(counts == [1, 0, 0, 0])
 
 
 def test_remembering_player_scores_one_through_the_trainers_wrappers(small):

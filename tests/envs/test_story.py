@@ -1,4 +1,4 @@
-"""The story benchmark: contract, contradictions, plot and threads, memory, renderers."""
+"""The story benchmark: contradictions, plot and threads, memory, renderers."""
 
 from __future__ import annotations
 
@@ -40,33 +40,7 @@ from envs_jax.story.types import (
 )
 from tests.envs import conformance
 
-# A small world: 4 characters (1 dead at start, 1 plot victim), 3 places, 3 objects, 2 secrets,
-# 4 goals 20 steps apart, 2 threads; 336 actions; prologue of 9 steps.
-SMALL = dict(
-    num_characters=4,
-    num_places=3,
-    num_objects=3,
-    num_secrets=2,
-    num_goals=4,
-    num_threads=2,
-    num_dead_at_start=1,
-    num_plot_kills=1,
-    history_len=8,
-    chapter_len=20,
-    thread_full_lag=30,
-    max_steps_in_episode=150,
-)
-
-
-@pytest.fixture(scope="module")
-def small():
-    return envs_jax.make("story", **SMALL)
-
-
-@pytest.fixture(scope="module")
-def step_env(small):
-    env, _ = small
-    return jax.jit(env.step_env)
+ENV_ID = "story"  # the env of the shared fixtures (tests/envs/conftest.py)
 
 
 @pytest.fixture(scope="module")
@@ -88,23 +62,10 @@ def act(env: Story, verb: int, subject: int, arg: int, place: int) -> jax.Array:
 
 
 # --------------------------------------------------------------------------------------------
-# Contract (shared conformance checks)
-
-
-def test_gymnax_conformity(small):
-    env, params = small
-    conformance.check_spaces_and_wrappers(env, params)
-    conformance.check_out_of_range_actions(env, params)
-
-
-def test_determinism_and_auto_reset(small):
-    env, params = small
-    conformance.check_determinism(env, params)
-    conformance.check_auto_reset(env, params, episode_length=12)
+# Full episodes and the privileged twin (the shared checks run in test_conformance.py)
 
 
 def test_privileged_twin_adds_the_fact_table(small):
-    conformance.check_privileged_twin("story", **SMALL)
     env, params = small
     twin = Story(env.config, privileged=True)
     obs, state = twin.reset(jax.random.PRNGKey(5), params)
@@ -115,14 +76,6 @@ def test_privileged_twin_adds_the_fact_table(small):
     np.testing.assert_array_equal(hidden[c : 2 * c], facts.char_place)
     np.testing.assert_array_equal(hidden[2 * c : 2 * c + o], np.asarray(facts.obj_holder) + 1)
     assert hidden.shape == (env.config.privileged_size,)
-
-
-def test_pooled_episodes_fill_lag_bins(small):
-    env, params = small
-    info = conformance.check_pooled_stats(env, params, episode_length=60)
-    done = np.asarray(info["returned_episode"])
-    # Random authors write (and contradict) plenty: the lag bins must count their decisions.
-    assert np.asarray(info["returned_lag_counts"])[done].sum() > 0
 
 
 def test_full_length_default_episode_truncates():
