@@ -20,9 +20,6 @@ from hcmrl_jax.rl.agent import apply_policy
 from hcmrl_jax.rl.setup import TrainSetup
 from hcmrl_jax.rl.types import ActingState, CreditInputs, Transition
 
-#: EpisodeStatsWrapper info fields a rollout keeps for the metrics (envs_jax's one source).
-EPISODE_STAT_KEYS: tuple[str, ...] = envs_jax.EPISODE_STATS_KEYS
-
 
 class StepOutput(NamedTuple):
     """One step of the policy and the environments."""
@@ -156,7 +153,7 @@ def rollout(
             novelty=out.aux["novelty"],
             credit=credit,
             replay=record_context(state.carry, state.is_first) if setup.parallel_replay else (),
-            stats={k: out.info[k] for k in EPISODE_STAT_KEYS},
+            stats={k: out.info[k] for k in envs_jax.EPISODE_STATS_KEYS},
         )
         return sharding.constrain(out.state, 0), transition
 
