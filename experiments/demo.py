@@ -29,7 +29,7 @@ import tyro
 
 from experiments.configs import DEMO
 from experiments.evaluate import EvalOptions, evaluate_run
-from experiments.train import (
+from experiments.runs import (
     RETURN_KEY,
     RunOptions,
     RunSetupError,

@@ -31,7 +31,7 @@ import tyro
 
 import envs_jax
 from envs_jax import LAG_BIN_EDGES
-from experiments.train import (
+from experiments.runs import (
     CHECKPOINT_DIR,
     RunSetupError,
     ensure_writable_directory,

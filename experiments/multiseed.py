@@ -38,14 +38,12 @@ import jax.numpy as jnp
 import numpy as np
 import tyro
 
-from experiments.train import (
+from experiments.cli import cli_with_preset
+from experiments.runs import (
     CHECKPOINT_DIR,
     ChunkedTrainer,
     RunSetupError,
     chunk_schedule,
-    cli_with_preset,
-    config_from_dict,
-    config_to_dict,
     ensure_writable_directory,
 )
 from hcmrl_jax.rl.config import PPOConfig
@@ -53,6 +51,7 @@ from hcmrl_jax.rl.train import make_train_chunks
 from hcmrl_jax.utils.checkpoint import CheckpointError, RunCheckpointer
 from hcmrl_jax.utils.logging import METRICS_JSONL, TrainingProgress
 from hcmrl_jax.utils.metrics import metrics_to_rows
+from hcmrl_jax.utils.serialization import config_from_dict, config_to_dict
 from hcmrl_jax.utils.visualization import plot_seed_curves
 
 #: Metrics drawn as mean ± std over seeds and summarised at the last update.

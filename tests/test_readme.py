@@ -17,10 +17,11 @@ import shlex
 
 import pytest
 
+from experiments.cli import cli_with_preset
 from experiments.configs import DEMO
 from experiments.demo import DemoOptions
 from experiments.multiseed import MultiSeedArgs
-from experiments.train import cli_with_preset, run_directory
+from experiments.runs import run_directory
 from experiments.train import parse_args as parse_train
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

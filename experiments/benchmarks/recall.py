@@ -60,9 +60,10 @@ from tqdm.auto import tqdm
 
 import envs_jax
 from experiments.multiseed import init_over_seeds, seed_keys
-from experiments.train import config_to_dict, strong_types
 from hcmrl_jax.rl import PPOConfig, make_train_chunks, param_count
 from hcmrl_jax.rl.config import MemoryKind
+from hcmrl_jax.utils.checkpoint import strong_types
+from hcmrl_jax.utils.serialization import config_to_dict
 
 RESULTS_JSON = "results.json"
 RESULTS_MD = "results.md"

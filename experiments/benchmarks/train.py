@@ -72,8 +72,8 @@ def _timing_lock(path: str | None):
 
 
 def _config(config_json: str):
-    from experiments.train import config_from_dict
     from hcmrl_jax.rl.config import PPOConfig
+    from hcmrl_jax.utils.serialization import config_from_dict
 
     return config_from_dict(PPOConfig, json.loads(config_json))
 
@@ -227,8 +227,8 @@ def main(argv: list[str] | None = None) -> None:
         return
 
     from experiments.configs import get_preset
-    from experiments.train import config_to_dict
     from hcmrl_jax.rl.config import MEMORY_KINDS, PPOConfig
+    from hcmrl_jax.utils.serialization import config_to_dict
 
     unknown = [m for m in args.memories if m not in MEMORY_KINDS]
     if unknown:

@@ -1,6 +1,7 @@
-"""Run utilities: metrics on the host, logs, checkpoints and pictures (leaves of the library)."""
+"""Run utilities: metrics on the host, logs, checkpoints, config JSON and pictures (leaves of the
+library)."""
 
-from hcmrl_jax.utils.checkpoint import RunCheckpointer, abstract_tree
+from hcmrl_jax.utils.checkpoint import RunCheckpointer, abstract_tree, strong_types
 from hcmrl_jax.utils.logging import MetricsLogger, TrainingProgress, read_tensorboard_scalars
 from hcmrl_jax.utils.metrics import (
     ema,
@@ -12,6 +13,7 @@ from hcmrl_jax.utils.metrics import (
     read_jsonl,
     rows_to_columns,
 )
+from hcmrl_jax.utils.serialization import config_differences, config_from_dict, config_to_dict
 from hcmrl_jax.utils.visualization import (
     plot_lag_success,
     plot_learning_curves,
@@ -24,6 +26,9 @@ __all__ = [
     "RunCheckpointer",
     "TrainingProgress",
     "abstract_tree",
+    "config_differences",
+    "config_from_dict",
+    "config_to_dict",
     "ema",
     "flatten_metrics",
     "lag_bin_labels",
@@ -37,4 +42,5 @@ __all__ = [
     "read_jsonl",
     "read_tensorboard_scalars",
     "rows_to_columns",
+    "strong_types",
 ]

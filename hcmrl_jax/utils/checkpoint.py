@@ -28,6 +28,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import orbax.checkpoint as ocp
 
@@ -101,6 +102,25 @@ def abstract_tree(tree: Any) -> Any:
         return jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=sharding)
 
     return jax.tree.map(to_abstract, tree)
+
+
+def strong_types(tree: Any) -> Any:
+    """The same arrays without weak types.
+
+    A checkpoint stores dtypes, not JAX's weak-type flag (e.g. a Python int in the env params
+    becomes a weakly typed int32), so a restored state would otherwise differ from a fresh one
+    in its abstract types: a function compiled for one would be compiled again, as a different
+    program, for the other. Starting every run from strongly typed leaves makes fresh and
+    resumed runs share one program.
+    """
+
+    def strong(leaf: Any) -> jax.Array:
+        leaf = jnp.asarray(leaf)  # Python scalars (e.g. in env params) become weak arrays
+        if jax.typeof(leaf).weak_type:
+            return jax.lax.convert_element_type(leaf, leaf.dtype)
+        return leaf
+
+    return jax.tree.map(strong, tree)
 
 
 class RunCheckpointer:

@@ -9,7 +9,9 @@ import tokenize
 
 import pytest
 
-from experiments.train import RunOptions, RunSetupError, expand_aliases, parse_args, train
+from experiments.cli import expand_aliases
+from experiments.runs import RunOptions, RunSetupError, train
+from experiments.train import parse_args
 from hcmrl_jax.rl.config import PPOConfig
 
 
@@ -122,9 +124,9 @@ def test_run_directory_mistakes_are_reported_before_compiling(tmp_path, tiny_run
 
 @pytest.mark.parametrize("preset", ["tiny", "demo"])
 def test_env_overrides_after_a_preset(preset):
+    from experiments.cli import cli_with_preset
     from experiments.configs import get_preset
     from experiments.multiseed import MultiSeedArgs
-    from experiments.train import cli_with_preset
 
     argv = ["--preset", preset, "--env-overrides", "max_steps_in_episode", "30", "view_size", "3"]
     expected = {**get_preset(preset).env_overrides, "max_steps_in_episode": 30, "view_size": 3}

@@ -15,12 +15,11 @@ import numpy as np
 import pytest
 
 from experiments.evaluate import main as evaluate_main
-from experiments.train import (
+from experiments.runs import (
     DAMAGED_PREFIX,
     RunOptions,
     TrainingDivergedError,
     get_trainer,
-    resume_run_options,
     train,
 )
 from experiments.train import main as train_main
@@ -181,17 +180,6 @@ def test_resume_keeps_the_runs_options_time_and_run_section(tiny_runs, tmp_path,
     assert rows[2]["time_s"] >= checkpoint_time and resumed.elapsed_s >= checkpoint_time
 
 
-def test_resume_run_options_rules():
-    saved = {**RunOptions(chunk_updates=5, csv=False).__dict__, "stop_after_updates": 2}
-    run = RunOptions(resume=True, name="x")
-    restored, overridden = resume_run_options(run, saved, explicit={"resume", "name"})
-    assert restored.chunk_updates == 5 and not restored.csv and overridden == {}
-    assert restored.stop_after_updates is None  # one invocation's option, not restored
-    explicit = RunOptions(resume=True, name="x", chunk_updates=3)
-    restored, overridden = resume_run_options(explicit, saved, explicit=None)
-    assert restored.chunk_updates == 3 and overridden == {"chunk_updates": (5, 3)}
-
-
 class _DivergingTrainer:
     """The tiny run's compiled trainer, with non-finite parameters reported at update 3."""
 
@@ -250,7 +238,7 @@ def test_an_unwritable_output_folder_is_one_line(tmp_path, capsys, monkeypatch, 
         def read_only(path, *args, **kwargs):
             raise OSError(errno.EROFS, "Read-only file system", path)
 
-        monkeypatch.setattr("experiments.train.os.makedirs", read_only)
+        monkeypatch.setattr("experiments.runs.folder.os.makedirs", read_only)
     with pytest.raises(SystemExit) as exit_info:
         train_main([*TINY_CONFIG_ARGS, *TINY_RUN_ARGS, "--out-dir", out_dir])
     assert exit_info.value.code == 2

@@ -6,7 +6,7 @@ import os
 import jax
 import numpy as np
 
-from experiments.train import chunk_schedule, get_trainer
+from experiments.runs import get_trainer
 from hcmrl_jax.utils.checkpoint import RunCheckpointer
 from hcmrl_jax.utils.logging import read_tensorboard_scalars
 from hcmrl_jax.utils.metrics import read_jsonl
@@ -77,14 +77,6 @@ def test_run_directory_contents(tiny_runs):
         metadata = checkpointer.restore_metadata()
     assert metadata["updates_done"] == 4 and len(metadata["rows"]) == 4
     assert set(full.paths) >= {"config", "checkpoints", "metrics (JSONL)", "learning curve"}
-
-
-def test_chunk_schedule_aligns_resumed_chunks():
-    assert chunk_schedule(10, 4) == [4, 4, 2]
-    assert chunk_schedule(10, 4, start=4) == [4, 2]
-    assert chunk_schedule(10, 4, start=5) == [3, 2]  # back on the uninterrupted boundaries
-    assert chunk_schedule(3, 10) == [3]
-    assert chunk_schedule(4, 2, start=4) == []
 
 
 def test_demo_prints_one_training_time(tiny_runs, tmp_path, monkeypatch, capsys):

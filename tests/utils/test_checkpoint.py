@@ -10,7 +10,12 @@ import orbax.checkpoint as ocp
 import pytest
 from flax import struct
 
-from hcmrl_jax.utils.checkpoint import CheckpointError, RunCheckpointer, abstract_tree
+from hcmrl_jax.utils.checkpoint import (
+    CheckpointError,
+    RunCheckpointer,
+    abstract_tree,
+    strong_types,
+)
 
 
 @struct.dataclass
@@ -103,6 +108,17 @@ def test_abstract_tree_keeps_dtypes():
     assert abstract.typed_key.dtype == _state(0).typed_key.dtype
     assert abstract.params["b"].dtype == jnp.bfloat16
     assert abstract.obs["grid"].shape == (4, 5, 5)
+
+
+def test_strong_types_drop_the_weak_flag_and_keep_the_rest():
+    key = jax.random.key(3)
+    tree = {"count": 0, "scale": jnp.asarray(0.5), "bf": jnp.ones(2, jnp.bfloat16), "key": key}
+    assert jax.typeof(jnp.asarray(tree["count"])).weak_type  # what a Python int becomes
+    strong = strong_types(tree)
+    assert not any(jax.typeof(leaf).weak_type for leaf in jax.tree.leaves(strong))
+    assert strong["count"].dtype == jnp.int32 and int(strong["count"]) == 0
+    assert strong["scale"].dtype == jnp.float32 and strong["bf"].dtype == jnp.bfloat16
+    assert jnp.array_equal(jax.random.key_data(strong["key"]), jax.random.key_data(key))
 
 
 def _halve_data_files(step_dir):
