@@ -118,7 +118,7 @@ def diverged_error(
     )
 
 
-def _start(
+def _start_state(
     setup: RunSetup,
     trainer: ChunkedTrainer,
     key: jax.Array,
@@ -219,7 +219,7 @@ def train(
                 log(f"starting afresh in {run_dir}: removed the earlier run's {removed}")
     num_updates = config.num_updates
     steps_per_update = config.steps_per_update
-    start = _start(setup, trainer, jax.random.key(run.seed), is_main_process, log)
+    start = _start_state(setup, trainer, jax.random.key(run.seed), is_main_process, log)
     runner_state, updates_done, rows = start.runner_state, start.updates_done, start.rows
     time_offset, checkpointer = start.time_offset, start.checkpointer
     resumes = setup.resumes
