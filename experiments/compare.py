@@ -40,7 +40,7 @@ import envs_jax
 from experiments.benchmarks.recall import parse_overrides
 from experiments.configs.presets import BENCHMARKS, get_preset, scale_preset_name
 from experiments.multiseed import MultiSeedOptions, MultiSeedResult, run_multiseed
-from experiments.train import RunSetupError
+from experiments.runs import RunSetupError
 from hcmrl_jax.rl import MEMORY_KINDS, PPOConfig, param_count
 from hcmrl_jax.rl.metrics import LAG_BIN_KEYS
 from hcmrl_jax.utils.visualization import plot_kind_curves, plot_kind_lag_success
