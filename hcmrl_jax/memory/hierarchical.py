@@ -3,7 +3,7 @@
 One environment at a time; batch with ``jax.vmap`` at the boundary (params broadcast, state and
 inputs mapped)::
 
-    memory = HierarchicalMemory(embed_dim=64)
+    memory = HierarchicalMemory(config=MemoryConfig(embed_dim=64))  # or: (embed_dim=64)
     state = memory.initial_state()                  # no params needed
     params = memory.init_params(key)                # attention, tier mix, VAE
     readout, state, info = memory.apply(params, state, embedding, query, is_first, method="step")
@@ -27,6 +27,7 @@ learns from :meth:`HierarchicalMemory.vae_loss` on segments of embeddings.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import flax.linen as nn
@@ -35,6 +36,8 @@ import jax.numpy as jnp
 from flax import struct
 
 from hcmrl_jax.memory.compression import SegmentVAE, mean_pool_summary
+from hcmrl_jax.memory.config import SETTING_NAMES, MemoryConfig
+from hcmrl_jax.memory.core import CoreCapabilities
 from hcmrl_jax.memory.immediate import ImmediateMemory, ImmediateState, immediate_memory
 from hcmrl_jax.memory.long_term import LongTermMemory, LongTermState, long_term_memory
 from hcmrl_jax.memory.short_term import ShortTermMemory, ShortTermState, short_term_memory
@@ -42,7 +45,6 @@ from hcmrl_jax.nn.attention import HierarchicalAttention
 from hcmrl_jax.nn.time import log_time_encoding
 from hcmrl_jax.nn.windows import sliding_windows
 
-SUMMARY_KINDS = ("vae", "mean")
 #: Bound on the z-scores of the salience input a key keeps (a rare event can score in the
 #: hundreds; the read needs its sign and rough size, not a number that swamps the others).
 KEY_INPUT_CLIP = 5.0
@@ -108,121 +110,50 @@ def _select(flag: jax.Array, on_true: Any, on_false: Any) -> Any:
     return jax.tree.map(lambda a, b: jnp.where(flag, a, b), on_true, on_false)
 
 
-class HierarchicalMemory(nn.Module):
-    """Hierarchical compressed memory (immediate -> short-term -> long-term).
+class _SettingsByName(type):
+    """Lets the settings of :class:`MemoryConfig` be passed to the module by name.
 
-    Every field is validated at construction; a bad value raises ``ValueError`` naming it.
-
-    Attributes:
-      immediate_size: M, slots of the immediate ring buffer.
-      short_term_size: S, summaries in the short-term tier.
-      long_term_size: K, templates in the long-term tier.
-      embed_dim: D, width of written embeddings, of queries and of the read-out.
-      latent_dim: Z, width of the VAE latent (mean-pool summaries are D wide instead).
-      segment_length: L, steps per short-term segment (1 <= L <= M).
-      num_heads: attention heads per tier (must divide D).
-      summary: "vae" (VAE-compressed summaries) or "mean" (mean-pool ablation).
-      use_short_term: keep the short-term tier (False with use_long_term False: immediate only).
-      use_long_term: keep the long-term tier (needs the short-term tier).
-      adaptive_compression: merge the most redundant neighbours (False: always the oldest pair).
-      long_term_persists: keep long-term templates across episodes.
-      beta: KL weight (per reconstructed number) in ``vae_loss``.
-      vae_hidden_dim: width of the VAE's step features and hidden layers.
-      time_features: width of each time code (ages, span lengths, template counts); see
-        :func:`~hcmrl_jax.nn.time.log_time_encoding`.
-      time_horizon: the largest time (in steps) the codes tell apart; later ones share a code.
-      redundancy_floor: added to merge distances so equal-redundancy pairs merge oldest-first.
-      template_threshold: a summary farther than this from every template starts a new one.
-      template_count_limit: cap on a template's weight against a new summary, in steps.
-      min_variance: floor on summary / template variances.
-      log_var_min: lower clip of the VAE encoder's log-variance.
-      log_var_max: upper clip of the VAE encoder's log-variance.
-      key_steps: each short-term summary keeps its most salient step's embedding, read beside
-        the summary (False: summaries only, the ablation).
-      salience_features: O, width of the salience input given to ``step``/``write`` (e.g. the
-        flattened observation); 0 scores the embedding itself.
-      salience_rate: rate of the running mean and variance of the salience input (about
-        1 / the number of recent steps they describe).
-      salience_prior: the short-term read adds log(1 + key salience), scaled by a learned
-        per-head weight, to its attention logits (False: the query alone decides).
-      key_inputs: with ``salience_features`` > 0, each key also keeps its step's salience
-        input as a clipped z-score, read through the attention's learned projection (False:
-        the key embedding only).
+    ``HierarchicalMemory(immediate_size=32, short_term_size=16, long_term_size=8)`` is
+    ``HierarchicalMemory(config=MemoryConfig(immediate_size=32, ...))``; with ``config`` given
+    too, the named settings replace its values (so ``memory.clone(segment_length=8)`` works).
     """
 
-    immediate_size: int = 32  # M: slots of the immediate ring buffer
-    short_term_size: int = 16  # S: short-term summaries
-    long_term_size: int = 8  # K: long-term templates
-    embed_dim: int = 64  # D: width of embeddings, queries and the read-out
-    latent_dim: int = 16  # Z: VAE latent width
-    segment_length: int = 32  # L: steps per short-term segment, 1 <= L <= M
-    num_heads: int = 4  # attention heads per tier; must divide D
-    summary: str = "vae"  # "vae" | "mean" (mean-pool ablation)
-    use_short_term: bool = True  # False (with use_long_term False): immediate tier only
-    use_long_term: bool = True  # False: no long-term tier (ablation)
-    adaptive_compression: bool = True  # False: fixed compression, always merge the oldest pair
-    long_term_persists: bool = True  # keep templates across episodes
-    beta: float = 1.0  # KL weight (per reconstructed number) in vae_loss
-    vae_hidden_dim: int = 64  # width of the VAE's step features and hidden layers
-    time_features: int = 8  # width of each log-scale time code
-    time_horizon: float = 10_000.0  # largest time (steps) the time codes tell apart
-    redundancy_floor: float = 0.01  # added to merge distances; ties merge oldest-first
-    template_threshold: float = 4.0  # distance beyond which a summary starts a new template
-    template_count_limit: float = 10_000.0  # cap on a template's weight against a summary
-    min_variance: float = 1e-4  # floor on summary / template variances
-    log_var_min: float = -8.0  # lower clip of the VAE encoder's log-variance
-    log_var_max: float = 4.0  # upper clip of the VAE encoder's log-variance
-    key_steps: bool = True  # summaries keep their most salient step (False: the ablation)
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        settings = {name: kwargs.pop(name) for name in SETTING_NAMES if name in kwargs}
+        if settings:
+            if args:  # config given positionally
+                args = (dataclasses.replace(args[0], **settings), *args[1:])
+            else:
+                base = kwargs.get("config")
+                base = MemoryConfig() if base is None else base
+                kwargs["config"] = dataclasses.replace(base, **settings)
+        return super().__call__(*args, **kwargs)
+
+
+class HierarchicalMemory(nn.Module, metaclass=_SettingsByName):
+    """Hierarchical compressed memory (immediate -> short-term -> long-term).
+
+    ``HierarchicalMemory(config=MemoryConfig(...))``, or with the settings by name:
+    ``HierarchicalMemory(immediate_size=32, short_term_size=16, long_term_size=8)``. The
+    settings are validated once, by :class:`MemoryConfig`; a bad value raises ``ValueError``
+    naming it. The ablations are configurations (``MemoryConfig.meanpool()``, ...).
+
+    Attributes:
+      config: the memory's settings (``config.core`` must be ``"hcmrl"``).
+      salience_features: O, width of the salience input given to ``step``/``write`` (e.g. the
+        flattened observation: the trainer sets it from the env when ``config.salience`` is
+        ``"observation"``); 0 scores the embedding itself.
+    """
+
+    config: MemoryConfig = MemoryConfig()
     salience_features: int = 0  # O: width of the salience input (0: the embedding itself)
-    salience_rate: float = 1e-3  # rate of the salience input's running mean and variance
-    salience_prior: bool = True  # short-term logits += learned scale * log(1 + key salience)
-    key_inputs: bool = True  # keys keep their step's normalised salience input (if O > 0)
 
     def __post_init__(self) -> None:
-        self._validate()
-        super().__post_init__()
-
-    def _validate(self) -> None:
-        for field in (
-            "immediate_size",
-            "short_term_size",
-            "long_term_size",
-            "embed_dim",
-            "latent_dim",
-            "segment_length",
-            "num_heads",
-            "vae_hidden_dim",
-            "time_features",
-        ):
-            value = getattr(self, field)
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise ValueError(f"{field} must be a positive int, got {value!r}")
-        if self.segment_length > self.immediate_size:
+        if self.config.core != "hcmrl":
             raise ValueError(
-                f"segment_length ({self.segment_length}) must be <= immediate_size "
-                f"({self.immediate_size}): a segment is compressed from the immediate tier"
+                f"HierarchicalMemory needs a config of core 'hcmrl', got {self.config.core!r} "
+                "(baseline cores are built by hcmrl_jax.models.make_core)"
             )
-        if self.embed_dim % self.num_heads:
-            raise ValueError(
-                f"embed_dim ({self.embed_dim}) must be divisible by num_heads ({self.num_heads})"
-            )
-        if self.time_features < 2:
-            raise ValueError(f"time_features must be >= 2, got {self.time_features}")
-        if self.summary not in SUMMARY_KINDS:
-            raise ValueError(f"summary must be one of {SUMMARY_KINDS}, got {self.summary!r}")
-        if self.use_long_term and not self.use_short_term:
-            raise ValueError(
-                "use_long_term=True needs use_short_term=True: templates are consolidated from "
-                "short-term summaries"
-            )
-        for field in ("beta", "redundancy_floor"):
-            if getattr(self, field) < 0:
-                raise ValueError(f"{field} must be >= 0, got {getattr(self, field)}")
-        for field in ("template_threshold", "template_count_limit", "min_variance"):
-            if getattr(self, field) <= 0:
-                raise ValueError(f"{field} must be positive, got {getattr(self, field)}")
-        if self.time_horizon <= 0:
-            raise ValueError(f"time_horizon must be positive, got {self.time_horizon}")
         if (
             isinstance(self.salience_features, bool)
             or not isinstance(self.salience_features, int)
@@ -231,76 +162,89 @@ class HierarchicalMemory(nn.Module):
             raise ValueError(
                 f"salience_features must be an int >= 0, got {self.salience_features!r}"
             )
-        if not 0.0 < self.salience_rate <= 1.0:
-            raise ValueError(f"salience_rate must lie in (0, 1], got {self.salience_rate}")
-        if self.log_var_min >= self.log_var_max:
-            raise ValueError(
-                f"log_var_min ({self.log_var_min}) must be < log_var_max ({self.log_var_max})"
-            )
+        super().__post_init__()
 
     # ----------------------------------------------------------------------------- configuration
 
     @property
+    def embed_dim(self) -> int:
+        """D: width of written embeddings, of queries and of the read-out."""
+        return self.config.embed_dim
+
+    @property
     def uses_vae(self) -> bool:
         """Whether summaries come from the VAE (and the VAE has parameters)."""
-        return self.use_short_term and self.summary == "vae"
+        return self.config.uses_vae
+
+    @property
+    def capabilities(self) -> CoreCapabilities:
+        """A VAE (unless ablated), novelty, a parallel replay, a salience input with key steps
+        and ``salience_features`` > 0, and a short-term tier (unless ablated)."""
+        config = self.config
+        return CoreCapabilities(
+            vae_segment_length=config.segment_length if self.uses_vae else 0,
+            novelty=True,
+            parallel_replay=True,
+            salience_features=self.salience_features if config.key_steps else 0,
+            short_term=config.use_short_term,
+        )
 
     @property
     def summary_dim(self) -> int:
         """Width of a summary / template: Z for the VAE, D for mean pooling."""
-        return self.latent_dim if self.summary == "vae" else self.embed_dim
+        return self.config.latent_dim if self.config.summary == "vae" else self.config.embed_dim
 
     @property
     def feature_dim(self) -> int:
         """Width A of ``MemoryState.segment_features``."""
-        return self.vae_hidden_dim if self.summary == "vae" else self.embed_dim
+        return self.config.vae_hidden_dim if self.config.summary == "vae" else self.config.embed_dim
 
     @property
     def salience_dim(self) -> int:
         """Width O of the salience input: ``salience_features``, or D for the embedding."""
-        return self.salience_features or self.embed_dim
+        return self.salience_features or self.config.embed_dim
 
     @property
     def key_input_dim(self) -> int:
         """Width of the normalised salience input each key keeps: O with an input of its own
         (``salience_features`` > 0), else 0 (the embedding is kept already)."""
-        return self.salience_features if self.key_steps and self.key_inputs else 0
+        return self.salience_features if self.config.key_steps and self.config.key_inputs else 0
 
     @property
     def uses_keys(self) -> bool:
         """Whether short-term summaries carry key steps into the read."""
-        return self.use_short_term and self.key_steps
+        return self.config.use_short_term and self.config.key_steps
 
     @property
     def tier_names(self) -> tuple[str, ...]:
         """The tiers this configuration reads, in order."""
-        return TIER_NAMES[: 1 + int(self.use_short_term) + int(self.use_long_term)]
+        return TIER_NAMES[: 1 + int(self.config.use_short_term) + int(self.config.use_long_term)]
 
     def immediate_tier(self) -> ImmediateMemory:
         """The immediate tier's pure functions for this configuration."""
-        return immediate_memory(self.immediate_size, self.embed_dim)
+        return immediate_memory(self.config.immediate_size, self.config.embed_dim)
 
     def short_term_tier(self) -> ShortTermMemory:
         """The short-term tier's pure functions for this configuration."""
         return short_term_memory(
-            self.short_term_size,
+            self.config.short_term_size,
             self.summary_dim,
-            self.embed_dim,
-            adaptive=self.adaptive_compression,
-            redundancy_floor=self.redundancy_floor,
-            min_variance=self.min_variance,
+            self.config.embed_dim,
+            adaptive_compression=self.config.adaptive_compression,
+            redundancy_floor=self.config.redundancy_floor,
+            min_variance=self.config.min_variance,
             key_input_dim=self.key_input_dim,
         )
 
     def long_term_tier(self) -> LongTermMemory:
         """The long-term tier's pure functions for this configuration."""
         return long_term_memory(
-            self.long_term_size,
+            self.config.long_term_size,
             self.summary_dim,
-            self.embed_dim,
-            novelty_threshold=self.template_threshold,
-            count_limit=self.template_count_limit,
-            min_variance=self.min_variance,
+            self.config.embed_dim,
+            template_threshold=self.config.template_threshold,
+            template_count_limit=self.config.template_count_limit,
+            min_variance=self.config.min_variance,
         )
 
     # ----------------------------------------------------------------------------------- state
@@ -319,9 +263,9 @@ class HierarchicalMemory(nn.Module):
             short_term=self.short_term_tier().init(),
             long_term=self.long_term_tier().init(),
             t=jnp.zeros((), jnp.int32),
-            segment_sum=jnp.zeros((self.embed_dim,), jnp.float32),
+            segment_sum=jnp.zeros((self.config.embed_dim,), jnp.float32),
             segment_features=jnp.zeros((self.feature_dim,), jnp.float32),
-            segment_key=jnp.zeros((self.embed_dim,), jnp.float32),
+            segment_key=jnp.zeros((self.config.embed_dim,), jnp.float32),
             segment_key_salience=jnp.zeros((), jnp.float32),
             segment_key_step=jnp.zeros((), jnp.int32),
             segment_key_input=jnp.zeros((self.key_input_dim,), jnp.float32),
@@ -349,7 +293,7 @@ class HierarchicalMemory(nn.Module):
         fresh = self.initial_state().replace(
             salience_mean=state.salience_mean, salience_var=state.salience_var
         )
-        if self.long_term_persists:
+        if self.config.long_term_persists:
             fresh = fresh.replace(long_term=state.long_term)
         return _select(jnp.asarray(is_first, bool), fresh, state)
 
@@ -360,20 +304,20 @@ class HierarchicalMemory(nn.Module):
         # through a learned projection to D; immediate slots are already D wide.
         self.attention = HierarchicalAttention(
             tier_names=self.tier_names,
-            num_heads=self.num_heads,
-            head_dim=self.embed_dim // self.num_heads,
-            out_features=self.embed_dim,
-            input_features=(None,) + (self.embed_dim,) * (len(self.tier_names) - 1),
+            num_heads=self.config.num_heads,
+            head_dim=self.config.embed_dim // self.config.num_heads,
+            out_features=self.config.embed_dim,
+            input_features=(None,) + (self.config.embed_dim,) * (len(self.tier_names) - 1),
         )
         if self.uses_vae:
             self.vae = SegmentVAE(
-                segment_length=self.segment_length,
-                embed_dim=self.embed_dim,
-                latent_dim=self.latent_dim,
-                hidden_dim=self.vae_hidden_dim,
-                beta=self.beta,
-                log_var_min=self.log_var_min,
-                log_var_max=self.log_var_max,
+                segment_length=self.config.segment_length,
+                embed_dim=self.config.embed_dim,
+                latent_dim=self.config.latent_dim,
+                hidden_dim=self.config.vae_hidden_dim,
+                beta=self.config.beta,
+                log_var_min=self.config.log_var_min,
+                log_var_max=self.config.log_var_max,
             )
 
     def init_params(self, key: jax.Array) -> dict[str, Any]:
@@ -392,10 +336,12 @@ class HierarchicalMemory(nn.Module):
     def _create_params(self) -> None:
         """Touches every submodule once so that ``init`` creates all parameters."""
         state = self.initial_state()
-        zeros = jnp.zeros((self.embed_dim,), jnp.float32)
+        zeros = jnp.zeros((self.config.embed_dim,), jnp.float32)
         self._read(state, zeros)
         if self.uses_vae:
-            self.vae.decode(self.vae.encode(jnp.zeros((self.segment_length, self.embed_dim)))[0])
+            self.vae.decode(
+                self.vae.encode(jnp.zeros((self.config.segment_length, self.config.embed_dim)))[0]
+            )
 
     def _ensure_params(self) -> None:
         # Inside a parent's init only the methods it calls would create parameters; create all
@@ -427,11 +373,11 @@ class HierarchicalMemory(nn.Module):
     def _context(self, state: MemoryState) -> dict[str, Any]:
         """The short- and long-term views of ``state`` (see :meth:`replay_context`)."""
         context: dict[str, Any] = {}
-        if self.use_short_term:
+        if self.config.use_short_term:
             context["short_term"] = self.short_term_tier().view(state.short_term, state.t)
         if self.uses_keys:
             context["short_term_keys"] = self.short_term_tier().key_view(state.short_term, state.t)
-        if self.use_long_term:
+        if self.config.use_long_term:
             context["long_term"] = self.long_term_tier().view(state.long_term)
         return context
 
@@ -442,7 +388,7 @@ class HierarchicalMemory(nn.Module):
         the valid mask [..., N], from the immediate view and the other tiers' context."""
 
         def encode_time(values: jax.Array) -> jax.Array:
-            return log_time_encoding(values, self.time_features, self.time_horizon)
+            return log_time_encoding(values, self.config.time_features, self.config.time_horizon)
 
         # Every part of a slot is per environment here, so each tier's parts are joined into one
         # array: one attention contraction per tier instead of one per part.
@@ -451,7 +397,7 @@ class HierarchicalMemory(nn.Module):
 
         embeddings, ages, valid = immediate
         tiers = [(joined((embeddings, encode_time(ages))), valid)]
-        if self.use_short_term:
+        if self.config.use_short_term:
             means, ages, lengths, valid = context["short_term"]
             parts = (means, encode_time(ages), encode_time(lengths))
             if self.uses_keys:
@@ -462,27 +408,31 @@ class HierarchicalMemory(nn.Module):
                     # decision at t = 1,000 trains how what was seen at t = 0 is read.
                     parts = (*parts, key_inputs)
             short_term = (joined(parts), valid)
-            if self.uses_keys and self.salience_prior:
+            if self.uses_keys and self.config.salience_prior:
                 # Salient keys are read first: log(1 + salience) is an additive logit prior
                 # (with a learned per-head scale), so the read finds a rare event before its
                 # query has learned to look for it.
                 short_term = (*short_term, jnp.log1p(key_saliences))
             tiers.append(short_term)
-        if self.use_long_term:
+        if self.config.use_long_term:
             means, counts, valid = context["long_term"]
             tiers.append((joined((means, encode_time(counts))), valid))
         return tiers
 
     def _read(self, state: MemoryState, query: jax.Array) -> tuple[jax.Array, MemoryReadInfo]:
-        if query.shape != (self.embed_dim,):
-            raise ValueError(f"query must have shape ({self.embed_dim},), got {query.shape}")
+        if query.shape != (self.config.embed_dim,):
+            raise ValueError(f"query must have shape ({self.config.embed_dim},), got {query.shape}")
         immediate = self.immediate_tier().view(state.immediate, state.t)
         context = self._context(state)
         tiers = self._tier_inputs(immediate, context)
         readout, weights, mix = self.attention(query.astype(jnp.float32), tiers)
-        sizes = (self.immediate_size, self.short_term_size, self.long_term_size)
+        sizes = (
+            self.config.immediate_size,
+            self.config.short_term_size,
+            self.config.long_term_size,
+        )
         full_weights = [
-            weights[index] if index < len(weights) else jnp.zeros((self.num_heads, size))
+            weights[index] if index < len(weights) else jnp.zeros((self.config.num_heads, size))
             for index, size in enumerate(sizes)
         ]
         tier_mix = jnp.zeros((len(TIER_NAMES),), jnp.float32).at[: mix.shape[-1]].set(mix)
@@ -536,7 +486,7 @@ class HierarchicalMemory(nn.Module):
         Returns:
           readouts [T, D] float32.
         """
-        size, dim = self.immediate_size, self.embed_dim
+        size, dim = self.config.immediate_size, self.config.embed_dim
         if embeddings.ndim != 2 or embeddings.shape[1] != dim:
             raise ValueError(f"embeddings must have shape [T, {dim}], got {embeddings.shape}")
         if queries.shape != embeddings.shape or is_first.shape != embeddings.shape[:1]:
@@ -567,9 +517,9 @@ class HierarchicalMemory(nn.Module):
           mean [..., summary_dim] float32 and log_var [..., summary_dim] float32 (the VAE's
           posterior mean and log-variance, or the mean-pool summary).
         """
-        if segment.shape[-2:] != (self.segment_length, self.embed_dim):
+        if segment.shape[-2:] != (self.config.segment_length, self.config.embed_dim):
             raise ValueError(
-                f"segment must end in ({self.segment_length}, {self.embed_dim}), "
+                f"segment must end in ({self.config.segment_length}, {self.config.embed_dim}), "
                 f"got {segment.shape}"
             )
         if self.uses_vae:
@@ -577,8 +527,8 @@ class HierarchicalMemory(nn.Module):
         return mean_pool_summary(
             jnp.sum(segment, axis=-2),
             jnp.sum(jnp.square(segment), axis=-2),
-            self.segment_length,
-            self.min_variance,
+            self.config.segment_length,
+            self.config.min_variance,
         )
 
     def decode(self, latent: jax.Array) -> jax.Array:
@@ -608,7 +558,7 @@ class HierarchicalMemory(nn.Module):
         """The salience input in units of the running Gaussian: [O] float32
         ``(x_o - mean_o) / sqrt(var_o + min_variance)``."""
         deviation = salience_input - state.salience_mean
-        return deviation / jnp.sqrt(state.salience_var + self.min_variance)
+        return deviation / jnp.sqrt(state.salience_var + self.config.min_variance)
 
     def salience(self, state: MemoryState, salience_input: jax.Array) -> jax.Array:
         """How unusual a step is: its input's mean squared z-score under the running Gaussian.
@@ -627,7 +577,7 @@ class HierarchicalMemory(nn.Module):
 
     def _update_salience_stats(self, state: MemoryState, salience_input: jax.Array) -> MemoryState:
         """Exponentially weighted mean and variance of the salience input, one step on."""
-        rate = self.salience_rate
+        rate = self.config.salience_rate
         deviation = salience_input - state.salience_mean
         return state.replace(
             salience_mean=state.salience_mean + rate * deviation,
@@ -641,18 +591,18 @@ class HierarchicalMemory(nn.Module):
         consolidate_now: bool,
         salience_input: jax.Array | None = None,
     ) -> MemoryState:
-        if embedding.shape != (self.embed_dim,):
+        if embedding.shape != (self.config.embed_dim,):
             raise ValueError(
-                f"embedding must have shape ({self.embed_dim},), got {embedding.shape}"
+                f"embedding must have shape ({self.config.embed_dim},), got {embedding.shape}"
             )
         embedding = embedding.astype(jnp.float32)
         step = state.t
         state = state.replace(
             immediate=self.immediate_tier().write(state.immediate, embedding, step), t=step + 1
         )
-        if not self.use_short_term:
+        if not self.config.use_short_term:
             return state
-        if self.key_steps:
+        if self.config.key_steps:
             scored = self._salience_input(embedding, salience_input)
             # One z-score pass gives both the step's salience and the input its key keeps.
             z = self.z_scores(state, scored)
@@ -662,7 +612,7 @@ class HierarchicalMemory(nn.Module):
 
         # The segment summary is accumulated step by step (no gradient: the VAE learns from
         # vae_loss), so closing a segment costs one head evaluation, not a re-encoding.
-        length = self.segment_length
+        length = self.config.segment_length
         # ``rem`` rather than ``%``: steps are non-negative, and XLA inlines this into every
         # element of the updates that depend on it, where the sign fix-ups of ``%`` add up.
         position = jax.lax.rem(step, length)
@@ -674,7 +624,7 @@ class HierarchicalMemory(nn.Module):
         segment_sum = state.segment_sum + stored
         segment_features = state.segment_features + features
         due = position == length - 1
-        if self.key_steps:
+        if self.config.key_steps:
             # The segment's key: its most salient step so far (the earliest on a tie).
             take = (position == 0) | (salience > state.segment_key_salience)
             state = state.replace(
@@ -689,12 +639,12 @@ class HierarchicalMemory(nn.Module):
             mean, log_var = jax.lax.stop_gradient((mean, log_var))
         else:
             mean, log_var = mean_pool_summary(
-                segment_sum, segment_features, length, self.min_variance
+                segment_sum, segment_features, length, self.config.min_variance
             )
         centroid = segment_sum / length
         long_term = state.long_term
         pending = length
-        if consolidate_now and self.use_long_term:
+        if consolidate_now and self.config.use_long_term:
             weight = jnp.where(due, jnp.float32(length), 0.0)
             long_term = self.long_term_tier().consolidate(
                 long_term, mean, log_var, centroid, weight
@@ -752,7 +702,7 @@ class HierarchicalMemory(nn.Module):
         Returns:
           The state with updated templates and no pending summary.
         """
-        if not self.use_long_term:
+        if not self.config.use_long_term:
             return state
         short_term = state.short_term
         weights = jnp.where(short_term.valid, short_term.pending, 0).astype(jnp.float32)
@@ -783,8 +733,10 @@ class HierarchicalMemory(nn.Module):
           readout [D] float32, the new state and the read's :class:`MemoryReadInfo`.
         """
         for name, value in (("embedding", embedding), ("query", query)):
-            if value.shape != (self.embed_dim,):
-                raise ValueError(f"{name} must have shape ({self.embed_dim},), got {value.shape}")
+            if value.shape != (self.config.embed_dim,):
+                raise ValueError(
+                    f"{name} must have shape ({self.config.embed_dim},), got {value.shape}"
+                )
         self._ensure_params()
         state = self.reset(state, is_first)
         readout, info = self._read(state, query)
@@ -808,11 +760,9 @@ class HierarchicalMemory(nn.Module):
         Returns:
           loss [] float32 and metrics {"reconstruction", "kl", "loss"} of [] float32.
         """
-        if segments.ndim != 3 or segments.shape[1:] != (self.segment_length, self.embed_dim):
-            raise ValueError(
-                f"segments must have shape [B, {self.segment_length}, {self.embed_dim}], "
-                f"got {segments.shape}"
-            )
+        length, dim = self.config.segment_length, self.config.embed_dim
+        if segments.ndim != 3 or segments.shape[1:] != (length, dim):
+            raise ValueError(f"segments must have shape [B, {length}, {dim}], got {segments.shape}")
         if not self.uses_vae:
             zero = jnp.zeros((), jnp.float32)
             return zero, {"reconstruction": zero, "kl": zero, "loss": zero}
@@ -831,9 +781,9 @@ class HierarchicalMemory(nn.Module):
         Returns:
           [] float32 >= 0.
         """
-        if embedding.shape != (self.embed_dim,):
+        if embedding.shape != (self.config.embed_dim,):
             raise ValueError(
-                f"embedding must have shape ({self.embed_dim},), got {embedding.shape}"
+                f"embedding must have shape ({self.config.embed_dim},), got {embedding.shape}"
             )
         held = jnp.concatenate(
             [state.immediate.embeddings, state.short_term.centroid, state.long_term.centroid]

@@ -3,15 +3,15 @@
 Each template is a diagonal Gaussian over the latent (like a summary), the mean step embedding
 it stands for (its centroid) and a count of the steps it has absorbed. Consolidating a summary:
 
-* if some template is within ``novelty_threshold`` (precision-weighted distance, see
+* if some template is within ``template_threshold`` (precision-weighted distance, see
   :func:`~hcmrl_jax.memory.compression.gaussian_distance`), the nearest one moves toward the
   summary by a moment-matched merge weighted by their counts (``summary steps`` against
-  ``min(count, count_limit)``; the limit keeps templates able to follow a slow drift);
+  ``min(count, template_count_limit)``; the limit keeps templates able to follow a slow drift);
 * otherwise the summary takes over the least-used template (an empty one first).
 
 Optax style::
 
-    tier = long_term_memory(size=8, summary_dim=16, embed_dim=64, novelty_threshold=4.0)
+    tier = long_term_memory(size=8, summary_dim=16, embed_dim=64, template_threshold=4.0)
     state = tier.init()
     state = tier.consolidate(state, mean, log_var, centroid, weight)
     state = tier.consolidate_many(state, means, log_vars, centroids, weights)
@@ -27,6 +27,10 @@ import jax.numpy as jnp
 from flax import struct
 
 from hcmrl_jax.memory.compression import gaussian_distance, merge_gaussians
+from hcmrl_jax.memory.config import MemoryConfig
+
+#: Default settings of a standalone tier: those of the hierarchical memory.
+_DEFAULTS = MemoryConfig()
 
 
 @struct.dataclass
@@ -62,9 +66,9 @@ def long_term_memory(
     size: int,
     summary_dim: int,
     embed_dim: int,
-    novelty_threshold: float = 4.0,
-    count_limit: float = 10_000.0,
-    min_variance: float = 1e-4,
+    template_threshold: float = _DEFAULTS.template_threshold,
+    template_count_limit: float = _DEFAULTS.template_count_limit,
+    min_variance: float = _DEFAULTS.min_variance,
 ) -> LongTermMemory:
     """Builds the long-term tier.
 
@@ -72,8 +76,8 @@ def long_term_memory(
       size: number of templates K (>= 1).
       summary_dim: latent width Z.
       embed_dim: width D of the step embeddings (for the centroids).
-      novelty_threshold: a summary farther than this from every template starts a new one.
-      count_limit: cap on a template's count when weighing it against a new summary.
+      template_threshold: a summary farther than this from every template starts a new one.
+      template_count_limit: cap on a template's count when weighing it against a new summary.
       min_variance: floor on variances in distances and merges.
 
     Returns:
@@ -95,8 +99,8 @@ def long_term_memory(
         ("size", size),
         ("summary_dim", summary_dim),
         ("embed_dim", embed_dim),
-        ("novelty_threshold", novelty_threshold),
-        ("count_limit", count_limit),
+        ("template_threshold", template_threshold),
+        ("template_count_limit", template_count_limit),
         ("min_variance", min_variance),
     ):
         if value <= 0:
@@ -125,7 +129,7 @@ def long_term_memory(
         weight = jnp.asarray(weight, jnp.float32)
         distance = distances(state, mean, log_var)
         nearest = jnp.argmin(distance)
-        novel = jnp.min(distance) > novelty_threshold  # also True when no template is valid
+        novel = jnp.min(distance) > template_threshold  # also True when no template is valid
         # Empty templates rank below every used one, so they are taken over first.
         least_used = jnp.argmin(jnp.where(state.valid, state.count, -1.0))
         slot = jnp.where(novel, least_used, nearest)
@@ -137,7 +141,7 @@ def long_term_memory(
         chosen_log_var = state.log_var[slot]
         chosen_centroid = state.centroid[slot]
 
-        prior = jnp.minimum(chosen_count, count_limit)
+        prior = jnp.minimum(chosen_count, template_count_limit)
         moved_mean, moved_log_var = merge_gaussians(
             chosen_mean, chosen_log_var, prior, mean, log_var, weight, min_variance
         )

@@ -41,6 +41,10 @@ import jax.numpy as jnp
 from flax import struct
 
 from hcmrl_jax.memory.compression import bhattacharyya_distance, merge_gaussians
+from hcmrl_jax.memory.config import MemoryConfig
+
+#: Default settings of a standalone tier: those of the hierarchical memory.
+_DEFAULTS = MemoryConfig()
 
 
 @struct.dataclass
@@ -117,9 +121,9 @@ def short_term_memory(
     size: int,
     summary_dim: int,
     embed_dim: int,
-    adaptive: bool = True,
-    redundancy_floor: float = 0.01,
-    min_variance: float = 1e-4,
+    adaptive_compression: bool = _DEFAULTS.adaptive_compression,
+    redundancy_floor: float = _DEFAULTS.redundancy_floor,
+    min_variance: float = _DEFAULTS.min_variance,
     key_input_dim: int = 0,
 ) -> ShortTermMemory:
     """Builds the short-term tier.
@@ -128,7 +132,8 @@ def short_term_memory(
       size: number of summary slots S (>= 1).
       summary_dim: latent width Z of a summary.
       embed_dim: width D of the step embeddings (for the centroids).
-      adaptive: True merges the most redundant neighbours; False always the oldest pair.
+      adaptive_compression: True merges the most redundant neighbours; False always the oldest
+        pair.
       redundancy_floor: added to every pair's distance, so that among equally redundant pairs
         (for example all near-identical) the span-to-age ratio decides.
       min_variance: floor on summary variances in distances and merges.
@@ -192,7 +197,7 @@ def short_term_memory(
     ) -> jax.Array:
         """Merge costs [P] of the pairs (left[p], right[p]); inf where either is empty."""
         both_valid = left.valid & right.valid
-        if adaptive:
+        if adaptive_compression:
             covered = (right.span_end - left.span_start).astype(jnp.float32)
             age = jnp.maximum(now - left.span_start, 1).astype(jnp.float32)
             cost = (redundancy + redundancy_floor) * covered / age
@@ -243,7 +248,7 @@ def short_term_memory(
         # merges item p (old slot p) with item p + 1 (old slot p + 1, or the new summary).
         # Rows are read by index (a gather): vmapped over many environments that is far cheaper
         # than a one-hot pass over every row.
-        if adaptive:
+        if adaptive_compression:
             # The only distance to the new summary needed: from the newest stored one.
             to_new = distance(_pick_gaussian(state, count - 1), new)
             redundancy = jnp.where(slot == count - 1, to_new, state.redundancy)
@@ -294,7 +299,7 @@ def short_term_memory(
             new,
             merged,
         )
-        if adaptive:
+        if adaptive_compression:
             # Distances between neighbours: carried along with their left summary, except the
             # ones that involve the merged summary (to its predecessor and to its successor).
             before = _pick_gaussian(state, pair - 1)

@@ -1,11 +1,20 @@
 """Networks: the memory-augmented policy, value head, encoder, baseline cores and their budget.
 
+``make_core(memory_config)`` builds the memory core a ``MemoryConfig`` describes (HCMRL or a
+baseline sized to HCMRL's parameter budget); ``core_capabilities`` says what it offers.
+
 The attention the policy reads its memory with lives in :mod:`hcmrl_jax.nn` (shared with
 :mod:`hcmrl_jax.memory`); :mod:`hcmrl_jax.models.attention` re-exports it.
 """
 
 from hcmrl_jax.models.baselines import GRUCore, MLPCore, WindowTransformerCore
 from hcmrl_jax.models.budget import core_param_count, count_params, size_core
+from hcmrl_jax.models.cores import (
+    bind_observation,
+    core_capabilities,
+    hcmrl_memory_param_count,
+    make_core,
+)
 from hcmrl_jax.models.encoder import (
     ObservationDecoder,
     ObservationEncoder,
@@ -25,8 +34,12 @@ __all__ = [
     "ObservationSpec",
     "ValueHead",
     "WindowTransformerCore",
+    "bind_observation",
+    "core_capabilities",
     "core_param_count",
     "count_params",
+    "hcmrl_memory_param_count",
+    "make_core",
     "observation_spec",
     "size_core",
 ]

@@ -1,10 +1,13 @@
-"""Baseline memory cores with the same interface as ``HierarchicalMemory``.
+"""Baseline memory cores, implementing :class:`~hcmrl_jax.memory.core.MemoryCore` like
+``HierarchicalMemory``.
 
 Each core is a linen Module written for ONE environment with
 
 * ``initial_state(batch_shape=())`` -> state pytree (no parameters needed),
 * ``step(state, embedding, query, is_first) -> (readout [D], state, info)``: reset on the
   first-step flag of a new episode, then read / update,
+* ``replay_context`` / ``read_sequence``: the reads of a recorded sequence at once,
+* ``capabilities``: what the core offers beyond that (:class:`CoreCapabilities`),
 
 so :class:`hcmrl_jax.models.policy.MemoryAugmentedPolicy` runs any of them unchanged:
 
@@ -14,9 +17,9 @@ so :class:`hcmrl_jax.models.policy.MemoryAugmentedPolicy` runs any of them uncha
   embeddings with GTrXL-style gating; a fixed-size cache of each layer's inputs lives in the
   state, so a step costs the same at t = 10 and t = 10,000.
 
-The MLP and the transformer also offer ``replay_context`` / ``read_sequence`` (the reads of a
-recorded sequence at once, as ``HierarchicalMemory`` does), so the trainer replays them in
-parallel over time; the GRU is replayed step by step.
+The MLP and the transformer read a recorded sequence in parallel over time, so the trainer
+replays them that way; the GRU's ``read_sequence`` is a scan of its cell, and the trainer
+replays it step by step.
 
 Their width (hidden units / feed-forward width) is a field;
 :func:`hcmrl_jax.models.budget.size_core` picks the width whose parameter count is closest to a
@@ -25,11 +28,14 @@ target, which is how the trainer gives every baseline the parameter budget of HC
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 from flax import struct
 
+from hcmrl_jax.memory.core import CoreCapabilities
 from hcmrl_jax.nn.time import sinusoidal_time_encoding
 from hcmrl_jax.nn.windows import ring_history, sliding_windows
 
@@ -54,6 +60,9 @@ class MLPCore(nn.Module):
     embed_dim: int = 64
     hidden: int = 64
 
+    #: Reads a sequence in parallel (each read depends on its own step only); nothing else.
+    capabilities: ClassVar[CoreCapabilities] = CoreCapabilities(parallel_replay=True)
+
     def initial_state(self, batch_shape: tuple[int, ...] = ()) -> MLPState:
         """The (empty) state; ``batch_shape`` is accepted for interface uniformity."""
         del batch_shape
@@ -67,10 +76,16 @@ class MLPCore(nn.Module):
         return self.out(nn.relu(self.hidden_layer(embedding)))
 
     def step(
-        self, state: MLPState, embedding: jax.Array, query: jax.Array, is_first: jax.Array
+        self,
+        state: MLPState,
+        embedding: jax.Array,
+        query: jax.Array,
+        is_first: jax.Array,
+        salience_input: jax.Array | None = None,
     ) -> tuple[jax.Array, MLPState, dict]:
-        """Args: embedding [D] float32; query and is_first unused. Returns readout [D]."""
-        del query, is_first
+        """Args: embedding [D] float32; query, is_first and salience_input unused. Returns
+        readout [D]."""
+        del query, is_first, salience_input
         return self._readout(embedding), state, {}
 
     def replay_context(self, state: MLPState, is_first: jax.Array) -> dict:
@@ -118,13 +133,30 @@ class GRUCore(nn.Module):
     embed_dim: int = 64
     hidden: int = 64
 
+    #: Nothing beyond the interface: its ``read_sequence`` is a scan over the steps.
+    capabilities: ClassVar[CoreCapabilities] = CoreCapabilities()
+
     def initial_state(self, batch_shape: tuple[int, ...] = ()) -> GRUState:
         """Zero hidden state with leading ``batch_shape``."""
         return GRUState(hidden=jnp.zeros((*batch_shape, self.hidden), jnp.float32))
 
-    @nn.compact
+    def setup(self) -> None:
+        self.cell = nn.GRUCell(self.hidden)
+        self.readout = nn.Dense(self.embed_dim)
+
+    def _advance(self, hidden: jax.Array, embedding: jax.Array, is_first: jax.Array):
+        """(h [H], readout [D]) after one step from h [H] (reset first where ``is_first``)."""
+        hidden = jnp.where(is_first, jnp.zeros_like(hidden), hidden)
+        hidden, _ = self.cell(hidden, embedding)
+        return hidden, self.readout(hidden)
+
     def step(
-        self, state: GRUState, embedding: jax.Array, query: jax.Array, is_first: jax.Array
+        self,
+        state: GRUState,
+        embedding: jax.Array,
+        query: jax.Array,
+        is_first: jax.Array,
+        salience_input: jax.Array | None = None,
     ) -> tuple[jax.Array, GRUState, dict]:
         """One GRU step for one environment.
 
@@ -133,15 +165,43 @@ class GRUCore(nn.Module):
             embedding: [D] float32.
             query: unused (the GRU reads its whole state).
             is_first: [] bool, True on the first step of an episode (resets h before the step).
+            salience_input: unused.
 
         Returns:
             readout [D] float32, the new state, an empty info dict.
         """
-        del query
-        h = jnp.where(is_first, jnp.zeros_like(state.hidden), state.hidden)
-        h, _ = nn.GRUCell(self.hidden, name="cell")(h, embedding)
-        readout = nn.Dense(self.embed_dim, name="readout")(h)
-        return readout, GRUState(hidden=h), {}
+        del query, salience_input
+        hidden, readout = self._advance(state.hidden, embedding, is_first)
+        return readout, GRUState(hidden=hidden), {}
+
+    def replay_context(self, state: GRUState, is_first: jax.Array) -> dict:
+        """Nothing to record: the replay re-runs the cell from the state before the sequence."""
+        del state, is_first
+        return {}
+
+    def read_sequence(
+        self,
+        state: GRUState,
+        embeddings: jax.Array,
+        queries: jax.Array,
+        is_first: jax.Array,
+        context: dict,
+    ) -> jax.Array:
+        """The read-outs [T, D] of T consecutive :meth:`step` calls: a scan of the cell over
+        ``embeddings`` [T, D] from ``state``, reset where ``is_first`` [T] (queries and
+        context unused)."""
+        del queries, context
+        if embeddings.ndim != 2 or embeddings.shape[1] != self.embed_dim:
+            raise ValueError(
+                f"embeddings must have shape [T, {self.embed_dim}], got {embeddings.shape}"
+            )
+        scan = nn.scan(
+            lambda core, hidden, inputs: core._advance(hidden, *inputs),
+            variable_broadcast="params",
+            split_rngs={"params": False},
+        )
+        _, readouts = scan(self, state.hidden, (embeddings.astype(jnp.float32), is_first))
+        return readouts
 
 
 # ---------------------------------------------------------------------------------------------
@@ -251,6 +311,9 @@ class WindowTransformerCore(nn.Module):
     ff_dim: int = 64
     max_period: float = 10_000.0
 
+    #: Reads a sequence in parallel over time and scores novelty against its cache.
+    capabilities: ClassVar[CoreCapabilities] = CoreCapabilities(novelty=True, parallel_replay=True)
+
     def initial_state(self, batch_shape: tuple[int, ...] = ()) -> WindowState:
         """Empty cache with leading ``batch_shape``."""
         y, w, d = self.num_layers, self.window, self.embed_dim
@@ -281,7 +344,12 @@ class WindowTransformerCore(nn.Module):
         )
 
     def step(
-        self, state: WindowState, embedding: jax.Array, query: jax.Array, is_first: jax.Array
+        self,
+        state: WindowState,
+        embedding: jax.Array,
+        query: jax.Array,
+        is_first: jax.Array,
+        salience_input: jax.Array | None = None,
     ) -> tuple[jax.Array, WindowState, dict]:
         """One step for one environment: reset -> attend over the window -> write the step.
 
@@ -290,11 +358,12 @@ class WindowTransformerCore(nn.Module):
             embedding: [D] float32.
             query: unused (the current embedding is the layer-0 input and query).
             is_first: [] bool.
+            salience_input: unused.
 
         Returns:
             readout [D] float32, the new state, info {"attention": [Y, heads, W + 1] float32}.
         """
-        del query
+        del query, salience_input
         state = self._reset(state, is_first)
         age = state.t - state.time
         x = embedding

@@ -12,9 +12,11 @@
 3. ``logits = actor([embedding, readout])`` with invalid actions (``action_mask``) set to a
    large negative number, and ``value = ValueHead([embedding, readout])``.
 
-``memory`` is any module with the memory interface: ``HierarchicalMemory`` (HCMRL and its
-ablations) or a baseline core from :mod:`hcmrl_jax.models.baselines` (MLP, GRU, window
-transformer). Every variant shares ``initial_carry()`` and the per-step call
+``memory`` is any memory core (:class:`~hcmrl_jax.memory.core.MemoryCore`):
+``HierarchicalMemory`` (HCMRL and its ablations) or a baseline core from
+:mod:`hcmrl_jax.models.baselines` (MLP, GRU, window transformer). What a core offers beyond
+the common interface (a VAE to train, a novelty score, a salience input, a parallel replay) is
+read from its ``capabilities``. Every variant shares ``initial_carry()`` and the per-step call
 ``(carry, obs, is_first) -> (carry, logits, value, aux)``.
 """
 
@@ -26,6 +28,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from hcmrl_jax.memory.core import CoreCapabilities, MemoryCore
 from hcmrl_jax.models.encoder import (
     ObservationDecoder,
     ObservationEncoder,
@@ -39,44 +42,6 @@ from hcmrl_jax.models.value import ValueHead
 # Logit given to a masked action: finite, so that p * log p is exactly 0 (never 0 * -inf = NaN),
 # and far below any reachable logit, so that p underflows to exactly 0.
 MASKED_LOGIT = -1e9
-
-
-def memory_embed_dim(memory: nn.Module) -> int | None:
-    """The embedding width D a memory module expects (``embed_dim``), if it declares one."""
-    return getattr(memory, "embed_dim", None)
-
-
-def memory_uses_vae(memory: nn.Module) -> bool:
-    """Whether the memory compresses with a VAE that needs the VAE loss during training."""
-    return (
-        callable(getattr(memory, "vae_loss", None))
-        and getattr(memory, "summary", "vae") == "vae"
-        and bool(getattr(memory, "use_short_term", True))
-    )
-
-
-def memory_has_novelty(memory: nn.Module) -> bool:
-    """Whether the memory can score the novelty of an embedding against what it holds."""
-    return callable(getattr(memory, "novelty", None))
-
-
-def memory_salience_features(memory: nn.Module) -> int:
-    """Width of the salience input the memory's step takes (0: it takes none)."""
-    if not getattr(memory, "key_steps", False):
-        return 0
-    return int(getattr(memory, "salience_features", 0))
-
-
-def memory_replays_in_parallel(memory: nn.Module) -> bool:
-    """Whether a recorded sequence can be replayed in parallel over time (``read_sequence``)."""
-    return callable(getattr(memory, "read_sequence", None)) and callable(
-        getattr(memory, "replay_context", None)
-    )
-
-
-def memory_segment_length(memory: nn.Module) -> int:
-    """Steps per short-term segment of a VAE memory (the VAE's input length)."""
-    return int(memory.segment_length)
 
 
 class ActorHead(nn.Module):
@@ -106,7 +71,7 @@ class MemoryAugmentedPolicy(nn.Module):
     Attributes:
         state_dim: D, the encoder width (= the memory's ``embed_dim``).
         action_dim: A, number of discrete actions.
-        memory: the memory module (``HierarchicalMemory`` or a baseline core).
+        memory: the memory core (``HierarchicalMemory`` or a baseline core).
         obs_spec: the observation spec (:func:`hcmrl_jax.models.encoder.observation_spec`);
             ``None`` accepts float observations only. The trainer fills it from the env.
         head_hidden: width of the actor, value and reconstruction hidden layers; ``None`` = D.
@@ -118,7 +83,7 @@ class MemoryAugmentedPolicy(nn.Module):
 
     state_dim: int = 64
     action_dim: int = 10
-    memory: nn.Module | None = None
+    memory: MemoryCore | None = None
     obs_spec: ObservationSpec | None = None
     head_hidden: int | None = None
     id_embed_dim: int = 8
@@ -133,13 +98,18 @@ class MemoryAugmentedPolicy(nn.Module):
             )
         if self.memory is None:
             raise ValueError("MemoryAugmentedPolicy: memory is required (a memory module)")
-        width = memory_embed_dim(self.memory)
-        if width is not None and width != self.state_dim:
+        if not isinstance(self.memory, MemoryCore):
+            raise ValueError(
+                f"MemoryAugmentedPolicy: memory must be a memory core (hcmrl_jax.memory."
+                f"MemoryCore: embed_dim, capabilities, initial_state, step, replay_context, "
+                f"read_sequence); {type(self.memory).__name__} is not"
+            )
+        if self.memory.embed_dim != self.state_dim:
             raise ValueError(
                 f"MemoryAugmentedPolicy: state_dim ({self.state_dim}) must equal the memory's "
-                f"embed_dim ({width})"
+                f"embed_dim ({self.memory.embed_dim})"
             )
-        if self.compute_novelty and not memory_has_novelty(self.memory):
+        if self.compute_novelty and not self.memory.capabilities.novelty:
             raise ValueError(
                 f"MemoryAugmentedPolicy: compute_novelty needs a memory with novelty(); "
                 f"{type(self.memory).__name__} has none"
@@ -149,6 +119,11 @@ class MemoryAugmentedPolicy(nn.Module):
     @property
     def hidden(self) -> int:
         return self.head_hidden or self.state_dim
+
+    @property
+    def capabilities(self) -> CoreCapabilities:
+        """What the memory core offers beyond the common interface."""
+        return self.memory.capabilities
 
     def setup(self) -> None:
         self.encoder = ObservationEncoder(
@@ -207,7 +182,7 @@ class MemoryAugmentedPolicy(nn.Module):
         Returns:
             (readout [D] float32, the memory state after the step, the memory's read info).
         """
-        salience_width = memory_salience_features(self.memory)
+        salience_width = self.capabilities.salience_features
         if salience_width:
             spec = self.obs_spec if self.obs_spec is not None else spec_from_example(obs)
             salience_input = flatten_observation(obs, spec)
@@ -248,12 +223,12 @@ class MemoryAugmentedPolicy(nn.Module):
     ) -> jax.Array:
         """The memory read-outs [T, D] of a recorded sequence of one environment, in parallel.
 
-        Needs a memory with ``read_sequence`` (:func:`memory_replays_in_parallel`); ``carry``
-        is the memory state before the sequence, ``embeddings`` [T, D] the steps' embeddings
-        (also the queries), ``is_first`` [T] bool and ``context`` the memory's
+        Needs a memory whose ``read_sequence`` runs in parallel (``capabilities.parallel_replay``);
+        ``carry`` is the memory state before the sequence, ``embeddings`` [T, D] the steps'
+        embeddings (also the queries), ``is_first`` [T] bool and ``context`` the memory's
         ``replay_context`` recorded at each step.
         """
-        if not memory_replays_in_parallel(self.memory):
+        if not self.capabilities.parallel_replay:
             raise ValueError(f"{type(self.memory).__name__} has no parallel read_sequence")
         return self.memory.read_sequence(carry, embeddings, embeddings, is_first, context)
 
@@ -266,7 +241,7 @@ class MemoryAugmentedPolicy(nn.Module):
 
     def vae_loss(self, segments: jax.Array, key: jax.Array) -> tuple[jax.Array, dict]:
         """The memory's VAE loss on segments [B, L, D] float32; (0, {}) without a VAE."""
-        if not memory_uses_vae(self.memory):
+        if not self.capabilities.vae:
             return jnp.zeros((), jnp.float32), {}
         return self.memory.vae_loss(segments, key)
 
@@ -281,8 +256,8 @@ class MemoryAugmentedPolicy(nn.Module):
         """
         carry, logits, value, aux = self(carry, obs, is_first)
         total = jnp.sum(logits) + value + self.reconstruction_loss(aux["embedding"], obs)
-        if memory_uses_vae(self.memory):
-            length = memory_segment_length(self.memory)
+        if self.capabilities.vae:
+            length = self.capabilities.vae_segment_length
             segments = jnp.zeros((1, length, self.state_dim), jnp.float32)
             total = total + self.vae_loss(segments, key)[0]
         return total

@@ -13,12 +13,7 @@ from typing import Any
 
 import optax
 
-from hcmrl_jax.models.policy import (
-    MemoryAugmentedPolicy,
-    memory_replays_in_parallel,
-    memory_segment_length,
-    memory_uses_vae,
-)
+from hcmrl_jax.models.policy import MemoryAugmentedPolicy
 from hcmrl_jax.rl.agent import bind_policy, make_policy
 from hcmrl_jax.rl.config import PPOConfig
 from hcmrl_jax.rl.environment import EnvBundle, make_env
@@ -72,8 +67,9 @@ def make_setup(
     else:
         policy = bind_policy(config, policy, bundle.observation_space, bundle.num_actions)
     sharding = EnvSharding(config)
-    use_vae = memory_uses_vae(policy.memory) and config.vae_coef > 0
-    segment_length = memory_segment_length(policy.memory) if use_vae else 0
+    capabilities = policy.capabilities
+    use_vae = capabilities.vae and config.vae_coef > 0
+    segment_length = capabilities.vae_segment_length if use_vae else 0
     if use_vae and config.num_steps < segment_length:
         raise ValueError(
             f"PPOConfig.num_steps ({config.num_steps}) must be >= the memory's segment_length "
@@ -101,5 +97,5 @@ def make_setup(
         # no gradient, so the replay reads them as recorded while acting and rebuilds only the
         # immediate tier (from the re-encoded observations, with gradient) — no scan. The MLP
         # and the window transformer (whose cache is rebuilt from the sequence) do the same.
-        parallel_replay=config.parallel_replay and memory_replays_in_parallel(policy.memory),
+        parallel_replay=config.parallel_replay and capabilities.parallel_replay,
     )

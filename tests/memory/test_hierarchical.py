@@ -269,7 +269,7 @@ def test_first_step_flag_clears_episodic_tiers(name):
     assert int(after.immediate.valid.sum()) == 1  # only the step just written
     assert not bool(jnp.any(after.short_term.valid))
     np.testing.assert_array_equal(after.segment_sum, embeddings[-1])
-    if memory.long_term_persists:
+    if memory.config.long_term_persists:
         chex.assert_trees_all_equal(after.long_term, before.long_term)
         assert float(info.tier_mix[2]) == pytest.approx(1.0)
     else:
@@ -292,7 +292,7 @@ def test_distinctive_step_at_t0_is_recalled_after_a_thousand_writes():
     target_mean, target_log_var = memory.apply(params, embeddings[:LENGTH], method="summarize")
     short_term = final.short_term
     distance = gaussian_distance(
-        short_term.mean, short_term.log_var, target_mean, target_log_var, memory.min_variance
+        short_term.mean, short_term.log_var, target_mean, target_log_var, memory.config.min_variance
     )
     nearest = int(jnp.argmin(jnp.where(short_term.valid, distance, jnp.inf)))
     assert int(short_term.span_start[nearest]) == 0
@@ -354,7 +354,7 @@ def test_salience_input_is_checked_against_salience_features():
     _, state, _ = memory.apply(
         params, state, embedding, embedding, True, jnp.ones(3), method="step"
     )
-    np.testing.assert_allclose(state.salience_mean, memory.salience_rate)
+    np.testing.assert_allclose(state.salience_mean, memory.config.salience_rate)
     # The key keeps the input as a clipped z-score, read beside the key embedding; the
     # switches drop the kept input and the salience prior.
     short_term = params["params"]["attention"]["short_term_attention"]

@@ -58,7 +58,7 @@ def _push_all(tier, means, log_vars, length=4):
 
 
 def test_short_term_adaptive_merges_the_most_redundant_neighbours():
-    tier = short_term_memory(size=4, summary_dim=2, embed_dim=2, adaptive=True)
+    tier = short_term_memory(size=4, summary_dim=2, embed_dim=2, adaptive_compression=True)
     # Summaries 2 and 3 (of five) are identical; everything else is far apart.
     means = jnp.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0], [0.0, 10.0], [-10.0, -10.0]])
     state = _push_all(tier, means, jnp.zeros((5, 2)))
@@ -69,7 +69,7 @@ def test_short_term_adaptive_merges_the_most_redundant_neighbours():
 
 
 def test_short_term_fixed_merges_the_oldest_pair():
-    tier = short_term_memory(size=4, summary_dim=2, embed_dim=2, adaptive=False)
+    tier = short_term_memory(size=4, summary_dim=2, embed_dim=2, adaptive_compression=False)
     means = jnp.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0], [0.0, 10.0], [-10.0, -10.0]])
     state = _push_all(tier, means, jnp.zeros((5, 2)))
     np.testing.assert_array_equal(state.span_start, [0, 8, 12, 16])
@@ -78,7 +78,7 @@ def test_short_term_fixed_merges_the_oldest_pair():
 
 def test_short_term_adaptive_resolution_falls_with_age_and_spans_tile_the_episode():
     size, length, pushes = 6, 4, 60
-    tier = short_term_memory(size=size, summary_dim=3, embed_dim=2, adaptive=True)
+    tier = short_term_memory(size=size, summary_dim=3, embed_dim=2, adaptive_compression=True)
     means = 0.1 * jnp.asarray(np.random.default_rng(0).standard_normal((pushes, 3)), jnp.float32)
     state = _push_all(tier, means, jnp.zeros((pushes, 3)), length)
     starts, ends = np.asarray(state.span_start), np.asarray(state.span_end)
@@ -112,7 +112,7 @@ def test_merge_gaussians_is_the_moment_matched_mixture():
 @pytest.mark.parametrize("num_sources", [3, 8])
 def test_long_term_templates_settle_near_the_source_centres(num_sources):
     size, dim = 8, 4
-    tier = long_term_memory(size=size, summary_dim=dim, embed_dim=dim, novelty_threshold=4.0)
+    tier = long_term_memory(size=size, summary_dim=dim, embed_dim=dim, template_threshold=4.0)
     rng = np.random.default_rng(num_sources)
     centres = 6.0 * rng.standard_normal((num_sources, dim))
     # The sources must be well separated for the test to mean anything.
@@ -134,7 +134,7 @@ def test_long_term_templates_settle_near_the_source_centres(num_sources):
 
 
 def test_long_term_novel_summary_takes_over_the_least_used_template():
-    tier = long_term_memory(size=2, summary_dim=2, embed_dim=2, novelty_threshold=4.0)
+    tier = long_term_memory(size=2, summary_dim=2, embed_dim=2, template_threshold=4.0)
     state = tier.init()
     zeros = jnp.zeros((2,))
     consolidate = jax.jit(tier.consolidate)
@@ -154,8 +154,8 @@ def test_long_term_novel_summary_takes_over_the_least_used_template():
         (short_term_memory, dict(size=2, summary_dim=0, embed_dim=2), "summary_dim"),
         (
             long_term_memory,
-            dict(size=2, summary_dim=2, embed_dim=2, novelty_threshold=0.0),
-            "novelty_threshold",
+            dict(size=2, summary_dim=2, embed_dim=2, template_threshold=0.0),
+            "template_threshold",
         ),
     ],
 )
@@ -165,7 +165,7 @@ def test_tier_factories_reject_bad_sizes(factory, kwargs, field):
 
 
 def test_short_term_merges_keep_the_more_salient_key_step():
-    tier = short_term_memory(size=3, summary_dim=2, embed_dim=2, adaptive=False)
+    tier = short_term_memory(size=3, summary_dim=2, embed_dim=2, adaptive_compression=False)
     push = jax.jit(tier.push)
     state = tier.init()
     # Salience 9 on the second summary's key; the oldest pair merges at every push once full.

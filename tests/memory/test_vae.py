@@ -106,7 +106,7 @@ def test_memory_with_trained_vae_recalls_a_distinctive_first_segment(training):
     short_term = final.short_term
     target_mean, target_log_var = MEMORY.apply(trained, distinctive[0], method="summarize")
     distance = gaussian_distance(
-        short_term.mean, short_term.log_var, target_mean, target_log_var, MEMORY.min_variance
+        short_term.mean, short_term.log_var, target_mean, target_log_var, MEMORY.config.min_variance
     )
     nearest = int(jnp.argmin(jnp.where(short_term.valid, distance, jnp.inf)))
     assert int(short_term.span_start[nearest]) == 0

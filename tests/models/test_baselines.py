@@ -1,4 +1,4 @@
-"""The baseline memory cores: recurrence, resets, the window cache and parallel replay."""
+"""The baseline memory cores: recurrence, resets, the window cache, replay and capabilities."""
 
 import functools
 
@@ -7,7 +7,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from hcmrl_jax.models.baselines import WindowTransformerCore
+from hcmrl_jax.memory import CoreCapabilities, MemoryCore
+from hcmrl_jax.models.baselines import GRUCore, MLPCore, WindowTransformerCore
 from tests.models.helpers import CORES, D
 
 _STEP_FNS: dict = {}
@@ -62,6 +63,7 @@ def test_window_cache_is_a_fixed_size_ring():
 
 REPLAY_CORES = {
     "mlp": CORES["mlp"],
+    "gru": CORES["gru"],
     "transformer_2_layers": WindowTransformerCore(
         embed_dim=D, window=4, num_layers=2, num_heads=2, ff_dim=8
     ),
@@ -71,7 +73,7 @@ REPLAY_CORES = {
 @pytest.mark.parametrize("kind", sorted(REPLAY_CORES))
 def test_parallel_replay_of_baselines_equals_stepping(kind):
     """read_sequence gives the read-outs and embedding gradients of stepping, from a cache that
-    already holds steps and across resets (the GRU has none: it replays step by step)."""
+    already holds steps and across resets (the GRU's is a scan of its cell)."""
     core = REPLAY_CORES[kind]
     warm_up, steps = 6, 12
     emb = jax.random.normal(jax.random.key(0), (warm_up + steps, D))
@@ -104,3 +106,18 @@ def test_parallel_replay_of_baselines_equals_stepping(kind):
     ]
     assert np.abs(grads[1]).sum() > 0
     np.testing.assert_allclose(grads[0], grads[1], atol=1e-5)
+
+
+def test_every_core_implements_the_memory_core_interface_and_declares_its_capabilities():
+    for kind, core in CORES.items():
+        assert isinstance(core, MemoryCore), kind
+        assert core.embed_dim == D
+        assert isinstance(core.capabilities, CoreCapabilities)
+    assert MLPCore.capabilities == CoreCapabilities(parallel_replay=True)
+    assert GRUCore.capabilities == CoreCapabilities()  # replayed step by step
+    assert WindowTransformerCore.capabilities == CoreCapabilities(
+        novelty=True, parallel_replay=True
+    )
+    hcmrl = CORES["hcmrl"].capabilities
+    assert hcmrl.vae and hcmrl.vae_segment_length == 2 and hcmrl.novelty and hcmrl.short_term
+    assert hcmrl.parallel_replay and hcmrl.salience_features == 0

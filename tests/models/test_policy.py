@@ -2,12 +2,14 @@
 
 import functools
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from hcmrl_jax.models.encoder import observation_spec
+from hcmrl_jax.models.cores import bind_observation
+from hcmrl_jax.models.encoder import observation_size, observation_spec
 from hcmrl_jax.models.policy import MASKED_LOGIT, MemoryAugmentedPolicy
 from tests.models.helpers import ACTIONS, CORES, D, dict_obs, dict_space
 
@@ -23,6 +25,30 @@ def test_state_dim_must_match_memory_width():
         MemoryAugmentedPolicy(state_dim=2 * D, action_dim=ACTIONS, memory=CORES["gru"])
     with pytest.raises(ValueError, match="novelty"):
         MemoryAugmentedPolicy(state_dim=D, action_dim=2, memory=CORES["gru"], compute_novelty=True)
+    with pytest.raises(ValueError, match="memory core"):
+        MemoryAugmentedPolicy(state_dim=D, action_dim=2, memory=nn.Dense(D))
+
+
+def test_the_policy_reads_what_its_memory_offers_from_the_capabilities():
+    for kind, core in CORES.items():
+        assert make_policy(kind).capabilities == core.capabilities
+    spec = observation_spec(dict_space())
+    width = observation_size(spec)  # the flattened observation
+    salient = bind_observation(CORES["hcmrl"], width)
+    policy = MemoryAugmentedPolicy(state_dim=D, action_dim=ACTIONS, memory=salient, obs_spec=spec)
+    assert policy.capabilities.salience_features == width
+    carry = policy.initial_carry()
+    params = jax.eval_shape(
+        functools.partial(policy.init, method="init_all"),
+        jax.random.key(0),
+        carry,
+        dict_obs(),
+        jnp.bool_(True),
+        jax.random.key(1),
+    )
+    assert "vae" in params["params"]["memory"]  # the VAE is created with the rest
+    new_carry = jax.eval_shape(policy.apply, params, carry, dict_obs(), jnp.bool_(True))[0]
+    assert new_carry.salience_mean.shape == (width,)
 
 
 def make_policy(kind):
