@@ -1,9 +1,12 @@
 """The training command lines: a PPO config plus run options, parsed with tyro from a preset.
 
-``--preset NAME`` starts from a named config of :mod:`experiments.configs` (later flags override
-its fields; ``--env-overrides`` keys are set on top of its overrides); ``--env`` and
-``--total-steps`` are short for ``--env-id`` and ``--total-timesteps``. ``experiments.train``
-and ``experiments.multiseed`` parse this way.
+Every setting of the PPO config and of its memory (:class:`hcmrl_jax.memory.MemoryConfig`) is a
+flag under its one name. ``--preset NAME`` starts from a named config of
+:mod:`experiments.configs` (later flags override its fields; ``--env-overrides`` keys are set on
+top of its overrides); ``--memory KIND`` switches the memory to a named kind (the core and
+HCMRL's switches, keeping the sizes); ``--env`` and ``--total-steps`` are short for ``--env-id``
+and ``--total-timesteps``, and old names of settings (``--state-dim``) are still accepted.
+``experiments.train`` and ``experiments.multiseed`` parse this way.
 """
 
 from __future__ import annotations
@@ -17,10 +20,18 @@ import tyro
 
 from experiments.configs import PRESETS, get_preset
 from experiments.runs.folder import RunOptions
-from hcmrl_jax.rl.config import PPOConfig
+from hcmrl_jax.rl.config import RENAMED_SETTINGS, PPOConfig
 
-#: Short flag forms accepted on the command line -> the generated flag.
-FLAG_ALIASES: dict[str, str] = {"--env": "--env-id", "--total-steps": "--total-timesteps"}
+#: Short flag forms accepted on the command line -> the generated flag (and old names of
+#: settings, :data:`hcmrl_jax.rl.config.RENAMED_SETTINGS`, -> their flag now).
+FLAG_ALIASES: dict[str, str] = {
+    "--env": "--env-id",
+    "--total-steps": "--total-timesteps",
+    **{
+        f"--{old.replace('_', '-')}": f"--{new.replace('_', '-')}"
+        for old, new in RENAMED_SETTINGS.items()
+    },
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,6 +79,33 @@ def split_preset(argv: Sequence[str]) -> tuple[PPOConfig, list[str]]:
     return (PPOConfig() if name is None else get_preset(name)), rest
 
 
+def split_memory_kind(config: PPOConfig, argv: Sequence[str]) -> tuple[PPOConfig, list[str]]:
+    """Takes ``--memory KIND`` (or ``--memory=KIND``) out of ``argv``.
+
+    Returns:
+        ``config`` with its memory switched to the kind (the core and HCMRL's switches from
+        :data:`hcmrl_jax.memory.MEMORY_KINDS`, the sizes kept) and the remaining arguments.
+
+    Raises:
+        KeyError: unknown kind.
+        ValueError: ``--memory`` without a kind.
+    """
+    rest, kind = [], None
+    arguments = iter(argv)
+    for arg in arguments:
+        if arg == "--memory":
+            kind = next(arguments, None)
+            if kind is None or kind.startswith("--"):
+                raise ValueError("--memory needs a memory kind, e.g. --memory gru")
+        elif arg.startswith("--memory="):
+            kind = arg.partition("=")[2]
+        else:
+            rest.append(arg)
+    if kind is None:
+        return config, rest
+    return dataclasses.replace(config, memory=config.memory.with_kind(kind)), rest
+
+
 def given_flags(argv: Sequence[str]) -> frozenset[str]:
     """Field names of the flags written on a command line (``--chunk-updates 5`` and
     ``--chunk-updates=5`` give ``chunk_updates``; ``--no-progress`` gives ``progress``), after
@@ -96,6 +134,7 @@ def cli_with_preset(cls: type, argv: Sequence[str], prog: str, description: str 
         ValueError: a bad value.
     """
     preset, argv = split_preset(expand_aliases(argv))
+    preset, argv = split_memory_kind(preset, argv)
     base = dataclasses.replace(preset, env_overrides={})
     args = tyro.cli(cls, args=argv, prog=prog, description=description, default=cls(config=base))
     overrides = {**preset.env_overrides, **args.config.env_overrides}

@@ -42,6 +42,7 @@ from experiments.configs.presets import BENCHMARKS, get_preset, scale_preset_nam
 from experiments.multiseed import MultiSeedOptions, MultiSeedResult, run_multiseed
 from experiments.runs import RunSetupError
 from hcmrl_jax.rl import MEMORY_KINDS, PPOConfig, param_count
+from hcmrl_jax.rl.config import RENAMED_SETTINGS
 from hcmrl_jax.rl.metrics import LAG_BIN_KEYS
 from hcmrl_jax.utils.visualization import plot_kind_curves, plot_kind_lag_success
 
@@ -69,7 +70,8 @@ class CompareArgs:
     seed: int = 0  # first seed; seed i uses the key of seed + i
     total_steps: int | None = None  # env steps per seed; default: the preset's
     overrides: dict[str, str] = dataclasses.field(default_factory=dict)
-    """Extra PPOConfig fields for every kind, as name value pairs, e.g. lr 1e-3."""
+    """Extra settings for every kind (of PPOConfig or its MemoryConfig), as name value pairs,
+    e.g. lr 1e-3 embed_dim 32."""
     preset: str | None = None  # start from this preset instead (its env must be --env)
     out: str | None = None  # results folder; default outputs/compare/<env>-<scale>
     final_fraction: float = 0.1  # last fraction of updates averaged for the final values
@@ -115,10 +117,12 @@ def kind_config(args: CompareArgs, kind: str) -> PPOConfig:
         raise ValueError(
             f"preset {args.preset!r} trains on {base.env_id!r}, not --env {args.env!r}"
         )
-    fields: dict[str, Any] = {"memory": kind, **parse_overrides(args.overrides)}
+    # The kind sets the core and HCMRL's switches (the preset's sizes kept); overrides, by the
+    # settings' one names (PPOConfig's or its MemoryConfig's), win over both.
+    settings: dict[str, Any] = parse_overrides(args.overrides)
     if args.total_steps is not None:
-        fields["total_timesteps"] = args.total_steps
-    return dataclasses.replace(base, **fields)
+        settings["total_timesteps"] = args.total_steps
+    return dataclasses.replace(base, memory=base.memory.with_kind(kind)).with_settings(**settings)
 
 
 def settings_of(args: CompareArgs) -> dict[str, Any]:
@@ -172,7 +176,7 @@ def summarize_kind(
     """One kind's entry of comparison.json."""
     metrics = result.metrics
     entry: dict[str, Any] = {
-        "memory": config.memory,
+        "memory": config.memory.kind,
         "param_count": param_count(config),
         "wall_s": result.wall_s,
         "env_steps": config.num_updates * config.steps_per_update * seeds,
@@ -202,7 +206,9 @@ def load_comparison(path: str, settings: dict[str, Any], overwrite: bool) -> dic
         return {}
     with open(path, encoding="utf-8") as handle:
         saved = json.load(handle)
-    old = saved.get("settings", {})
+    old = dict(saved.get("settings", {}))
+    if "overrides" in old:  # settings saved under an older name compare by their name now
+        old["overrides"] = {RENAMED_SETTINGS.get(k, k): v for k, v in old["overrides"].items()}
     if old != settings:
         differ = sorted(k for k in {*old, *settings} if old.get(k) != settings.get(k))
         raise RunSetupError(

@@ -74,9 +74,10 @@ def run_demo(options: DemoOptions) -> dict[str, str]:
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
     start = time.perf_counter()
     config = dataclasses.replace(DEMO, total_timesteps=DEMO.steps_per_update * options.updates)
+    memory = config.memory
     print(
-        f"demo: HCMRL (memory {config.immediate_size}/{config.short_term_size}/"
-        f"{config.long_term_size}, D={config.state_dim}) on a small navigation building, "
+        f"demo: HCMRL (memory {memory.immediate_size}/{memory.short_term_size}/"
+        f"{memory.long_term_size}, D={memory.embed_dim}) on a small navigation building, "
         f"{config.num_envs} envs x {config.num_steps} steps x {options.updates} updates "
         f"= {config.num_updates * config.steps_per_update:,} env steps",
         flush=True,
@@ -85,7 +86,7 @@ def run_demo(options: DemoOptions) -> dict[str, str]:
         config,
         RunOptions(
             out_dir=options.out_dir,
-            name=f"{config.env_id}-{config.memory}",
+            name=f"{config.env_id}-{memory.kind}",
             seed=options.seed,
             chunk_updates=options.chunk_updates,
             overwrite=True,

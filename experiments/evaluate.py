@@ -38,6 +38,7 @@ from experiments.runs import (
     get_trainer,
     load_run_config,
 )
+from hcmrl_jax.memory import MemoryReadInfo
 from hcmrl_jax.rl import acting
 from hcmrl_jax.rl.agent import make_policy
 from hcmrl_jax.rl.config import PPOConfig
@@ -304,7 +305,7 @@ def attention_arrays(trace: dict[str, Any]) -> dict[str, np.ndarray] | None:
     """Per-tier weights [T, H, N] and tier mix [T, 3] of the first episode, if the policy reads
     a hierarchical memory (its read info has them)."""
     info = trace["memory_info"]
-    if not hasattr(info, "tier_mix"):
+    if not isinstance(info, MemoryReadInfo):
         return None
     length = first_episode_length(trace["done"])
     arrays = {
@@ -352,7 +353,7 @@ def evaluate_run(options: EvalOptions, log: Callable[[str], None] = print) -> Ev
     elapsed = time.perf_counter() - start
     report = summarize(stats, options.greedy, step)
     report["env_id"] = config.env_id
-    report["memory"] = config.memory
+    report["memory"] = config.memory.kind
     report["steps_run"] = int(num_steps)
     report["seconds"] = round(elapsed, 2)
     paths = {"report": os.path.join(out_dir, REPORT_JSON)}
@@ -368,7 +369,7 @@ def evaluate_run(options: EvalOptions, log: Callable[[str], None] = print) -> Ev
             paths["episode GIF"] = gif_path
     arrays = attention_arrays(trace)
     if arrays is None:
-        log(f"no attention picture: memory {config.memory!r} is not a hierarchical memory")
+        log(f"no attention picture: memory {config.memory.kind!r} is not a hierarchical memory")
     else:
         npz_path = os.path.join(out_dir, ATTENTION_NPZ)
         np.savez_compressed(npz_path, **{k.replace("-", "_"): v for k, v in arrays.items()})
@@ -377,7 +378,7 @@ def evaluate_run(options: EvalOptions, log: Callable[[str], None] = print) -> Ev
             arrays,
             mix,
             os.path.join(out_dir, ATTENTION_PNG),
-            title=f"{config.env_id} / {config.memory}: memory reads over one episode",
+            title=f"{config.env_id} / {config.memory.kind}: memory reads over one episode",
         )
         paths["attention picture"] = os.path.join(out_dir, ATTENTION_PNG)
         paths["attention arrays"] = npz_path
@@ -388,7 +389,7 @@ def evaluate_run(options: EvalOptions, log: Callable[[str], None] = print) -> Ev
         np.array(rates),
         np.array([b["decisions"] for b in bins.values()]),
         os.path.join(out_dir, LAG_PNG),
-        title=f"{config.env_id} / {config.memory}: success by lag",
+        title=f"{config.env_id} / {config.memory.kind}: success by lag",
     )
     paths["lag success"] = os.path.join(out_dir, LAG_PNG)
     report["files"] = dict(paths)

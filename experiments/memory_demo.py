@@ -249,10 +249,11 @@ def draw(
     fig, axes = plt.subplots(
         4, 1, figsize=(14, 13), sharex=True, gridspec_kw={"height_ratios": [1.0, 3.2, 1.6, 1.1]}
     )
+    settings = memory.config
     fig.suptitle(
         f"HierarchicalMemory on a stream of {process.config.num_regimes} recurring regimes "
-        f"(M={memory.immediate_size}, S={memory.short_term_size}, K={memory.long_term_size}, "
-        f"L={memory.segment_length}, summary={memory.summary})",
+        f"(M={settings.immediate_size}, S={settings.short_term_size}, K={settings.long_term_size}, "
+        f"L={settings.segment_length}, summary={settings.summary})",
         fontsize=13,
     )
 
@@ -364,15 +365,15 @@ def main(argv: list[str] | None = None) -> None:
     process = RegimeProcess(ProcessConfig())
     memory = HierarchicalMemory(embed_dim=process.config.embed_dim, latent_dim=8)
     print(
-        f"HierarchicalMemory: M={memory.immediate_size} S={memory.short_term_size} "
-        f"K={memory.long_term_size} D={memory.embed_dim} Z={memory.latent_dim} "
-        f"L={memory.segment_length}; state {memory.state_nbytes():,} bytes per environment"
+        f"HierarchicalMemory: M={memory.config.immediate_size} S={memory.config.short_term_size} "
+        f"K={memory.config.long_term_size} D={memory.embed_dim} Z={memory.config.latent_dim} "
+        f"L={memory.config.segment_length}; state {memory.state_nbytes():,} bytes per environment"
     )
 
     rng = np.random.default_rng(config.seed)
     params = memory.init_params(jax.random.key(config.seed, impl="rbg"))
     train_stream, _ = process.sample(rng, 20_000)
-    length = memory.segment_length
+    length = memory.config.segment_length
     windows = np.lib.stride_tricks.sliding_window_view(train_stream, length, axis=0)
     segments = np.ascontiguousarray(windows[::4].transpose(0, 2, 1))  # [B, L, D]
     params, losses = train_vae(memory, params, segments, config)

@@ -204,7 +204,7 @@ def run_multiseed(
             --overwrite), --resume finds no checkpoint that restores, or the folder cannot be
             written.
     """
-    name = options.name or f"{config.env_id}-{config.memory}-{options.num_seeds}seeds"
+    name = options.name or f"{config.env_id}-{config.memory.kind}-{options.num_seeds}seeds"
     run_dir = os.path.join(options.out_dir, name)
     checkpoint_dir = os.path.join(run_dir, CHECKPOINT_DIR)
     seeds = list(range(options.seed, options.seed + options.num_seeds))
@@ -216,9 +216,11 @@ def run_multiseed(
             raise RunSetupError(f"--resume: no checkpoint in {checkpoint_dir}")
         with open(os.path.join(run_dir, "config.json"), encoding="utf-8") as handle:
             saved = json.load(handle)
+        saved_config = config_from_dict(PPOConfig, saved["config"])
         if config == PPOConfig():  # no config flags: the run's own config
-            config = config_from_dict(PPOConfig, saved["config"])
-        if saved["config"] != config_to_dict(config) or saved["seeds"] != seeds:
+            config = saved_config
+        # Compared as configs, not as dicts, so that a folder saved in an older layout resumes.
+        if saved_config != config or saved["seeds"] != seeds:
             raise RunSetupError(
                 f"--resume: {run_dir} was run with another config or other seeds (seeds "
                 f"{saved['seeds']}); resume with the same flags, or use --name for a new run"
@@ -340,7 +342,7 @@ def run_multiseed(
             np.asarray(metrics[metric]),
             path,
             ylabel=metric,
-            title=f"{config.env_id} / {config.memory}: {metric}, {options.num_seeds} seeds",
+            title=f"{config.env_id} / {config.memory.kind}: {metric}, {options.num_seeds} seeds",
         )
         paths[f"{metric} plot"] = path
     for metric in PLOT_METRICS:

@@ -1,10 +1,13 @@
 """Train one agent: ``python -m experiments.train --env crafting --memory hcmrl --total-steps N``.
 
-Every :class:`hcmrl_jax.rl.PPOConfig` field is a flag (``--help`` lists them with their docs),
-plus the run options of :class:`experiments.runs.RunOptions`. ``--env`` and ``--total-steps``
-are short forms of ``--env-id`` and ``--total-timesteps``; ``--preset NAME`` starts from a named
-config of ``experiments/configs`` (demo, tiny, default, crafting, navigation, games, story),
-which later flags override.
+Every setting of :class:`hcmrl_jax.rl.PPOConfig` and of its memory
+(:class:`hcmrl_jax.memory.MemoryConfig`) is a flag under its one name (``--help`` lists them
+with their docs), plus the run options of :class:`experiments.runs.RunOptions`. ``--env`` and
+``--total-steps`` are short forms of ``--env-id`` and ``--total-timesteps``; ``--preset NAME``
+starts from a named config of ``experiments/configs`` (demo, tiny, default, crafting,
+navigation, games, story), and ``--memory KIND`` from a named memory kind (hcmrl,
+hcmrl_immediate, hcmrl_meanpool, hcmrl_no_longterm, hcmrl_fixed, hcmrl_no_keys, mlp, gru,
+transformer: the core and HCMRL's switches, keeping the sizes); later flags override both.
 
 The run advances in chunks of ``--chunk-updates`` compiled PPO updates. Only the per-update
 scalar metrics cross to the host, once per chunk; between chunks the run logs them and saves the
@@ -42,8 +45,9 @@ def parse_args(argv: Sequence[str] | None = None, prog: str = PROG) -> TrainArgs
     clear message.
 
     ``--preset NAME`` starts from a named config of :mod:`experiments.configs` (later flags
-    override its fields; ``--env-overrides`` keys are set on top of its overrides); ``--env`` and
-    ``--total-steps`` are short for ``--env-id`` and ``--total-timesteps``.
+    override its fields; ``--env-overrides`` keys are set on top of its overrides); ``--memory
+    KIND`` switches to a named memory kind; ``--env`` and ``--total-steps`` are short for
+    ``--env-id`` and ``--total-timesteps``.
     """
     from experiments.cli import TrainArgs, parse_or_exit
 

@@ -125,7 +125,8 @@ def test_every_command_parses(doc, command, monkeypatch):
 
 def test_evaluate_and_resume_point_at_folders_the_readme_writes(monkeypatch):
     readme = [command for name, command in ALL if name == "README.md"]
-    written = {os.path.join(DemoOptions().out_dir, f"{DEMO.env_id}-{DEMO.memory}")}  # make demo
+    demo_dir = f"{DEMO.env_id}-{DEMO.memory.kind}"
+    written = {os.path.join(DemoOptions().out_dir, demo_dir)}  # make demo
     trained = [
         c for c in readme if c.startswith("python -m experiments.train") and "--help" not in c
     ]

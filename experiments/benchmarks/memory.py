@@ -141,12 +141,12 @@ def main(argv: list[str] | None = None) -> None:
             )
         )
 
-    device = jax.devices()[0]
+    device, settings = jax.devices()[0], memory.config
     print(
         f"\nHierarchicalMemory benchmark on {device.platform} ({device.device_kind}): "
         f"{args.num_envs} envs, {args.steps} steps per timed scan, median of {args.repeats}, "
-        f"summary={args.summary}, D={args.embed_dim}, M={memory.immediate_size}, "
-        f"S={memory.short_term_size}, K={memory.long_term_size}, L={memory.segment_length}"
+        f"summary={args.summary}, D={args.embed_dim}, M={settings.immediate_size}, "
+        f"S={settings.short_term_size}, K={settings.long_term_size}, L={settings.segment_length}"
     )
     print(f"{'measurement':<40} {'env-steps/s':>14} {'ms / batched step':>18}")
     for name, rate, seconds in rows:

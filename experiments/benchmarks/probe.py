@@ -60,7 +60,7 @@ class ProbeArgs:
     salience statistics settle (10 / salience_rate at the default rate)"""
     seed: int = 0
     overrides: dict[str, str] = dataclasses.field(default_factory=dict)
-    """extra PPOConfig fields as name value pairs, e.g. state_dim 32"""
+    """extra settings (of PPOConfig or its MemoryConfig) as name value pairs, e.g. embed_dim 32"""
     env_options: dict[str, str] = dataclasses.field(default_factory=dict)
     """extra recall env options as name value pairs, e.g. num_cues 4"""
     out: str = "outputs/benchmarks/probe"
@@ -215,12 +215,9 @@ def run_probe(args: ProbeArgs, log: Any = print) -> list[dict[str, Any]]:
     options = parse_env_options(args.env_options)
     rows = []
     for memory in args.memories:
-        config = PPOConfig(
-            **parse_overrides(args.overrides),
-            env_id="recall",
-            env_overrides=options,
-            memory=memory,
-        )
+        base = PPOConfig(env_id="recall", env_overrides=options)
+        base = dataclasses.replace(base, memory=base.memory.with_kind(memory))
+        config = base.with_settings(**parse_overrides(args.overrides))
         run, env, _ = make_probe_run(config, args.episodes)
         for lag in args.lags:
             warmup_episodes = -(-args.warmup_steps // (lag + 1))

@@ -60,8 +60,9 @@ from tqdm.auto import tqdm
 
 import envs_jax
 from experiments.multiseed import init_over_seeds, seed_keys
+from hcmrl_jax.memory import MemoryKind, kind_settings
 from hcmrl_jax.rl import PPOConfig, make_train_chunks, param_count
-from hcmrl_jax.rl.config import MemoryKind
+from hcmrl_jax.rl.config import RENAMED_SETTINGS, setting_defaults
 from hcmrl_jax.utils.checkpoint import strong_types
 from hcmrl_jax.utils.serialization import config_to_dict
 
@@ -72,19 +73,19 @@ CURVES_PNG = "curves.png"
 #: Env option that holds the lag, per supported env.
 LAG_OPTION: dict[str, str] = {"recall": "lag", "MemoryChain-bsuite": "memory_length"}
 RecallEnv = Literal["recall", "MemoryChain-bsuite"]
-#: PPOConfig fields that have their own flag here (not settable through --overrides).
+#: Settings that have their own flag here (not settable through --overrides).
 OWN_FLAGS: dict[str, str] = {
     "env_id": "--env",
     "env_overrides": "--lags / --env-options",
     "memory": "--memories",
+    "core": "--memories",
     "total_timesteps": "--total-steps",
     "num_envs": "--num-envs",
     "num_steps": "--num-steps",
     "desync_steps": "--desync / --no-desync",
 }
-_PPO_DEFAULTS: dict[str, Any] = {
-    f.name: f.default for f in dataclasses.fields(PPOConfig) if f.default is not dataclasses.MISSING
-}
+#: Every setting of a run (PPOConfig's and its MemoryConfig's, flat) by its one name -> default.
+_SETTING_DEFAULTS: dict[str, Any] = setting_defaults()
 #: y ranges of the plot: every possible final return (one decision worth +1, or at worst -1)
 #: and success.
 RETURN_LIMITS: tuple[float, float] = (-1.05, 1.05)
@@ -109,11 +110,12 @@ class RecallBenchmarkArgs:
     seeds: int = 1  # seeds per cell, trained at once (vmapped in one program)
     seed: int = 0  # first seed; seed i uses the key of seed + i
     total_steps: int = 5_000_000  # env steps per seed and cell (equal for every kind)
-    num_envs: int = _PPO_DEFAULTS["num_envs"]  # parallel environments per seed
-    num_steps: int = _PPO_DEFAULTS["num_steps"]  # rollout length per update
+    num_envs: int = _SETTING_DEFAULTS["num_envs"]  # parallel environments per seed
+    num_steps: int = _SETTING_DEFAULTS["num_steps"]  # rollout length per update
     out: str | None = None  # output folder; default outputs/benchmarks/recall-<env>
     overrides: dict[str, str] = dataclasses.field(default_factory=dict)
-    """Extra PPOConfig fields for every kind, as name value pairs, e.g. lr 1e-3 state_dim 32."""
+    """Extra settings for every kind (of PPOConfig or its MemoryConfig), as name value pairs,
+    e.g. lr 1e-3 embed_dim 32."""
     env_options: dict[str, str] = dataclasses.field(default_factory=dict)
     """Extra env options for every cell (static config or EnvParams), e.g. num_cues 4."""
     final_window: int | None = None  # last updates averaged for the final numbers (default 10%)
@@ -136,12 +138,13 @@ class RecallBenchmarkArgs:
         if self.final_window is not None and self.final_window < 1:
             raise ValueError(f"--final-window must be >= 1, got {self.final_window}")
         for name in self.overrides:
+            name = RENAMED_SETTINGS.get(name, name)
             if name in OWN_FLAGS:
                 raise ValueError(f"--overrides {name}: set it with {OWN_FLAGS[name]}")
-            if name not in _PPO_DEFAULTS:
+            if name not in _SETTING_DEFAULTS:
                 raise ValueError(
-                    f"--overrides {name}: PPOConfig has no such field; fields: "
-                    f"{sorted(set(_PPO_DEFAULTS) - set(OWN_FLAGS))}"
+                    f"--overrides {name}: no such setting; settings: "
+                    f"{sorted(set(_SETTING_DEFAULTS) - set(OWN_FLAGS))}"
                 )
         if LAG_OPTION[self.env] in self.env_options:
             raise ValueError(f"--env-options {LAG_OPTION[self.env]}: set the lag with --lags")
@@ -175,11 +178,21 @@ def parse_value(text: str, like: Any) -> Any:
 
 
 def parse_overrides(overrides: dict[str, str]) -> dict[str, Any]:
-    """PPOConfig field values from their command-line strings, typed like the field defaults."""
+    """Setting values by their one name (old names, ``state_dim``, renamed) from their
+    command-line strings, typed like the settings' defaults.
+
+    Raises:
+        ValueError: a name that is no setting, or a value that does not parse.
+    """
     parsed = {}
     for name, text in overrides.items():
+        name = RENAMED_SETTINGS.get(name, name)
+        if name not in _SETTING_DEFAULTS:
+            raise ValueError(
+                f"--overrides {name}: no such setting; settings: {sorted(_SETTING_DEFAULTS)}"
+            )
         try:
-            parsed[name] = parse_value(text, _PPO_DEFAULTS[name])
+            parsed[name] = parse_value(text, _SETTING_DEFAULTS[name])
         except ValueError as error:
             raise ValueError(f"--overrides {name}: {error}") from error
     return parsed
@@ -213,11 +226,12 @@ def env_overrides(env_id: str, lag: int, options: dict[str, Any]) -> dict[str, A
 
 def cell_config(args: RecallBenchmarkArgs, memory: str, lag: int) -> PPOConfig:
     """The PPOConfig of one (memory kind, lag) cell."""
-    return PPOConfig(
-        **parse_overrides(args.overrides),
+    # Overrides of HCMRL's switches win over the kind's (as in MemoryConfig.of_kind).
+    memory_settings = {**kind_settings(memory), **parse_overrides(args.overrides)}
+    return PPOConfig().with_settings(
+        **memory_settings,
         env_id=args.env,
         env_overrides=env_overrides(args.env, lag, parse_env_options(args.env_options)),
-        memory=memory,
         total_timesteps=args.total_steps,
         num_envs=args.num_envs,
         num_steps=args.num_steps,
@@ -443,7 +457,9 @@ def load_results(path: str, settings: dict[str, Any], overwrite: bool) -> dict[s
         return {}
     with open(path, encoding="utf-8") as handle:
         saved = json.load(handle)
-    old = saved.get("settings", {})
+    old = dict(saved.get("settings", {}))
+    if "overrides" in old:  # settings saved under an older name compare by their name now
+        old["overrides"] = {RENAMED_SETTINGS.get(k, k): v for k, v in old["overrides"].items()}
     if old != settings:
         differ = sorted(k for k in {*old, *settings} if old.get(k) != settings.get(k))
         raise ValueError(

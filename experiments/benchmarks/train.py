@@ -102,7 +102,7 @@ def worker_train(
             times.append(time.perf_counter() - start)
     steps = updates * config.steps_per_update
     return {
-        "memory": config.memory,
+        "memory": config.memory.kind,
         "num_envs": config.num_envs,
         "num_steps": config.num_steps,
         "steps_per_s": steps / min(times),
@@ -139,7 +139,7 @@ def worker_inference(
             jax.block_until_ready(compiled(params, jax.random.key(i + 1)))
             times.append(time.perf_counter() - start)
     return {
-        "memory": config.memory,
+        "memory": config.memory.kind,
         "num_envs": num_envs,
         "steps_per_s": num_envs * steps / min(times),
         "compile_s": compile_s,
@@ -227,7 +227,8 @@ def main(argv: list[str] | None = None) -> None:
         return
 
     from experiments.configs import get_preset
-    from hcmrl_jax.rl.config import MEMORY_KINDS, PPOConfig
+    from hcmrl_jax.memory import MEMORY_KINDS
+    from hcmrl_jax.rl.config import PPOConfig
     from hcmrl_jax.utils.serialization import config_to_dict
 
     unknown = [m for m in args.memories if m not in MEMORY_KINDS]
@@ -252,30 +253,34 @@ def main(argv: list[str] | None = None) -> None:
         f"{'peak RSS MB':>13}{'device MB':>11}"
     )
     print(header + "\n" + "-" * len(header), flush=True)
+
+    def of_kind(config: PPOConfig, kind: str) -> PPOConfig:
+        return dataclasses.replace(config, memory=config.memory.with_kind(kind))
+
     jobs = {
         memory: [
             "train",
-            json.dumps(config_to_dict(dataclasses.replace(shared, memory=memory))),
+            json.dumps(config_to_dict(of_kind(shared, memory))),
             str(args.updates),
             str(args.repeats),
         ]
         for memory in args.memories
     }
     if "hcmrl" in args.memories and not args.no_sequential_row:
-        stepwise = dataclasses.replace(shared, memory="hcmrl", parallel_replay=False)
+        stepwise = dataclasses.replace(of_kind(shared, "hcmrl"), parallel_replay=False)
         jobs[SEQUENTIAL_ROW] = [
             "train",
             json.dumps(config_to_dict(stepwise)),
             str(args.updates),
             str(args.repeats),
         ]
-    default = PPOConfig(env_id=args.env, memory="hcmrl")
+    default = PPOConfig(env_id=args.env)
     budget_train = dataclasses.replace(
         default, total_timesteps=default.steps_per_update * args.budget_updates
     )
     if not args.skip_budget:
         # The training budget row reuses the HCMRL throughput run when it is the same config.
-        if "hcmrl" not in jobs or dataclasses.replace(shared, memory="hcmrl") != budget_train:
+        if "hcmrl" not in jobs or of_kind(shared, "hcmrl") != budget_train:
             jobs["budget training"] = [
                 "train",
                 json.dumps(config_to_dict(budget_train)),
@@ -312,8 +317,9 @@ def main(argv: list[str] | None = None) -> None:
         return
     print(
         f"\nbudget at the default configuration ({args.env}, hcmrl, {default.num_envs} envs x "
-        f"{default.num_steps} steps, memory {default.immediate_size}/"
-        f"{default.short_term_size}/{default.long_term_size}, D={default.state_dim}):",
+        f"{default.num_steps} steps, memory {default.memory.immediate_size}/"
+        f"{default.memory.short_term_size}/{default.memory.long_term_size}, "
+        f"D={default.memory.embed_dim}):",
         flush=True,
     )
     train_row = results.get("budget training", results.get("hcmrl"))

@@ -7,9 +7,8 @@ resource budget (< 12 GB training, < 2 GB inference) refers to.
 
 from __future__ import annotations
 
-import dataclasses
-
 from envs_jax.registry import BENCHMARK_IDS as BENCHMARKS
+from hcmrl_jax.memory import MemoryConfig
 from hcmrl_jax.rl.config import PPOConfig
 
 #: A small building: 2 x 2 rooms of 3 x 3 cells, no locks, 3 landmarks, 200-step episodes.
@@ -34,14 +33,15 @@ DEMO = PPOConfig(
     env_id="navigation",
     env_overrides=dict(SMALL_NAVIGATION),
     reset_pool_size=64,
-    memory="hcmrl",
-    state_dim=32,
-    immediate_size=16,
-    short_term_size=8,
-    long_term_size=4,
-    latent_dim=8,
-    segment_length=8,
-    num_heads=2,
+    memory=MemoryConfig.hcmrl(
+        embed_dim=32,
+        immediate_size=16,
+        short_term_size=8,
+        long_term_size=4,
+        latent_dim=8,
+        segment_length=8,
+        num_heads=2,
+    ),
     head_hidden=32,
     num_envs=32,
     num_steps=32,
@@ -52,11 +52,10 @@ DEMO = PPOConfig(
 )
 
 #: The smallest useful run (seconds of compute; for smoke tests of the scripts).
-TINY = dataclasses.replace(
-    DEMO,
+TINY = DEMO.with_settings(
     env_overrides={**SMALL_NAVIGATION, "max_steps_in_episode": 24},
     reset_pool_size=4,
-    state_dim=16,
+    embed_dim=16,
     immediate_size=8,
     short_term_size=4,
     long_term_size=2,

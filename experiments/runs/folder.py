@@ -112,7 +112,7 @@ class RunSetup(NamedTuple):
 
 
 def default_run_name(config: PPOConfig, seed: int) -> str:
-    return f"{config.env_id}-{config.memory}-seed{seed}"
+    return f"{config.env_id}-{config.memory.kind}-seed{seed}"
 
 
 def run_directory(config: PPOConfig, run: RunOptions) -> str:

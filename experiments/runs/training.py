@@ -163,7 +163,7 @@ def _write_curve(
         return None
     path = os.path.join(run_dir, CURVE_PNG)
     plot_learning_curves(
-        columns, path, keys=keys, title=f"{config.env_id} / {config.memory} / seed {seed}"
+        columns, path, keys=keys, title=f"{config.env_id} / {config.memory.kind} / seed {seed}"
     )
     return path
 

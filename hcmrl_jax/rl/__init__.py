@@ -9,8 +9,9 @@ user-facing wrapper. Modules: ``config`` (PPOConfig), ``types`` (state types), `
 ``credit`` and ``exploration``.
 """
 
+from hcmrl_jax.memory.config import MEMORY_KINDS, MemoryConfig
 from hcmrl_jax.rl.agent import make_core, make_policy, param_count
-from hcmrl_jax.rl.config import MEMORY_KINDS, PPOConfig
+from hcmrl_jax.rl.config import PPOConfig
 from hcmrl_jax.rl.environment import make_env
 from hcmrl_jax.rl.metrics import METRIC_KEYS
 from hcmrl_jax.rl.train import make_train, make_train_chunks
@@ -27,6 +28,7 @@ __all__ = [
     "MEMORY_KINDS",
     "METRIC_KEYS",
     "HyperParams",
+    "MemoryConfig",
     "PPOConfig",
     "PPOTrainer",
     "RunnerState",

@@ -1,49 +1,30 @@
 """Training configuration: one frozen, typed dataclass validated on construction.
 
-The comment after each field is its ``--help`` text in the tyro CLI.
+The comment after each field is its ``--help`` text in the tyro CLI. The memory's settings live
+in :class:`~hcmrl_jax.memory.config.MemoryConfig`, nested as ``PPOConfig.memory``; on the command
+line every setting of either has one flag under its one name (``--immediate-size``, ``--lr``).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Literal
+from collections.abc import Mapping
+from typing import Any, Literal
 
-#: Memory kinds: HCMRL, its ablations (configurations of the same ``HierarchicalMemory``) and the
-#: baselines, which share the encoder, heads and parameter budget.
-MEMORY_KINDS: dict[str, str] = {
-    "hcmrl": "hierarchical memory: immediate + VAE short-term + long-term templates",
-    "hcmrl_immediate": "ablation: immediate tier only (no short-term, no long-term)",
-    "hcmrl_meanpool": "ablation: short-term summaries by mean-pooling instead of the VAE",
-    "hcmrl_no_longterm": "ablation: no long-term tier",
-    "hcmrl_fixed": "ablation: fixed compression (always merge the oldest pair)",
-    "hcmrl_no_keys": "ablation: summaries without their most salient step (no key steps)",
-    "mlp": "baseline: memoryless MLP",
-    "gru": "baseline: GRU (flax GRUCell)",
-    "transformer": "baseline: sliding-window transformer with GTrXL gating",
-}
-#: Kinds built on HierarchicalMemory.
-HCMRL_KINDS = tuple(k for k in MEMORY_KINDS if k.startswith("hcmrl"))
-#: Kinds whose memory can score novelty (an episodic novelty bonus needs one).
-NOVELTY_KINDS = (*HCMRL_KINDS, "transformer")
-#: Kinds with a short-term tier whose summaries' spans the memory credit option needs.
-SHORT_TERM_KINDS = tuple(k for k in HCMRL_KINDS if k != "hcmrl_immediate")
+from hcmrl_jax.memory.config import SETTING_NAMES, MemoryConfig, kinds_with
+from hcmrl_jax.models.cores import core_capabilities
 
-MemoryKind = Literal[
-    "hcmrl",
-    "hcmrl_immediate",
-    "hcmrl_meanpool",
-    "hcmrl_no_longterm",
-    "hcmrl_fixed",
-    "hcmrl_no_keys",
-    "mlp",
-    "gru",
-    "transformer",
-]
+#: Memory kinds with a short-term tier, whose summaries' spans the memory credit option needs.
+SHORT_TERM_KINDS: tuple[str, ...] = kinds_with(lambda m: core_capabilities(m).short_term)
+#: Memory kinds whose memory can score novelty (an episodic novelty bonus needs one).
+NOVELTY_KINDS: tuple[str, ...] = kinds_with(lambda m: core_capabilities(m).novelty)
+#: Old names of settings, as saved configs, result files and command lines may still spell them
+#: -> the one name of the setting now.
+RENAMED_SETTINGS: dict[str, str] = {"state_dim": "embed_dim"}
 
 ENT_SCHEDULES = ("constant", "linear", "cosine")
 CREDIT_MODES = ("gae", "memory")
-SALIENCE_SOURCES = ("observation", "embedding")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,26 +45,8 @@ class PPOConfig:
     finish (and reward) in the same update. 0: all envs start at the first step."""
 
     # --- agent ---
-    memory: MemoryKind = "hcmrl"  # memory kind: HCMRL, an HCMRL ablation or a baseline
-    state_dim: int = 64  # D: encoder width = memory embedding width
-    immediate_size: int = 32  # M: slots of the immediate tier
-    short_term_size: int = 16  # S: summaries of the short-term tier
-    long_term_size: int = 8  # K: templates of the long-term tier
-    latent_dim: int = 16  # Z: VAE latent width of a summary
-    segment_length: int = 32  # L: steps per short-term segment (1 <= L <= immediate_size)
-    num_heads: int = 4  # attention heads (memory reads and the transformer baseline)
-    long_term_persists: bool = True  # keep long-term templates across episodes
-    salience: Literal["observation", "embedding"] = "observation"
-    """What a step's salience (which step a short-term summary keeps as its key) is scored on:
-    the flattened observation or the step embedding."""
-    salience_prior: bool = True  # short-term reads prefer salient keys (a learned logit prior)
-    key_inputs: bool = True
-    """Keys keep their step's normalised observation, read with a learned projection (needs
-    salience='observation')."""
-    transformer_window: int = 32  # W: past steps the transformer baseline attends to
-    transformer_layers: int = 1  # layers of the transformer baseline
-    match_param_budget: bool = True  # size baseline cores to HCMRL's memory parameter count
-    baseline_width: int = 64  # baseline core width when match_param_budget is False
+    memory: MemoryConfig = dataclasses.field(default_factory=MemoryConfig)
+    """The memory: its core (HCMRL, an ablation or a baseline) and every setting of it."""
     head_hidden: int = 64  # width of the actor, value and reconstruction hidden layers
     id_embed_dim: int = 8  # embedding width per integer observation id
     conv_features: int = 0  # channels of a 3x3 conv over integer grids (0: flatten only)
@@ -124,17 +87,12 @@ class PPOConfig:
     def __post_init__(self) -> None:
         # First, so that the range checks below never see inf or nan (`inf > 0` holds).
         self._check_finite()
+        if not isinstance(self.memory, MemoryConfig):
+            raise ValueError(
+                f"PPOConfig.memory must be a MemoryConfig, got {self.memory!r} (a kind by name: "
+                f"MemoryConfig.of_kind({self.memory!r}) or config.memory.with_kind(...))"
+            )
         positive = (
-            "state_dim",
-            "immediate_size",
-            "short_term_size",
-            "long_term_size",
-            "latent_dim",
-            "segment_length",
-            "num_heads",
-            "transformer_window",
-            "transformer_layers",
-            "baseline_width",
             "head_hidden",
             "id_embed_dim",
             "num_envs",
@@ -163,11 +121,6 @@ class PPOConfig:
                 )
         if self.novelty_coef < 0:
             raise ValueError(f"PPOConfig.novelty_coef must be >= 0, got {self.novelty_coef!r}")
-        if self.memory not in MEMORY_KINDS:
-            raise KeyError(
-                f"PPOConfig.memory: unknown memory kind {self.memory!r}; "
-                f"known: {list(MEMORY_KINDS)}"
-            )
         self._check_env_id()
         if self.num_envs % self.num_minibatches:
             raise ValueError(
@@ -179,24 +132,13 @@ class PPOConfig:
                 f"PPOConfig.total_timesteps ({self.total_timesteps}) is less than one update's "
                 f"num_envs * num_steps = {self.num_envs * self.num_steps}"
             )
-        if self.state_dim % self.num_heads:
-            raise ValueError(
-                f"PPOConfig.state_dim ({self.state_dim}) must divide by num_heads "
-                f"({self.num_heads})"
-            )
-        if self.segment_length > self.immediate_size:
-            raise ValueError(
-                f"PPOConfig.segment_length ({self.segment_length}) must be <= immediate_size "
-                f"({self.immediate_size})"
-            )
-        if self.uses_vae and self.vae_coef > 0 and self.num_steps < self.segment_length:
+        # Checks that need the memory and the run together; the memory's own settings were
+        # checked by MemoryConfig, and what its core offers is read from the core's capabilities.
+        capabilities = core_capabilities(self.memory)
+        if capabilities.vae and self.vae_coef > 0 and self.num_steps < self.memory.segment_length:
             raise ValueError(
                 f"PPOConfig.num_steps ({self.num_steps}) must be >= segment_length "
-                f"({self.segment_length}): the VAE trains on rollout segments of that length"
-            )
-        if self.salience not in SALIENCE_SOURCES:
-            raise ValueError(
-                f"PPOConfig.salience: unknown source {self.salience!r}; known: {SALIENCE_SOURCES}"
+                f"({self.memory.segment_length}): the VAE trains on rollout segments of that length"
             )
         if self.ent_schedule not in ENT_SCHEDULES:
             raise ValueError(
@@ -207,15 +149,15 @@ class PPOConfig:
             raise ValueError(
                 f"PPOConfig.credit: unknown mode {self.credit!r}; known: {CREDIT_MODES}"
             )
-        if self.credit == "memory" and self.memory not in SHORT_TERM_KINDS:
+        if self.credit == "memory" and not capabilities.short_term:
             raise ValueError(
                 f"PPOConfig.credit='memory' needs a memory with a short-term tier "
-                f"({SHORT_TERM_KINDS}), got memory={self.memory!r}"
+                f"({SHORT_TERM_KINDS}), got memory {self.memory.kind!r}"
             )
-        if self.novelty_bonus and self.memory not in NOVELTY_KINDS:
+        if self.novelty_bonus and not capabilities.novelty:
             raise ValueError(
                 f"PPOConfig.novelty_bonus needs a memory that scores novelty ({NOVELTY_KINDS}), "
-                f"got memory={self.memory!r}"
+                f"got memory {self.memory.kind!r}"
             )
 
     def _check_finite(self) -> None:
@@ -238,10 +180,61 @@ class PPOConfig:
                 f"PPOConfig.env_id: unknown env {self.env_id!r}; known: {envs_jax.registered_envs}"
             )
 
-    @property
-    def uses_vae(self) -> bool:
-        """Whether the memory compresses with a VAE (and so trains it)."""
-        return self.memory in ("hcmrl", "hcmrl_no_longterm", "hcmrl_fixed", "hcmrl_no_keys")
+    # ------------------------------------------------------------------ settings by name
+
+    def settings(self) -> dict[str, Any]:
+        """Every setting by its one name -> value: the run's fields and the memory's, flat
+        (as the command line spells them)."""
+        run = {
+            f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "memory"
+        }
+        return {**run, **dataclasses.asdict(self.memory)}
+
+    def with_settings(self, **settings: Any) -> PPOConfig:
+        """This config with settings replaced by name, wherever they live (the memory's in
+        ``memory``); old names (:data:`RENAMED_SETTINGS`) are accepted.
+
+        Raises:
+            ValueError: a name that is no setting, or a bad value.
+        """
+        settings = {RENAMED_SETTINGS.get(name, name): value for name, value in settings.items()}
+        unknown = sorted(set(settings) - set(setting_defaults()))
+        if unknown:
+            raise ValueError(f"PPOConfig has no settings {unknown}")
+        memory = {k: v for k, v in settings.items() if k in SETTING_NAMES}
+        run = {k: v for k, v in settings.items() if k not in SETTING_NAMES}
+        if memory:
+            run["memory"] = dataclasses.replace(self.memory, **memory)
+        return dataclasses.replace(self, **run)
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> PPOConfig:
+        """Rebuilds a config from ``dataclasses.asdict`` output (validating it again).
+
+        Configs saved before the memory's settings moved into ``MemoryConfig`` (flat, with the
+        memory kind by name in ``memory`` and ``state_dim`` for ``embed_dim``) load too.
+
+        Raises:
+            ValueError: names that are no fields (the message lists them), or a bad value.
+            KeyError: an unknown memory kind.
+        """
+        values = dict(values)
+        memory = values.pop("memory", {})
+        flat = {
+            RENAMED_SETTINGS.get(name, name): values.pop(name)
+            for name in list(values)
+            if RENAMED_SETTINGS.get(name, name) in SETTING_NAMES
+        }
+        if isinstance(memory, str) or flat:
+            memory_config = MemoryConfig.of_kind(memory or "hcmrl", **flat)
+        else:
+            memory_config = MemoryConfig.from_dict(memory)
+        unknown = sorted(set(values) - {f.name for f in dataclasses.fields(cls)})
+        if unknown:
+            raise ValueError(f"PPOConfig has no fields {unknown} (saved by another version?)")
+        return cls(**values, memory=memory_config)
+
+    # ------------------------------------------------------------------------- derived
 
     @property
     def steps_per_update(self) -> int:
@@ -257,3 +250,9 @@ class PPOConfig:
     def minibatch_envs(self) -> int:
         """Environments per minibatch."""
         return self.num_envs // self.num_minibatches
+
+
+def setting_defaults() -> dict[str, Any]:
+    """Every setting of a training run by its one name -> its default (see
+    :meth:`PPOConfig.settings`)."""
+    return PPOConfig().settings()

@@ -59,7 +59,8 @@ def make_setup(
 
     Raises:
         ValueError: action-count mismatch, num_envs not divisible by the device count when
-            sharding, a rollout shorter than the VAE's segment.
+            sharding, a rollout shorter than the VAE's segment, memory credit with a memory
+            that has no short-term tier.
     """
     bundle = make_env(config, env, env_params)
     if policy is None:
@@ -74,6 +75,12 @@ def make_setup(
         raise ValueError(
             f"PPOConfig.num_steps ({config.num_steps}) must be >= the memory's segment_length "
             f"({segment_length}) to train the VAE on rollout segments"
+        )
+    use_credit = config.credit == "memory"
+    if use_credit and not capabilities.short_term:
+        raise ValueError(
+            f"PPOConfig.credit='memory' needs a memory with a short-term tier; "
+            f"{type(policy.memory).__name__} has none"
         )
     # Flattened: the optimiser works on one vector instead of one array per parameter leaf,
     # which keeps the compiled program (and its compile time) small.
@@ -91,7 +98,7 @@ def make_setup(
         optimizer=optimizer,
         use_vae=use_vae,
         segment_length=segment_length,
-        use_credit=config.credit == "memory",
+        use_credit=use_credit,
         use_novelty=config.novelty_bonus,
         # HCMRL replays a rollout in parallel over time: its short- and long-term tiers carry
         # no gradient, so the replay reads them as recorded while acting and rebuilds only the

@@ -7,10 +7,10 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
-import flax.linen as nn
 import jax
 import numpy as np
 
+from hcmrl_jax.memory import MemoryCore
 from hcmrl_jax.models.policy import MemoryAugmentedPolicy
 from hcmrl_jax.rl.agent import bind_policy
 from hcmrl_jax.rl.config import PPOConfig
@@ -35,8 +35,8 @@ class PPOTrainer:
             signature of the original design for readability).
         env: an env id for ``envs_jax.make``, a gymnax env, or an ``(env, env_params)`` pair;
             default ``config.env_id``.
-        config: the :class:`PPOConfig` (its agent-size fields are ignored: the policy given
-            here defines the agent).
+        config: the :class:`PPOConfig` (its agent fields, ``memory`` among them, are ignored:
+            the policy given here defines the agent).
         seed: default seed of :meth:`train`.
 
     Raises:
@@ -46,7 +46,7 @@ class PPOTrainer:
     def __init__(
         self,
         policy: MemoryAugmentedPolicy,
-        memory: nn.Module | None = None,
+        memory: MemoryCore | None = None,
         env: Any = None,
         config: PPOConfig | None = None,
         seed: int = 0,

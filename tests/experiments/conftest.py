@@ -42,7 +42,7 @@ TINY_CONFIG_ARGS: list[str] = [
     "2",
     "--update-epochs",
     "1",
-    "--state-dim",
+    "--embed-dim",
     "16",
     "--immediate-size",
     "8",

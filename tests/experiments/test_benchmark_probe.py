@@ -14,7 +14,7 @@ from experiments.benchmarks.probe import main, ridge_probe_accuracy
 #: A tiny agent: 4-step segments, 4 summaries, so a lag of 24 merges the cue's segment.
 TINY = [
     "--overrides",
-    "state_dim",
+    "embed_dim",
     "16",
     "head_hidden",
     "16",

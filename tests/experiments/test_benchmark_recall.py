@@ -34,7 +34,7 @@ ARGS = [
     "2",
     "--no-progress",
     "--overrides",
-    "state_dim",
+    "embed_dim",
     "16",
     "head_hidden",
     "16",
@@ -64,11 +64,12 @@ def test_sweep_writes_results_and_a_rerun_skips_done_cells(tmp_path, capsys):
     with open(os.path.join(out, "results.json")) as handle:
         saved = json.load(handle)
     assert saved["settings"]["seeds"] == [0, 1] and saved["settings"]["num_updates"] == 4
-    assert saved["settings"]["overrides"]["state_dim"] == 16
+    assert saved["settings"]["overrides"]["embed_dim"] == 16
     for name, lag in (("mlp/lag4", 4), ("mlp/lag6", 6)):
         cell = saved["cells"][name]
         assert cell["lag"] == lag and cell["config"]["env_overrides"] == {"lag": lag}
-        assert cell["config"]["state_dim"] == 16 and cell["config"]["memory"] == "mlp"
+        assert cell["config"]["memory"]["embed_dim"] == 16
+        assert cell["config"]["memory"]["core"] == "mlp"
         assert len(cell["final_return"]) == len(cell["final_success"]) == 2
         assert len(cell["return_curve"]) == 2 and len(cell["return_curve"][0]) == 4
         # 4 envs finish an episode every lag + 1 steps: the last 2 updates always finish some.
@@ -91,6 +92,19 @@ def test_sweep_writes_results_and_a_rerun_skips_done_cells(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert printed.count("skip mlp lag") == 2 and "mlp lag 4: return" not in printed
     assert again == saved["cells"]
+
+    # A folder whose settings spell a setting by its old name (state_dim, before embed_dim)
+    # resumes, with either spelling on the command line.
+    old = {**saved, "settings": dict(saved["settings"])}
+    overrides = dict(old["settings"]["overrides"])
+    overrides["state_dim"] = overrides.pop("embed_dim")
+    old["settings"]["overrides"] = overrides
+    with open(os.path.join(out, "results.json"), "w") as handle:
+        json.dump(old, handle)
+    old_spelling = ["state_dim" if arg == "embed_dim" else arg for arg in ARGS]
+    for argv in (ARGS, old_spelling):
+        assert main([*argv, "--out", out]) == saved["cells"]
+        assert capsys.readouterr().out.count("skip mlp lag") == 2
 
     # Other settings in the same folder are refused, naming what differs.
     with pytest.raises(SystemExit):

@@ -12,6 +12,7 @@ import pytest
 from experiments.cli import expand_aliases
 from experiments.runs import RunOptions, RunSetupError, train
 from experiments.train import parse_args
+from hcmrl_jax.memory import MemoryConfig
 from hcmrl_jax.rl.config import PPOConfig
 
 
@@ -49,7 +50,9 @@ def _collapse(text: str) -> str:
 @pytest.fixture(scope="module")
 def help_text():
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("COLUMNS", "400")  # no wrapping: each doc stays on one line
+        # One column of option groups (tyro sets groups side by side from 130 columns, which
+        # would interleave their lines); docs that wrap are joined again by _collapse.
+        patch.setenv("COLUMNS", "129")
         stream = io.StringIO()
         with pytest.raises(SystemExit) as exit_info:
             import contextlib
@@ -60,7 +63,7 @@ def help_text():
     return _collapse(stream.getvalue())
 
 
-@pytest.mark.parametrize("cls", [PPOConfig, RunOptions])
+@pytest.mark.parametrize("cls", [PPOConfig, MemoryConfig, RunOptions])
 def test_help_lists_every_field_with_its_doc(help_text, cls):
     docs = _field_docs(cls)
     assert set(docs) == {field.name for field in dataclasses.fields(cls)}
@@ -79,7 +82,12 @@ def test_help_lists_every_field_with_its_doc(help_text, cls):
         (["--num-minibatches", "3"], "num_minibatches (3) must divide num_envs"),
         (["--total-steps", "10"], "total_timesteps (10) is less than one update"),
         (["--env", "no-such-env"], "unknown env 'no-such-env'"),
-        (["--memory", "lstm"], "invalid choice 'lstm'"),
+        (["--memory", "lstm"], "unknown memory kind 'lstm'"),
+        (["--memory"], "--memory needs a memory kind"),
+        (["--core", "lstm"], "invalid choice 'lstm'"),
+        (["--immediate-size", "0"], "MemoryConfig.immediate_size must be a positive integer"),
+        (["--segment-length", "64"], "segment_length (64) must be <= immediate_size (32)"),
+        (["--beta", "inf"], "MemoryConfig.beta must be a finite number, got inf"),
         (["--lr", "fast"], "could not convert string to float"),
         (["--lr", "inf"], "PPOConfig.lr must be a finite number, got inf"),
         (["--lr", "nan"], "PPOConfig.lr must be a finite number, got nan"),
@@ -107,8 +115,26 @@ def test_short_flags_and_good_values_parse():
     args = parse_args(
         ["--env", "crafting", "--total-steps", "9000", "--memory", "gru", "--seed", "3", "--resume"]
     )
-    assert args.config == PPOConfig(env_id="crafting", total_timesteps=9000, memory="gru")
+    assert args.config == PPOConfig(
+        env_id="crafting", total_timesteps=9000, memory=MemoryConfig.gru()
+    )
     assert args.run.seed == 3 and args.run.resume
+
+
+def test_memory_settings_by_their_one_name_and_a_kind_by_name():
+    # A kind sets the core and HCMRL's switches; the sizes given (before or after) stay.
+    args = parse_args(["--embed-dim", "32", "--memory=hcmrl_meanpool", "--num-heads", "2"])
+    assert args.config.memory == MemoryConfig.meanpool(embed_dim=32, num_heads=2)
+    # A switch given with the kind wins over the kind's own.
+    args = parse_args(["--memory", "hcmrl_meanpool", "--no-use-long-term"])
+    assert args.config.memory == MemoryConfig.meanpool(use_long_term=False)
+    # The kind after a preset keeps the preset's sizes.
+    tiny = parse_args(["--preset", "tiny", "--memory", "gru"]).config
+    from experiments.configs import get_preset
+
+    assert tiny.memory == get_preset("tiny").memory.with_kind("gru")
+    # The old name of embed_dim still works.
+    assert parse_args(["--state-dim", "32"]).config.memory.embed_dim == 32
 
 
 def test_run_directory_mistakes_are_reported_before_compiling(tmp_path, tiny_runs):

@@ -9,7 +9,8 @@ import os
 import numpy as np
 import pytest
 
-from experiments.compare import interval95, main, seed_finals
+from experiments.compare import CompareArgs, interval95, kind_config, main, seed_finals
+from hcmrl_jax.memory import MemoryConfig
 
 #: The cheapest programs: memoryless and GRU agents on bsuite's MemoryChain, 8 updates.
 TINY = [
@@ -26,7 +27,7 @@ TINY = [
     "--no-progress",
     "--overrides",
     *("num_envs", "4", "num_steps", "8", "num_minibatches", "2", "update_epochs", "1"),
-    *("state_dim", "16", "head_hidden", "16", "segment_length", "8", "immediate_size", "8"),
+    *("embed_dim", "16", "head_hidden", "16", "segment_length", "8", "immediate_size", "8"),
 ]
 KINDS = ["--memories", "mlp", "gru"]
 
@@ -111,3 +112,19 @@ def test_interval_is_students_t_by_hand():
 def test_finals_average_the_last_measured_updates():
     curves = np.array([[0.0, 1.0, np.nan, 3.0, np.nan], [np.nan] * 5, [1.0, 2.0, 3.0, 4.0, 5.0]])
     assert seed_finals(curves, 2) == [2.0, None, 4.5]
+
+
+def test_kinds_and_overrides_set_the_memory_by_its_settings_names():
+    args = CompareArgs(
+        env="MemoryChain-bsuite",
+        scale="full",
+        memories=("hcmrl_meanpool", "gru"),
+        overrides={"embed_dim": "32", "num_heads": "2", "use_long_term": "false", "lr": "1e-3"},
+    )
+    meanpool, gru = kind_config(args, "hcmrl_meanpool"), kind_config(args, "gru")
+    assert meanpool.memory == MemoryConfig.meanpool(embed_dim=32, num_heads=2, use_long_term=False)
+    assert gru.memory == MemoryConfig.gru(embed_dim=32, num_heads=2, use_long_term=False)
+    assert meanpool.lr == gru.lr == 1e-3
+    # The old name of embed_dim still works.
+    old = CompareArgs(env="MemoryChain-bsuite", scale="full", overrides={"state_dim": "16"})
+    assert kind_config(old, "hcmrl").memory.embed_dim == 16

@@ -27,7 +27,7 @@ ARGS = [
     "2",
     "--update-epochs",
     "1",
-    "--state-dim",
+    "--embed-dim",
     "16",
     "--head-hidden",
     "16",
@@ -134,20 +134,18 @@ def test_gru_seeds_initialise_like_single_runs():
     import jax
 
     from experiments.multiseed import make_seed_chunks, seed_keys
+    from hcmrl_jax.memory import MemoryConfig
     from hcmrl_jax.rl import PPOConfig, make_train_chunks
 
     config = PPOConfig(
         env_id="MemoryChain-bsuite",
-        memory="gru",
+        memory=MemoryConfig.gru(embed_dim=16, segment_length=8, immediate_size=8),
         num_envs=4,
         num_steps=8,
         total_timesteps=64,
         num_minibatches=2,
         update_epochs=1,
-        state_dim=16,
         head_hidden=16,
-        segment_length=8,
-        immediate_size=8,
     )
     keys = seed_keys(3, 2)
     init_seeds, _ = make_seed_chunks(config, 1)

@@ -7,6 +7,7 @@ import jax
 import numpy as np
 import pytest
 
+from hcmrl_jax.memory import MemoryConfig
 from hcmrl_jax.rl import PPOConfig, acting, make_train_chunks
 from hcmrl_jax.rl.setup import make_setup
 from hcmrl_jax.rl.train import init
@@ -19,13 +20,10 @@ def _config(**overrides) -> PPOConfig:
     fields = dict(
         env_id="recall",
         env_overrides={"lag": LAG, "num_distractors": 2},
-        memory="mlp",
-        state_dim=8,
+        memory=MemoryConfig.mlp(embed_dim=8, segment_length=4, immediate_size=4),
         head_hidden=8,
         num_envs=16,
         num_steps=4,
-        segment_length=4,
-        immediate_size=4,
         total_timesteps=64,
         num_minibatches=2,
         update_epochs=1,

@@ -5,29 +5,34 @@ import math
 
 import pytest
 
+from hcmrl_jax.memory import MemoryConfig
+from hcmrl_jax.memory.config import SETTING_NAMES
 from hcmrl_jax.models.baselines import GRUCore
 from hcmrl_jax.models.policy import MemoryAugmentedPolicy
 from hcmrl_jax.rl import PPOConfig, PPOTrainer, make_train, make_train_chunks
-from tests.rl.helpers import SMALL
+from hcmrl_jax.rl.config import setting_defaults
+from tests.rl.helpers import SMALL, SMALL_MEMORY, small_config
 
 
 @pytest.mark.parametrize(
     ("overrides", "error", "match"),
     [
         (dict(num_envs=6, num_minibatches=4), ValueError, "num_minibatches .* must divide"),
-        (dict(memory="lstm"), KeyError, "unknown memory kind"),
+        (dict(kind="lstm"), KeyError, "unknown memory kind"),
+        (dict(memory="gru"), ValueError, "must be a MemoryConfig"),
         (dict(env_id="NoSuchEnv-v0"), KeyError, "unknown env"),
         (dict(num_steps=0), ValueError, "num_steps must be a positive"),
-        (dict(state_dim=-8), ValueError, "state_dim must be a positive"),
+        (dict(embed_dim=-8), ValueError, "embed_dim must be a positive"),
         (dict(total_timesteps=8), ValueError, "less than one update"),
         (dict(gamma=1.5), ValueError, "gamma must lie in"),
         (dict(lr=0.0), ValueError, "lr must be > 0"),
-        (dict(state_dim=30, num_heads=4), ValueError, "divide by num_heads"),
+        (dict(embed_dim=30, num_heads=4), ValueError, "divide by num_heads"),
         (dict(segment_length=16), ValueError, "segment_length"),
         (dict(num_steps=4, segment_length=8, immediate_size=8), ValueError, "segment_length"),
-        (dict(credit="memory", memory="gru"), ValueError, "short-term tier"),
+        (dict(credit="memory", kind="gru"), ValueError, "short-term tier"),
+        (dict(credit="memory", kind="hcmrl_immediate"), ValueError, "short-term tier"),
         (dict(credit="rudder"), ValueError, "unknown mode"),
-        (dict(novelty_bonus=True, memory="mlp"), ValueError, "scores novelty"),
+        (dict(novelty_bonus=True, kind="mlp"), ValueError, "scores novelty"),
         (dict(ent_schedule="step"), ValueError, "unknown schedule"),
         # inf and nan pass every `> 0` / `>= 0` / range check on their own.
         (dict(lr=float("inf")), ValueError, "PPOConfig.lr must be a finite number"),
@@ -39,9 +44,8 @@ from tests.rl.helpers import SMALL
     ],
 )
 def test_bad_configs_raise_clear_errors(overrides, error, match):
-    kwargs = {**SMALL, **overrides}
     with pytest.raises(error, match=match):
-        PPOConfig(**kwargs)
+        small_config(**overrides)
 
 
 def test_good_config_properties():
@@ -51,7 +55,7 @@ def test_good_config_properties():
 
 
 def test_action_count_mismatch_is_a_clear_error():
-    config = PPOConfig(**SMALL, memory="gru", state_dim=16, num_heads=2)
+    config = small_config("gru", embed_dim=16, num_heads=2)
     policy = MemoryAugmentedPolicy(state_dim=16, action_dim=10, memory=GRUCore(16, 8))
     with pytest.raises(ValueError, match=r"action_dim \(10\).*2 actions"):
         make_train(config, policy=policy)
@@ -70,3 +74,42 @@ def test_every_float_field_rejects_inf_and_nan():
         for bad in (math.inf, -math.inf, math.nan):
             with pytest.raises(ValueError, match=rf"PPOConfig\.{name} must be a finite number"):
                 PPOConfig(**{**SMALL, name: bad})
+
+
+def test_every_setting_has_one_name_and_one_home():
+    run = {f.name for f in dataclasses.fields(PPOConfig)} - {"memory"}
+    assert not run & set(SETTING_NAMES)  # the memory's settings live in MemoryConfig only
+    assert set(setting_defaults()) == run | set(SETTING_NAMES)
+    config = small_config("transformer", embed_dim=16, num_heads=2, lr=1e-3)
+    settings = config.settings()
+    assert (
+        settings["embed_dim"] == 16 and settings["lr"] == 1e-3 and settings["core"] == "transformer"
+    )
+    # Settings by name go where they live; the old name of embed_dim is accepted.
+    changed = config.with_settings(state_dim=32, transformer_window=8, num_envs=8)
+    assert changed.memory == dataclasses.replace(config.memory, embed_dim=32, transformer_window=8)
+    assert changed.num_envs == 8 and changed.memory.kind == "transformer"
+    with pytest.raises(ValueError, match="no settings"):
+        config.with_settings(hidden_size=3)
+
+
+def test_saved_configs_load_nested_and_in_the_old_flat_layout():
+    config = small_config("hcmrl_meanpool", embed_dim=16, num_heads=2, lr=1e-3)
+    assert PPOConfig.from_dict(dataclasses.asdict(config)) == config
+    # A config saved before the memory's settings moved into MemoryConfig: flat, the kind by
+    # name in "memory", state_dim for embed_dim.
+    flat = {
+        **{k: v for k, v in dataclasses.asdict(config).items() if k != "memory"},
+        "memory": "hcmrl_meanpool",
+        "state_dim": 16,
+        **{k: v for k, v in SMALL_MEMORY.items()},
+        "num_heads": 2,
+        "salience": "observation",
+        "match_param_budget": True,
+    }
+    assert PPOConfig.from_dict(flat) == config
+    assert PPOConfig.from_dict({"memory": "gru"}).memory == MemoryConfig.gru()
+    with pytest.raises(ValueError, match="no fields"):
+        PPOConfig.from_dict({**dataclasses.asdict(config), "old_flag": 1})
+    with pytest.raises(ValueError, match="no settings"):
+        PPOConfig.from_dict({"memory": {"embed_dim": 16, "hidden": 3}})

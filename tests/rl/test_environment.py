@@ -7,6 +7,7 @@ import dataclasses
 import jax
 import numpy as np
 
+from hcmrl_jax.memory import MemoryConfig
 from hcmrl_jax.rl import PPOConfig, make_train
 
 SMALL_NAVIGATION = {
@@ -26,7 +27,15 @@ def test_trainer_refreshes_the_reset_pool_every_update():
     config = PPOConfig(
         env_id="navigation",
         env_overrides=SMALL_NAVIGATION,
-        memory="mlp",
+        memory=MemoryConfig.mlp(
+            embed_dim=16,
+            immediate_size=8,
+            short_term_size=4,
+            long_term_size=2,
+            latent_dim=4,
+            segment_length=8,
+            num_heads=2,
+        ),
         num_envs=4,
         num_steps=16,
         num_minibatches=2,
@@ -34,13 +43,6 @@ def test_trainer_refreshes_the_reset_pool_every_update():
         total_timesteps=3 * 4 * 16,
         reset_pool_size=8,
         reset_refresh=3,
-        state_dim=16,
-        immediate_size=8,
-        short_term_size=4,
-        long_term_size=2,
-        latent_dim=4,
-        segment_length=8,
-        num_heads=2,
         head_hidden=16,
     )
     train = jax.jit(make_train(config))

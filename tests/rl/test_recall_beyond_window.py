@@ -10,14 +10,12 @@ to the cue. HCMRL learns the task; the immediate-only ablation, HCMRL without ke
 GRU, trained for the same env steps with the same budget, stay at chance (return 0).
 """
 
-import dataclasses
-
 import jax
 import numpy as np
 import pytest
 
 from hcmrl_jax.rl import PPOConfig, make_train
-from tests.rl.helpers import SMALL_AGENT, compile_fast
+from tests.rl.helpers import SMALL_AGENT, compile_fast, of_kind
 
 LAG = 48
 UPDATES = 120
@@ -31,7 +29,7 @@ CONFIG = PPOConfig(
 
 
 def final_return(memory: str) -> float:
-    config = dataclasses.replace(CONFIG, memory=memory)
+    config = of_kind(CONFIG, memory)
     key = jax.random.key(0)
     _, metrics = compile_fast(make_train(config), key)(key)
     returns = np.asarray(metrics["episode_return"])[-20:]
@@ -43,7 +41,7 @@ def final_return(memory: str) -> float:
     [("hcmrl", True), ("hcmrl_immediate", False), ("hcmrl_no_keys", False), ("gru", False)],
 )
 def test_cue_far_beyond_the_window_and_the_rollout_needs_the_key_steps(memory, learns):
-    assert LAG >= 8 * CONFIG.segment_length and LAG > CONFIG.immediate_size
+    assert LAG >= 8 * CONFIG.memory.segment_length and LAG > CONFIG.memory.immediate_size
     assert LAG > CONFIG.num_steps  # no BPTT window reaches from the query back to the cue
     result = final_return(memory)
     if learns:

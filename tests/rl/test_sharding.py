@@ -18,11 +18,14 @@ SCRIPT = textwrap.dedent(
     os.environ["JAX_PLATFORMS"] = "cpu"
     import jax
     import numpy as np
+    from hcmrl_jax.memory import MemoryConfig
     from hcmrl_jax.rl import PPOConfig, make_train
 
+    memory = MemoryConfig.gru(
+        match_param_budget=False, baseline_width=16, embed_dim=16, num_heads=2
+    )
     config = PPOConfig(
-        env_id="MemoryChain-bsuite", env_overrides={"memory_length": 3}, memory="gru",
-        match_param_budget=False, baseline_width=16, state_dim=16, num_heads=2,
+        env_id="MemoryChain-bsuite", env_overrides={"memory_length": 3}, memory=memory,
         head_hidden=16, num_envs=8, num_steps=8, total_timesteps=8 * 8 * 2,
         num_minibatches=2, update_epochs=2,
     )

@@ -32,7 +32,7 @@ from hcmrl_jax.rl import (
     make_train_chunks,
     stack_hparams,
 )
-from tests.rl.helpers import FAST_COMPILE, SMALL_AGENT, compile_fast
+from tests.rl.helpers import FAST_COMPILE, SMALL_AGENT, compile_fast, of_kind
 
 MEMORY_LENGTH = 4  # the cue is shown at step 0 and must be recalled at step 4
 NUM_UPDATES = 30
@@ -59,16 +59,8 @@ HCMRL_CONFIG = dataclasses.replace(
 
 @pytest.fixture(scope="module")
 def hcmrl_run():
-    memory = HierarchicalMemory(
-        immediate_size=CONFIG.immediate_size,
-        short_term_size=CONFIG.short_term_size,
-        long_term_size=CONFIG.long_term_size,
-        embed_dim=CONFIG.state_dim,
-        latent_dim=CONFIG.latent_dim,
-        segment_length=CONFIG.segment_length,
-        num_heads=CONFIG.num_heads,
-    )
-    policy = MemoryAugmentedPolicy(state_dim=CONFIG.state_dim, action_dim=2, memory=memory)
+    memory = HierarchicalMemory(config=CONFIG.memory)
+    policy = MemoryAugmentedPolicy(state_dim=CONFIG.memory.embed_dim, action_dim=2, memory=memory)
     trainer = PPOTrainer(policy, memory, env="MemoryChain-bsuite", config=HCMRL_CONFIG, seed=0)
     assert trainer.policy.compute_novelty  # the trainer switched it on for the bonus
     return trainer.train(num_steps=CONFIG.total_timesteps, compiler_options=FAST_COMPILE)
@@ -83,12 +75,12 @@ def hcmrl_stepwise_run():
 
 @pytest.fixture(scope="module")
 def gru_run():
-    config = dataclasses.replace(CONFIG, memory="gru", total_timesteps=16 * 16 * 4)
+    config = of_kind(CONFIG, "gru", total_timesteps=16 * 16 * 4)
     key = jax.random.key(0)
     return compile_fast(make_train(config), key)(key)
 
 
-MLP_CONFIG = dataclasses.replace(CONFIG, memory="mlp")
+MLP_CONFIG = of_kind(CONFIG, "mlp")
 MLP_KEYS = jax.random.split(jax.random.key(1), 2)
 MLP_HPARAMS = [
     default_hparams(MLP_CONFIG),
@@ -178,9 +170,7 @@ def test_ablations_and_transformer_replay_in_parallel(memory):
     """The parallel replay also serves the ablations whose recorded tiers differ (none besides
     the immediate one, or mean-pool summaries as wide as the embedding) and the window
     transformer (its cache rebuilt from the sequence)."""
-    config = dataclasses.replace(
-        CONFIG, memory=memory, num_envs=4, num_minibatches=1, total_timesteps=4 * 16 * 2
-    )
+    config = of_kind(CONFIG, memory, num_envs=4, num_minibatches=1, total_timesteps=4 * 16 * 2)
     key = jax.random.key(2)
     state, metrics = compile_fast(make_train(config), key)(key)
     assert int(state.update_step) == 2

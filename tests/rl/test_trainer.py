@@ -6,12 +6,12 @@ import pytest
 
 from hcmrl_jax.models.baselines import GRUCore
 from hcmrl_jax.models.policy import MemoryAugmentedPolicy
-from hcmrl_jax.rl import PPOConfig, PPOTrainer
-from tests.rl.helpers import SMALL
+from hcmrl_jax.rl import PPOTrainer
+from tests.rl.helpers import small_config
 
 
 def test_trainer_warns_when_num_steps_is_not_a_multiple_of_an_update():
-    config = PPOConfig(**SMALL, memory="gru", state_dim=16, num_heads=2)  # 16 steps per update
+    config = small_config("gru", embed_dim=16, num_heads=2)  # 16 steps per update
     policy = MemoryAugmentedPolicy(state_dim=16, action_dim=2, memory=GRUCore(16, 8))
     trainer = PPOTrainer(policy, policy.memory, env="MemoryChain-bsuite", config=config)
     with pytest.warns(UserWarning, match=r"num_steps=100 .* 16; training 96 env steps \(6 up"):
