@@ -19,6 +19,7 @@ from experiments.runs.folder import (
     set_up_run,
     write_config_json,
 )
+from hcmrl_jax.memory import MemoryConfig
 from hcmrl_jax.rl.config import PPOConfig
 from hcmrl_jax.utils.serialization import config_to_dict
 
@@ -69,6 +70,29 @@ def test_a_resume_takes_the_saved_config_and_options(tmp_path):
     assert lines == ["resume: --csv True replaces the run's False"]
     with pytest.raises(RunSetupError, match=r"differs from the run's saved config in \['num_envs'"):
         set_up_run(dataclasses.replace(CONFIG, num_envs=8, num_minibatches=2), again)
+
+
+def test_a_run_folder_saved_with_a_flat_config_still_loads_and_resumes(tmp_path):
+    """config.json of runs made before the memory's settings moved into MemoryConfig (flat,
+    the kind by name, state_dim for embed_dim) loads as the same config, and resumes."""
+    config = dataclasses.replace(CONFIG, memory=MemoryConfig.meanpool(embed_dim=32, num_heads=2))
+    run = RunOptions(out_dir=str(tmp_path), resume=True)
+    run_dir = run_directory(config, run)
+    assert os.path.basename(run_dir) == "MemoryChain-bsuite-hcmrl_meanpool-seed0"
+    os.makedirs(os.path.join(run_dir, "checkpoints", "2"))
+    write_config_json(run_dir, config, config_to_dict(run), [])
+    with open(os.path.join(run_dir, CONFIG_JSON), encoding="utf-8") as handle:
+        saved = json.load(handle)
+    memory = saved["config"].pop("memory")
+    flat = {**saved["config"], **memory, "memory": "hcmrl_meanpool", "state_dim": 32}
+    for name in ("core", "embed_dim"):
+        del flat[name]
+    with open(os.path.join(run_dir, CONFIG_JSON), "w", encoding="utf-8") as handle:
+        json.dump({**saved, "config": flat}, handle)
+    assert load_run_config(run_dir)[0] == config
+    assert set_up_run(config, run).config == config  # the same flags resume it
+    named = dataclasses.replace(run, name=os.path.basename(run_dir))
+    assert set_up_run(PPOConfig(), named).config == config  # no flags: the saved config
 
 
 def test_set_up_refuses_what_would_lose_or_lack_a_run(tmp_path):
