@@ -62,7 +62,8 @@ def evaluate(
         ``return`` (mean first-episode return), ``success`` (mean success at its end),
         ``length`` (mean episode length),
         ``recall`` (fraction of memory decisions that were right), ``decisions`` (per episode),
-        ``lag_median`` and ``lag_ge_300`` / ``lag_ge_1000`` (fractions of decisions).
+        ``lag_median``, ``lag_p10`` / ``lag_p90`` (percentiles; -1 without decisions) and
+        ``lag_ge_100`` / ``lag_ge_300`` / ``lag_ge_1000`` (fractions of decisions).
     """
     steps = int(params.max_steps_in_episode if num_steps is None else num_steps)
     stats = jax.jit(_play, static_argnames=("env", "player", "num_envs", "num_steps"))(
@@ -78,6 +79,9 @@ def evaluate(
         "recall": float(stats["recall"][stats["decided"]].sum() / decisions),
         "decisions": float(stats["decided"].sum() / num_envs),
         "lag_median": float(np.median(lags)) if lags.size else -1.0,
+        "lag_p10": float(np.percentile(lags, 10)) if lags.size else -1.0,
+        "lag_p90": float(np.percentile(lags, 90)) if lags.size else -1.0,
+        "lag_ge_100": float(np.mean(lags >= 100)) if lags.size else 0.0,
         "lag_ge_300": float(np.mean(lags >= 300)) if lags.size else 0.0,
         "lag_ge_1000": float(np.mean(lags >= 1000)) if lags.size else 0.0,
     }
