@@ -16,7 +16,14 @@ and skips the kinds already done (``--overwrite`` starts afresh). Writes into ``
 * ``curves.png`` — return and success against env steps, one line per kind (mean over seeds)
   with a band from the lowest to the highest seed;
 * ``lag_success.png`` — success of the memory decisions per lag bin, one bar per kind, with
-  the 95% interval over seeds.
+  the 95% interval over seeds;
+* ``<kind>-attention.png`` and ``<kind>-episode.gif`` — for HCMRL kinds, one greedy episode of
+  seed 0 on fresh worlds (``experiments.evaluate``, also in ``<kind>/eval/``): attention over the
+  tiers, the tier mix, tier occupancy with the summarise / merge / consolidate events, and the
+  episode's frames beside the memory read-out (``--no-episode-pictures`` skips them).
+
+:func:`read_comparison` reads a folder back (``experiments/notebooks/analysis.ipynb`` draws the
+same pictures from it).
 
 A final value is a seed's mean over its last ``--final-fraction`` of updates that measured the
 metric (episode metrics are NaN in updates where no episode ended), steadier than one update.
@@ -28,6 +35,7 @@ import dataclasses
 import json
 import math
 import os
+import shutil
 import sys
 import warnings
 from collections.abc import Callable, Sequence
@@ -38,12 +46,16 @@ import tyro
 
 import envs_jax
 from experiments.benchmarks.recall import parse_overrides
-from experiments.configs.presets import BENCHMARKS, get_preset, scale_preset_name
+from experiments.configs.presets import BENCHMARKS, get_preset
+from experiments.configs.scales import scale_preset_name
+from experiments.evaluate import EvalOptions, evaluate_run
 from experiments.multiseed import MultiSeedOptions, MultiSeedResult, run_multiseed
 from experiments.runs import RunSetupError
 from hcmrl_jax.rl import MEMORY_KINDS, PPOConfig, param_count
 from hcmrl_jax.rl.config import RENAMED_SETTINGS
 from hcmrl_jax.rl.metrics import LAG_BIN_KEYS
+from hcmrl_jax.utils.logging import METRICS_JSONL
+from hcmrl_jax.utils.metrics import read_jsonl, rows_to_columns
 from hcmrl_jax.utils.visualization import plot_kind_curves, plot_kind_lag_success
 
 COMPARISON_JSON = "comparison.json"
@@ -78,6 +90,9 @@ class CompareArgs:
     chunk_updates: int = 10  # updates per compiled chunk; a checkpoint after each
     overwrite: bool = False  # discard the kinds already in --out and train them again
     progress: bool = True  # show a progress bar per kind
+    episode_pictures: bool = True
+    """For HCMRL kinds, evaluate seed 0 and write <kind>-attention.png (attention over the tiers,
+    tier mix, occupancy and compression events over one episode) and <kind>-episode.gif."""
 
     def __post_init__(self) -> None:
         if self.env not in envs_jax.registered_envs:
@@ -348,10 +363,72 @@ def run_comparison(args: CompareArgs, log: Callable[[str], None] = print) -> dic
         )
         write_outputs(out_dir, settings, kinds, curves, args.memories)
     paths = write_outputs(out_dir, settings, kinds, curves, args.memories)
+    if args.episode_pictures:
+        for kind in args.memories:
+            if configs[kind].memory.core == "hcmrl":
+                paths.update(episode_pictures(out_dir, kind))
     log(results_table(settings, kinds, args.memories))
     for label, path in paths.items():
         log(f"  {label + ':':<12} {path}")
     return {"settings": settings, "kinds": kinds, "paths": paths}
+
+
+def read_comparison(out_dir: str) -> dict[str, Any]:
+    """A comparison folder read back: what the notebook draws from.
+
+    Returns:
+        ``{"settings", "kinds"}`` of comparison.json, plus ``curves``: kind -> ``{"env_steps":
+        [U], "episode_return": [N, U], "success": [N, U]}`` read from each kind's
+        ``seed<i>/metrics.jsonl`` (the inputs of :func:`plot_kind_curves`).
+
+    Raises:
+        FileNotFoundError: ``out_dir`` holds no comparison.json.
+    """
+    path = os.path.join(out_dir, COMPARISON_JSON)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{out_dir} is not a comparison folder: no {COMPARISON_JSON}")
+    with open(path, encoding="utf-8") as handle:
+        saved = json.load(handle)
+    curves: dict[str, dict[str, np.ndarray]] = {}
+    for kind in saved["kinds"]:
+        seeds = [
+            rows_to_columns(read_jsonl(os.path.join(out_dir, kind, f"seed{i}", METRICS_JSONL)))
+            for i in range(len(saved["settings"]["seeds"]))
+        ]
+        curves[kind] = {
+            "env_steps": seeds[0]["env_steps"],
+            **{
+                key: np.stack([columns[key] for columns in seeds])
+                for key in ("episode_return", "success")
+            },
+        }
+    return {"settings": saved["settings"], "kinds": saved["kinds"], "curves": curves}
+
+
+def episode_pictures(out_dir: str, kind: str, num_episodes: int = 4) -> dict[str, str]:
+    """Evaluates seed 0 of one HCMRL kind's run (greedy, ``num_episodes`` fresh worlds) and
+    copies its memory picture and episode GIF to ``<out>/<kind>-attention.png`` and
+    ``<out>/<kind>-episode.gif``.
+
+    Returns:
+        label -> path of the files written (the GIF only where the env renders).
+    """
+    run_dir = os.path.join(out_dir, kind)
+    result = evaluate_run(
+        EvalOptions(checkpoint=run_dir, num_episodes=num_episodes, seed_index=0),
+        log=lambda line: None,
+    )
+    written = {}
+    for label, name, suffix in (
+        ("attention picture", "attention.png", "attention.png"),
+        ("episode GIF", "episode GIF", "episode.gif"),
+    ):
+        source = result.paths.get(label)
+        if source is not None:
+            target = os.path.join(out_dir, f"{kind}-{suffix}")
+            shutil.copyfile(source, target)
+            written[f"{kind} {name}"] = target
+    return written
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:

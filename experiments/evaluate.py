@@ -7,10 +7,13 @@ from a fresh key, and reports episode return, length, success and success binned
 
 * ``report.json`` — the numbers printed;
 * ``episode.gif`` — the first environment's first episode, rendered with the env's
-  ``render_rgb`` (gymnax envs without a renderer: skipped with a message);
+  ``render_rgb`` (gymnax envs without a renderer: skipped with a message); for HCMRL policies
+  each frame has the memory read-out beside it: per tier, its weight in the read (bar) and its
+  slots in use (pale bar under it), immediate / short-term / long-term from the top;
 * ``attention.png`` and ``attention.npz`` — for HCMRL policies, what the memory attended to at
-  every step of that episode: per-tier attention weights over slots (heads averaged) and the
-  tier mix;
+  every step of that episode: per-tier attention weights over slots (heads averaged), the tier
+  mix, and each tier's occupancy with the steps at which segments were summarised, summaries
+  merged and the long-term tier consolidated;
 * ``lag_success.png`` — success rate per lag bin.
 """
 
@@ -31,14 +34,17 @@ import tyro
 
 import envs_jax
 from envs_jax import LAG_BIN_EDGES
+from experiments.multiseed import make_seed_chunks, seed_keys
 from experiments.runs import (
     CHECKPOINT_DIR,
+    ChunkedTrainer,
     RunSetupError,
     ensure_writable_directory,
     get_trainer,
     load_run_config,
 )
-from hcmrl_jax.memory import MemoryReadInfo
+from hcmrl_jax.memory import MemoryReadInfo, MemoryState
+from hcmrl_jax.memory.inspect import memory_events, tier_occupancy
 from hcmrl_jax.rl import acting
 from hcmrl_jax.rl.agent import make_policy
 from hcmrl_jax.rl.config import PPOConfig
@@ -54,6 +60,8 @@ ATTENTION_NPZ = "attention.npz"
 LAG_PNG = "lag_success.png"
 #: GIF frames smaller than this (pixels, shorter side) are scaled up by a whole factor.
 GIF_MIN_SIDE = 240
+#: Colours of the immediate, short-term and long-term tiers in the GIF's read-out panel.
+READOUT_COLOURS: tuple[tuple[int, int, int], ...] = ((31, 119, 180), (255, 127, 14), (44, 160, 44))
 #: MemoryReadInfo fields drawn as per-tier attention, with their panel names.
 TIER_WEIGHT_FIELDS: dict[str, str] = {
     "immediate": "immediate_weights",
@@ -66,12 +74,13 @@ TIER_WEIGHT_FIELDS: dict[str, str] = {
 class EvalOptions:
     """Evaluate a checkpoint: episodes with the trained policy, a GIF and a memory picture."""
 
-    checkpoint: str  # run directory written by experiments.train (or its checkpoints/ folder)
+    checkpoint: str  # run directory of experiments.train or .multiseed (or its checkpoints/)
     step: int | None = None  # checkpoint to load (its update count); default: the latest
     num_episodes: int = 8  # environments run in parallel; each reports its first episode
     max_steps: int | None = None  # steps to run; default: the env's max_steps_in_episode
     greedy: bool = True  # act with the most likely action (--no-greedy: sample)
     seed: int = 0  # PRNG seed of the evaluation worlds and of sampled actions
+    seed_index: int = 0  # in a multi-seed run folder, which of its seeds to evaluate
     gif: bool = True  # write episode.gif of the first environment's first episode
     gif_max_frames: int = 400  # frames (steps) recorded for the GIF and the attention picture
     gif_fps: int = 10  # GIF frames per second
@@ -82,6 +91,8 @@ class EvalOptions:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"EvalOptions.{name} must be a positive integer, got {value!r}")
+        if self.seed_index < 0:
+            raise ValueError(f"EvalOptions.seed_index must be >= 0, got {self.seed_index!r}")
         if self.max_steps is not None and self.max_steps < 1:
             raise ValueError(f"EvalOptions.max_steps must be >= 1, got {self.max_steps!r}")
 
@@ -156,7 +167,8 @@ def make_evaluator(
         ``return`` [N] float32, ``length`` [N] int32, ``success`` [N] float32,
         ``lag_counts``/``lag_successes`` [N, 4] int32, and ``trace`` the first env's
         ``env_state`` (leaves [R, ...]), ``memory_info`` (leaves [R, ...]), ``action`` [R],
-        ``reward`` [R], ``done`` [R] bool.
+        ``reward`` [R], ``done`` [R] bool and, for HCMRL memories, ``occupancy`` (the
+        :func:`~hcmrl_jax.memory.inspect.tier_occupancy` counters after each step, [R]).
     """
     if not 1 <= trace_steps <= num_steps:
         raise ValueError(f"trace_steps must lie in [1, num_steps={num_steps}], got {trace_steps}")
@@ -197,6 +209,11 @@ def make_evaluator(
                 trace = {
                     "env_state": jax.tree.map(lambda x: x[0], raw_env_state(loop.acting.env_state)),
                     "memory_info": jax.tree.map(lambda x: x[0], out.aux["memory_info"]),
+                    "occupancy": (
+                        tier_occupancy(jax.tree.map(lambda x: x[0], out.state.carry))
+                        if isinstance(out.state.carry, MemoryState)
+                        else {}
+                    ),
                     "action": out.action[0],
                     "reward": jnp.asarray(out.reward[0], jnp.float32),
                     "done": done[0],
@@ -277,9 +294,17 @@ def first_episode_length(done: np.ndarray) -> int:
 
 
 def write_episode_gif(
-    trace: dict[str, Any], env: Any, env_params: Any, path: str, fps: int
+    trace: dict[str, Any],
+    env: Any,
+    env_params: Any,
+    path: str,
+    fps: int,
+    tier_sizes: tuple[int, int, int] | None = None,
 ) -> str | None:
     """Renders the recorded first episode to a GIF with ``env.render_rgb``.
+
+    With an HCMRL memory (the trace has tier mixes and ``occupancy``) and ``tier_sizes`` (M, S,
+    K), each frame has the memory read-out beside it (:func:`readout_panel`).
 
     Returns:
         The path, or None when the env has no RGB renderer.
@@ -298,12 +323,23 @@ def write_episode_gif(
     # Small renders are scaled up (nearest neighbour) so the GIF is readable.
     scale = max(1, GIF_MIN_SIDE // max(1, min(frames[0].shape[:2])))
     frames = [frame.repeat(scale, axis=0).repeat(scale, axis=1) for frame in frames]
+    arrays = attention_arrays(trace)
+    if arrays is not None and tier_sizes is not None and "occupancy_immediate" in arrays:
+        mix = arrays["tier_mix"]
+        used = np.stack(
+            [arrays[f"occupancy_{name}"] for name in ("immediate", "short_term", "long_term")],
+            axis=-1,
+        ) / np.maximum(np.asarray(tier_sizes, np.float64), 1.0)
+        frames = [
+            np.concatenate([frame, readout_panel(mix[t], used[t], frame.shape[0])], axis=1)
+            for t, frame in enumerate(frames)
+        ]
     return envs_jax.write_gif(frames, path, fps=fps)
 
 
 def attention_arrays(trace: dict[str, Any]) -> dict[str, np.ndarray] | None:
-    """Per-tier weights [T, H, N] and tier mix [T, 3] of the first episode, if the policy reads
-    a hierarchical memory (its read info has them)."""
+    """Per-tier weights [T, H, N], tier mix [T, 3] and occupancy counters [T] of the first
+    episode, if the policy reads a hierarchical memory (its read info has them)."""
     info = trace["memory_info"]
     if not isinstance(info, MemoryReadInfo):
         return None
@@ -313,17 +349,74 @@ def attention_arrays(trace: dict[str, Any]) -> dict[str, np.ndarray] | None:
         for name, field in TIER_WEIGHT_FIELDS.items()
     }
     arrays["tier_mix"] = np.asarray(info.tier_mix)[:length]
+    for name, values in trace.get("occupancy", {}).items():
+        arrays[f"occupancy_{name}"] = np.asarray(values)[:length]
     return arrays
+
+
+def split_attention_arrays(
+    arrays: dict[str, np.ndarray],
+) -> tuple[dict[str, np.ndarray], np.ndarray, dict[str, np.ndarray]]:
+    """``(tier weights, tier mix, occupancy)`` out of :func:`attention_arrays`' flat dict (or
+    the ``attention.npz`` it is saved as)."""
+    tiers = {}
+    for name in TIER_WEIGHT_FIELDS:  # the npz spells short-term as short_term
+        for key in (name, name.replace("-", "_")):
+            if key in arrays:
+                tiers[name] = arrays[key]
+    occupancy = {
+        key[len("occupancy_") :]: arrays[key] for key in arrays if key.startswith("occupancy_")
+    }
+    return tiers, arrays["tier_mix"], occupancy
+
+
+def readout_panel(
+    tier_mix: np.ndarray, occupancy: np.ndarray, height: int, width: int = 96
+) -> np.ndarray:
+    """A small picture of one step's memory read-out, drawn beside a GIF frame.
+
+    Args:
+        tier_mix: [3] float weights of the immediate, short-term and long-term read-outs.
+        occupancy: [3] float in [0, 1], each tier's share of slots in use.
+        height: rows of the frame it goes beside.
+        width: columns of the panel.
+
+    Returns:
+        uint8 [height, width, 3]: per tier, a bar of its weight in the read (full colour) and a
+        thin bar of its occupancy (pale) under it.
+    """
+    panel = np.full((height, width, 3), 255, np.uint8)
+    rows = height // 3
+    for i, colour in enumerate(READOUT_COLOURS):
+        top = i * rows + rows // 6
+        bar = max(1, rows // 3)
+        mix = int(round(float(np.clip(tier_mix[i], 0.0, 1.0)) * (width - 4)))
+        used = int(round(float(np.clip(occupancy[i], 0.0, 1.0)) * (width - 4)))
+        panel[top : top + bar, 2 : 2 + mix] = colour
+        pale = (255 - (255 - np.asarray(colour)) // 3).astype(np.uint8)
+        panel[top + bar + 1 : top + bar + 1 + max(1, bar // 2), 2 : 2 + used] = pale
+    return panel
 
 
 def evaluate_run(options: EvalOptions, log: Callable[[str], None] = print) -> EvalResult:
     """Loads a run's checkpoint, evaluates it and writes the report and pictures."""
     run_dir = resolve_run_dir(options.checkpoint)
-    config, _ = load_run_config(run_dir)
+    config, saved = load_run_config(run_dir)
+    seeds = saved.get("seeds")  # a multi-seed run folder (experiments.multiseed / compare)
+    if seeds is not None and not 0 <= options.seed_index < len(seeds):
+        raise RunSetupError(
+            f"--seed-index {options.seed_index}: {run_dir} holds seeds {seeds} "
+            f"(indices 0..{len(seeds) - 1})"
+        )
     out_dir = options.out_dir or os.path.join(run_dir, "eval")
     ensure_writable_directory(out_dir)
 
-    template = get_trainer(config).state_template(jax.random.key(0))
+    if seeds is None:
+        template = get_trainer(config).state_template(jax.random.key(0))
+    else:
+        template = ChunkedTrainer(config, make_chunks=make_seed_chunks).state_template(
+            seed_keys(seeds[0], len(seeds))
+        )
     with RunCheckpointer(os.path.join(run_dir, CHECKPOINT_DIR)) as checkpointer:
         try:
             runner_state, metadata = checkpointer.restore(template, step=options.step)
@@ -335,6 +428,8 @@ def evaluate_run(options: EvalOptions, log: Callable[[str], None] = print) -> Ev
     if checkpointer.skipped:
         log(f"evaluating checkpoint {step}, the newest that restores")
     params = runner_state.params
+    if seeds is not None:  # the chosen seed's parameters out of the [N, ...] leaves
+        params = jax.tree.map(lambda leaf: leaf[options.seed_index], params)
 
     # The unwrapped env: its params give the episode cap, its renderer the GIF frames.
     raw_env, raw_params = envs_jax.make(
@@ -361,7 +456,16 @@ def evaluate_run(options: EvalOptions, log: Callable[[str], None] = print) -> Ev
 
     if options.gif:
         gif_path = write_episode_gif(
-            trace, raw_env, raw_params, os.path.join(out_dir, EPISODE_GIF), options.gif_fps
+            trace,
+            raw_env,
+            raw_params,
+            os.path.join(out_dir, EPISODE_GIF),
+            options.gif_fps,
+            (
+                config.memory.immediate_size,
+                config.memory.short_term_size,
+                config.memory.long_term_size,
+            ),
         )
         if gif_path is None:
             log(f"no GIF: env {config.env_id!r} has no RGB renderer (render_rgb)")
@@ -373,12 +477,14 @@ def evaluate_run(options: EvalOptions, log: Callable[[str], None] = print) -> Ev
     else:
         npz_path = os.path.join(out_dir, ATTENTION_NPZ)
         np.savez_compressed(npz_path, **{k.replace("-", "_"): v for k, v in arrays.items()})
-        mix = arrays.pop("tier_mix")
+        tiers, mix, occupancy = split_attention_arrays(arrays)
         plot_memory_attention(
-            arrays,
+            tiers,
             mix,
             os.path.join(out_dir, ATTENTION_PNG),
             title=f"{config.env_id} / {config.memory.kind}: memory reads over one episode",
+            occupancy=occupancy or None,
+            events=(memory_events(occupancy, config.memory.short_term_size) if occupancy else None),
         )
         paths["attention picture"] = os.path.join(out_dir, ATTENTION_PNG)
         paths["attention arrays"] = npz_path

@@ -2,12 +2,14 @@
 
 Flags given after ``--preset`` override its fields. The benchmark presets are the defaults of
 :class:`hcmrl_jax.rl.PPOConfig` on each benchmark: the "default configuration" that the
-resource budget (< 12 GB training, < 2 GB inference) refers to.
+resource budget (< 12 GB training, < 2 GB inference) refers to. ``<env>-small`` are the same
+agent on the small scale of each benchmark (:mod:`experiments.configs.scales`).
 """
 
 from __future__ import annotations
 
 from envs_jax.registry import BENCHMARK_IDS as BENCHMARKS
+from experiments.configs.scales import small_config
 from hcmrl_jax.memory import MemoryConfig
 from hcmrl_jax.rl.config import PPOConfig
 
@@ -71,24 +73,10 @@ TINY = DEMO.with_settings(
 PRESETS: dict[str, PPOConfig] = {
     "default": PPOConfig(),
     **{name: PPOConfig(env_id=name) for name in BENCHMARKS},
+    **{f"{name}-small": small_config(name) for name in BENCHMARKS},
     "demo": DEMO,
     "tiny": TINY,
 }
-
-
-#: Scales of a benchmark: ``small`` (the ``<env>-small`` preset) and ``full`` (its defaults).
-SCALES: tuple[str, ...] = ("small", "full")
-
-
-def scale_preset_name(env_id: str, scale: str) -> str:
-    """The preset of a benchmark at a scale: ``<env>-small``, or ``<env>`` for ``full``.
-
-    Raises:
-        ValueError: unknown scale.
-    """
-    if scale not in SCALES:
-        raise ValueError(f"unknown scale {scale!r}; choose one of {list(SCALES)}")
-    return env_id if scale == "full" else f"{env_id}-small"
 
 
 def get_preset(name: str) -> PPOConfig:

@@ -1,13 +1,22 @@
-"""Benchmark scales: ``full`` (each env's defaults) and ``small`` (short episodes, short lags).
+"""Benchmark scales: ``full`` (each env's defaults) and ``small`` (same mechanics and memory
+demands, shorter episodes and lags).
 
-DRAFT
+The small configuration of a benchmark is the preset ``<env>-small``
+(``python -m experiments.train --preset navigation-small``,
+``python -m experiments.compare --env navigation --scale small``): the benchmark with shorter
+episodes and lags (:data:`SMALL_ENV_OPTIONS`), the demo-sized HCMRL agent (:data:`SMALL_AGENT`)
+and run settings for a few minutes on 2 CPU cores. Every memory kind of a comparison gets the
+same settings (the baselines sized to the same parameter budget).
+``python -m experiments.benchmark players --scale small``
+shows that the remembering scripted player clearly beats the reactive one at this scale too.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from experiments.configs.presets import BENCHMARKS
+from envs_jax.registry import BENCHMARK_IDS as BENCHMARKS
+from hcmrl_jax.rl.config import PPOConfig
 
 #: Scale names.
 SCALES: tuple[str, ...] = ("full", "small")
@@ -60,19 +69,36 @@ SMALL_ENV_OPTIONS: dict[str, dict[str, Any]] = {
 }
 
 
-#: Run settings shared by the small runs (PPOConfig fields; the agent keeps its defaults).
+#: The agent of the small scale: the demo's HCMRL (16 / 8 / 4 slots, segments of 8, D = 32),
+#: so a 500-step episode fills the short-term tier and merges and consolidates, as the default
+#: agent does over the full benchmarks' thousands of steps. Baselines are sized to its budget.
+SMALL_AGENT: dict[str, Any] = {
+    "embed_dim": 32,
+    "immediate_size": 16,
+    "short_term_size": 8,
+    "long_term_size": 4,
+    "latent_dim": 8,
+    "segment_length": 8,
+    "num_heads": 2,
+    "head_hidden": 32,
+}
+
+#: Run settings shared by the small runs.
 _SMALL_RUN_COMMON: dict[str, Any] = {
     "num_envs": 32,
     "num_steps": 64,
     "total_timesteps": 409_600,
+    "update_epochs": 2,
+    "num_minibatches": 2,
     "lr": 1e-3,
     "reset_pool_size": 64,
 }
 
-#: Run-level PPOConfig fields of the small scale per benchmark, ``env_overrides`` included.
+#: Settings (by name, :meth:`PPOConfig.with_settings`) of the small scale per benchmark.
 SMALL_RUN: dict[str, dict[str, Any]] = {
     env_id: {
         "env_overrides": SMALL_ENV_OPTIONS[env_id],
+        **SMALL_AGENT,
         **_SMALL_RUN_COMMON,
         "desync_steps": desync,
     }
@@ -89,8 +115,8 @@ def env_options(env_id: str, scale: str) -> dict[str, Any]:
     return dict(SMALL_ENV_OPTIONS[env_id]) if scale == "small" else {}
 
 
-def small_config(env_id: str) -> dict[str, Any]:
-    """PPOConfig fields of the small run on ``env_id``: ``PPOConfig(**small_config(env_id))``.
+def small_config(env_id: str) -> PPOConfig:
+    """The config of the small run on ``env_id`` (the preset ``<env>-small``).
 
     Raises:
         KeyError: ``env_id`` is not one of the four benchmarks.
@@ -98,4 +124,17 @@ def small_config(env_id: str) -> dict[str, Any]:
     if env_id not in SMALL_RUN:
         raise KeyError(f"unknown benchmark {env_id!r}; benchmarks: {BENCHMARKS}")
     run = SMALL_RUN[env_id]
-    return {"env_id": env_id, **run, "env_overrides": dict(run["env_overrides"])}
+    return PPOConfig(env_id=env_id).with_settings(
+        **{**run, "env_overrides": dict(run["env_overrides"])}
+    )
+
+
+def scale_preset_name(env_id: str, scale: str) -> str:
+    """The preset of a benchmark at a scale: ``<env>-small``, or ``<env>`` for ``full``.
+
+    Raises:
+        ValueError: unknown scale.
+    """
+    if scale not in SCALES:
+        raise ValueError(f"unknown scale {scale!r}; choose one of {list(SCALES)}")
+    return env_id if scale == "full" else f"{env_id}-small"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -146,8 +147,11 @@ def plot_memory_attention(
     tier_mix: np.ndarray | None = None,
     path: str | None = None,
     title: str | None = None,
+    occupancy: Mapping[str, np.ndarray] | None = None,
+    events: Mapping[str, np.ndarray] | None = None,
 ) -> Figure:
-    """What the memory read over an episode: per-tier attention over slots, and the tier mix.
+    """What the memory read over an episode: per-tier attention over slots, the tier mix, and
+    the tiers' occupancy with the memory's compression events.
 
     Args:
         tier_weights: tier name -> float ``[T, H, N]`` (or ``[T, N]``) attention weights of each
@@ -156,10 +160,14 @@ def plot_memory_attention(
         tier_mix: float ``[T, 3]`` weight of each tier in the read-out, or None.
         path: PNG to write, or None.
         title: figure title.
+        occupancy: tier -> int ``[T]`` slots in use after each step (keys ``immediate``,
+            ``short_term``, ``long_term``; others are ignored), or None.
+        events: event name -> int step indices (``summarised``, ``merged``, ``consolidated``,
+            :func:`hcmrl_jax.memory.inspect.memory_events`), drawn as ticks under the occupancy.
     """
     if not tier_weights and tier_mix is None:
         raise ValueError("nothing to plot: no tier weights and no tier mix")
-    panels = len(tier_weights) + (tier_mix is not None)
+    panels = len(tier_weights) + (tier_mix is not None) + (occupancy is not None)
     figure, axes = _new_figure(panels, (3.8, 3.4))
     for axis, (name, weights) in zip(axes, tier_weights.items(), strict=False):
         image = _heads_mean(weights, name)
@@ -187,10 +195,54 @@ def plot_memory_attention(
         axis.set_ylabel("weight")
         # Beside the panel, not on it: the stacked areas fill the whole axes.
         axis.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize="x-small")
+    if occupancy is not None:
+        _plot_occupancy(axes[-1], occupancy, events or {})
     if title:
         figure.suptitle(title)
     _save(figure, path)
     return figure
+
+
+#: Occupancy counters drawn, with their labels; event kinds with their tick rows and colours.
+_OCCUPANCY_LINES: tuple[tuple[str, str], ...] = (
+    ("immediate", "immediate slots"),
+    ("short_term", "short-term summaries"),
+    ("long_term", "long-term templates"),
+)
+_EVENT_ROWS: tuple[tuple[str, str], ...] = (
+    ("summarised", "tab:gray"),
+    ("merged", "tab:red"),
+    ("consolidated", "tab:purple"),
+)
+
+
+def _plot_occupancy(axis: Any, occupancy: Mapping[str, np.ndarray], events: Mapping) -> None:
+    """Slots in use per tier over the episode, with event ticks below the lines."""
+    top = 1.0
+    for key, label in _OCCUPANCY_LINES:
+        if key in occupancy:
+            values = np.asarray(occupancy[key], np.float64)
+            if values.ndim != 1:
+                raise ValueError(f"occupancy {key!r} must be [T], got shape {values.shape}")
+            axis.step(np.arange(values.size), values, where="post", label=label)
+            top = max(top, float(values.max()) if values.size else 1.0)
+    for row, (name, colour) in enumerate(_EVENT_ROWS):
+        steps = np.asarray(events.get(name, []), np.float64)
+        if steps.size:
+            level = -(row + 1) * 0.06 * top
+            axis.plot(
+                steps,
+                np.full(steps.shape, level),
+                "|",
+                color=colour,
+                markersize=6,
+                label=f"{name} ({steps.size})",
+            )
+    axis.set_ylim(-0.25 * top, 1.08 * top)
+    axis.set_title("tier occupancy and events")
+    axis.set_xlabel("episode step")
+    axis.set_ylabel("slots in use")
+    axis.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize="x-small")
 
 
 def plot_lag_success(

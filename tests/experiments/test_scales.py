@@ -1,31 +1,35 @@
 """The benchmark scales: every small configuration builds, is shorter than the full one, and
 its run settings make a valid training config (no training here)."""
 
-import dataclasses
-
 import pytest
 
 import envs_jax
 from experiments.benchmarks import players as players_benchmark
-from experiments.configs.presets import BENCHMARKS
+from experiments.configs.presets import BENCHMARKS, get_preset
 from experiments.configs.scales import (
     SCALES,
+    SMALL_AGENT,
     SMALL_ENV_OPTIONS,
     SMALL_RUN,
     env_options,
+    scale_preset_name,
     small_config,
 )
 from hcmrl_jax.rl.config import PPOConfig
 
-#: Run-level PPOConfig fields a scale may set; the agent and memory fields stay the defaults.
+#: PPOConfig fields a scale may set: run settings and the agent's size; the rest (PPO
+#: coefficients, the memory's mechanisms) stay the defaults.
 RUN_FIELDS = {
     "env_overrides",
     "total_timesteps",
     "num_envs",
     "num_steps",
+    "update_epochs",
+    "num_minibatches",
     "lr",
     "reset_pool_size",
     "desync_steps",
+    *SMALL_AGENT,
 }
 
 
@@ -50,25 +54,26 @@ def test_small_scale_builds_a_valid_env_with_shorter_episodes(env_id):
 
 @pytest.mark.parametrize("env_id", BENCHMARKS)
 def test_small_run_is_a_valid_training_config_of_run_level_fields(env_id):
-    fields = small_config(env_id)
-    config = PPOConfig(**fields)
+    config = small_config(env_id)
     assert config.env_id == env_id
     assert set(SMALL_RUN[env_id]) <= RUN_FIELDS
     assert config.env_overrides == SMALL_ENV_OPTIONS[env_id]
     assert config.num_updates >= 100  # enough updates for a learning curve
-    defaults = PPOConfig(env_id=env_id)
-    for field in dataclasses.fields(PPOConfig):
-        if field.name not in RUN_FIELDS | {"env_id"}:
-            assert getattr(config, field.name) == getattr(defaults, field.name), field.name
+    assert config.memory.kind == "hcmrl"
+    # Every other setting (PPO coefficients, the memory's mechanisms) is the default.
+    defaults = PPOConfig(env_id=env_id).settings()
+    for name, value in config.settings().items():
+        if name not in RUN_FIELDS | {"env_id"}:
+            assert value == defaults[name], name
     # Fixed-length episodes start desynchronised over a whole episode.
     _, params = envs_jax.make(env_id, **config.env_overrides)
     assert config.desync_steps in (0, int(params.max_steps_in_episode))
 
 
-def test_small_config_returns_copies():
-    small_config("navigation")["env_overrides"]["max_steps_in_episode"] = 1
+def test_small_config_is_a_copy():
+    small_config("navigation").env_overrides["max_steps_in_episode"] = 1
     assert SMALL_ENV_OPTIONS["navigation"]["max_steps_in_episode"] != 1
-    assert small_config("navigation")["env_overrides"] == SMALL_ENV_OPTIONS["navigation"]
+    assert small_config("navigation").env_overrides == SMALL_ENV_OPTIONS["navigation"]
 
 
 def test_unknown_scale_or_env_is_refused():
@@ -85,3 +90,13 @@ def test_players_benchmark_takes_a_scale_and_env_options():
         players_benchmark.main(["--scale", "medium"])
     with pytest.raises(SystemExit, match="NAME VALUE"):
         players_benchmark.main(["--env-options", "max_steps_in_episode"])
+
+
+@pytest.mark.parametrize("env_id", BENCHMARKS)
+def test_small_presets_are_registered(env_id):
+    assert scale_preset_name(env_id, "small") == f"{env_id}-small"
+    assert scale_preset_name(env_id, "full") == env_id
+    assert get_preset(f"{env_id}-small") == small_config(env_id)
+    assert get_preset(env_id) == PPOConfig(env_id=env_id)
+    with pytest.raises(ValueError, match="scale"):
+        scale_preset_name(env_id, "medium")
