@@ -56,7 +56,7 @@ import numpy as np
 import tyro
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from tqdm.auto import tqdm
+from tqdm import tqdm  # a text bar: tqdm.auto warns in notebooks without ipywidgets
 
 import envs_jax
 from experiments.multiseed import init_over_seeds, seed_keys

@@ -15,6 +15,8 @@ from hcmrl_jax.utils.metrics import (
 )
 from hcmrl_jax.utils.serialization import config_differences, config_from_dict, config_to_dict
 from hcmrl_jax.utils.visualization import (
+    plot_kind_curves,
+    plot_kind_lag_success,
     plot_lag_success,
     plot_learning_curves,
     plot_memory_attention,
@@ -35,6 +37,8 @@ __all__ = [
     "lag_success_rate",
     "mean_and_std",
     "metrics_to_rows",
+    "plot_kind_curves",
+    "plot_kind_lag_success",
     "plot_lag_success",
     "plot_learning_curves",
     "plot_memory_attention",

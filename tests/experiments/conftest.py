@@ -92,3 +92,19 @@ def tiny_evaluation(tiny_runs):
         ["--checkpoint", run_dir, "--num-episodes", "3", "--gif-max-frames", "24"]
     )
     return run_dir, result
+
+
+@pytest.fixture(scope="session")
+def tiny_comparison(tmp_path_factory):
+    """A comparison of HCMRL and the memoryless agent on the tiny preset, two seeds each, with
+    HCMRL's evaluated episode (attention picture and GIF)."""
+    from experiments.compare import main as compare_main
+
+    out_dir = str(tmp_path_factory.mktemp("comparison"))
+    result = compare_main(
+        [
+            *("--env", "navigation", "--preset", "tiny", "--memories", "hcmrl", "mlp"),
+            *("--seeds", "2", "--chunk-updates", "2", "--no-progress", "--out", out_dir),
+        ]
+    )
+    return out_dir, result

@@ -9,7 +9,14 @@ import os
 import numpy as np
 import pytest
 
-from experiments.compare import CompareArgs, interval95, kind_config, main, seed_finals
+from experiments.compare import (
+    CompareArgs,
+    interval95,
+    kind_config,
+    main,
+    read_comparison,
+    seed_finals,
+)
 from hcmrl_jax.memory import MemoryConfig
 
 #: The cheapest programs: memoryless and GRU agents on bsuite's MemoryChain, 8 updates.
@@ -128,3 +135,27 @@ def test_kinds_and_overrides_set_the_memory_by_its_settings_names():
     # The old name of embed_dim still works.
     old = CompareArgs(env="MemoryChain-bsuite", scale="full", overrides={"state_dim": "16"})
     assert kind_config(old, "hcmrl").memory.embed_dim == 16
+
+
+def test_hcmrl_kinds_get_an_episode_picture_and_gif(tiny_comparison):
+    out, result = tiny_comparison
+    assert result["settings"]["preset"] == "tiny"
+    with open(os.path.join(out, "hcmrl-attention.png"), "rb") as handle:
+        assert handle.read(8) == b"\x89PNG\r\n\x1a\n"
+    with open(os.path.join(out, "hcmrl-episode.gif"), "rb") as handle:
+        assert handle.read(6) in (b"GIF87a", b"GIF89a")
+    assert not os.path.exists(os.path.join(out, "mlp-attention.png"))  # no tiers to show
+    arrays = np.load(os.path.join(out, "hcmrl", "eval", "attention.npz"))
+    assert {"occupancy_short_term", "occupancy_absorbed", "tier_mix"} <= set(arrays)
+
+
+def test_a_folder_reads_back_as_written(tiny_comparison):
+    out, result = tiny_comparison
+    read = read_comparison(out)
+    assert read["kinds"] == result["kinds"] and read["settings"] == result["settings"]
+    for kind in ("hcmrl", "mlp"):
+        curves = read["curves"][kind]
+        assert curves["episode_return"].shape == (2, result["settings"]["num_updates"])
+        assert curves["env_steps"][-1] == result["settings"]["total_steps"]
+    with pytest.raises(FileNotFoundError, match="comparison.json"):
+        read_comparison(os.path.join(out, "hcmrl"))
