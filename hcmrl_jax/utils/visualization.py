@@ -183,7 +183,7 @@ def plot_memory_attention(
         mix = np.asarray(tier_mix, np.float64)
         if mix.ndim != 2:
             raise ValueError(f"tier_mix must be [T, num_tiers], got shape {mix.shape}")
-        axis = axes[-1]
+        axis = axes[len(tier_weights)]
         steps = np.arange(mix.shape[0])
         labels = [
             TIER_NAMES[i] if i < len(TIER_NAMES) else f"tier {i}" for i in range(mix.shape[1])
