@@ -50,9 +50,8 @@ from experiments.configs.presets import BENCHMARKS, get_preset
 from experiments.configs.scales import scale_preset_name
 from experiments.evaluate import EvalOptions, evaluate_run
 from experiments.multiseed import MultiSeedOptions, MultiSeedResult, run_multiseed
-from experiments.runs import RunSetupError
+from experiments.runs import load_entries_made_alike
 from hcmrl_jax.rl import MEMORY_KINDS, PPOConfig, param_count
-from hcmrl_jax.rl.config import RENAMED_SETTINGS
 from hcmrl_jax.rl.metrics import LAG_BIN_KEYS
 from hcmrl_jax.utils.logging import METRICS_JSONL
 from hcmrl_jax.utils.metrics import read_jsonl, rows_to_columns
@@ -211,28 +210,6 @@ def summarize_kind(
     return entry
 
 
-def load_comparison(path: str, settings: dict[str, Any], overwrite: bool) -> dict[str, Any]:
-    """Kinds of an existing comparison.json made with the same settings (none on overwrite).
-
-    Raises:
-        RunSetupError: the file was made with other settings and ``overwrite`` is False.
-    """
-    if overwrite or not os.path.exists(path):
-        return {}
-    with open(path, encoding="utf-8") as handle:
-        saved = json.load(handle)
-    old = dict(saved.get("settings", {}))
-    if "overrides" in old:  # settings saved under an older name compare by their name now
-        old["overrides"] = {RENAMED_SETTINGS.get(k, k): v for k, v in old["overrides"].items()}
-    if old != settings:
-        differ = sorted(k for k in {*old, *settings} if old.get(k) != settings.get(k))
-        raise RunSetupError(
-            f"{path} was made with other settings (they differ in {differ}); pass --overwrite "
-            "to discard it, or --out for another folder"
-        )
-    return dict(saved.get("kinds", {}))
-
-
 def _cell(entry: dict[str, Any] | None) -> str:
     if not entry or entry["mean"] is None:
         return "–"
@@ -329,7 +306,9 @@ def run_comparison(args: CompareArgs, log: Callable[[str], None] = print) -> dic
     configs = {kind: kind_config(args, kind) for kind in args.memories}  # validates every kind
     settings = settings_of(args)
     out_dir = args.out_dir
-    done = load_comparison(os.path.join(out_dir, COMPARISON_JSON), settings, args.overwrite)
+    done = load_entries_made_alike(
+        os.path.join(out_dir, COMPARISON_JSON), settings, "kinds", args.overwrite
+    )
     window = final_window(settings["num_updates"], args.final_fraction)
     kinds: dict[str, Any] = dict(done)
     curves: dict[str, dict[str, np.ndarray]] = {}

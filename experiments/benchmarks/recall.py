@@ -60,6 +60,7 @@ from tqdm import tqdm  # a text bar: tqdm.auto warns in notebooks without ipywid
 
 import envs_jax
 from experiments.multiseed import init_over_seeds, seed_keys
+from experiments.runs import load_entries_made_alike
 from hcmrl_jax.memory import MemoryKind, kind_settings
 from hcmrl_jax.rl import PPOConfig, make_train_chunks, param_count
 from hcmrl_jax.rl.config import RENAMED_SETTINGS, setting_defaults
@@ -447,28 +448,6 @@ def cell_name(memory: str, lag: int) -> str:
     return f"{memory}/lag{lag}"
 
 
-def load_results(path: str, settings: dict[str, Any], overwrite: bool) -> dict[str, Any]:
-    """The cells of an existing results file made with the same settings (none on overwrite).
-
-    Raises:
-        ValueError: the file was made with other settings and ``overwrite`` is False.
-    """
-    if overwrite or not os.path.exists(path):
-        return {}
-    with open(path, encoding="utf-8") as handle:
-        saved = json.load(handle)
-    old = dict(saved.get("settings", {}))
-    if "overrides" in old:  # settings saved under an older name compare by their name now
-        old["overrides"] = {RENAMED_SETTINGS.get(k, k): v for k, v in old["overrides"].items()}
-    if old != settings:
-        differ = sorted(k for k in {*old, *settings} if old.get(k) != settings.get(k))
-        raise ValueError(
-            f"{path} holds cells made with other settings (they differ in {differ}); pass "
-            "--overwrite to discard them or --out for another folder"
-        )
-    return dict(saved.get("cells", {}))
-
-
 def write_json(path: str, payload: dict[str, Any]) -> None:
     """Writes ``payload`` through a temporary file, so an interruption never leaves half a file."""
     partial = path + ".partial"
@@ -707,7 +686,9 @@ def plan_sweep(args: RecallBenchmarkArgs) -> SweepPlan:
     """
     settings = settings_of(args)
     configs = {(m, lag): cell_config(args, m, lag) for m in args.memories for lag in args.lags}
-    done = load_results(os.path.join(args.out_dir, RESULTS_JSON), settings, args.overwrite)
+    done = load_entries_made_alike(
+        os.path.join(args.out_dir, RESULTS_JSON), settings, "cells", args.overwrite
+    )
     return SweepPlan(args=args, settings=settings, configs=configs, done=done)
 
 

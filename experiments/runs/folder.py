@@ -25,7 +25,7 @@ from typing import Any, NamedTuple
 
 import jax
 
-from hcmrl_jax.rl.config import PPOConfig
+from hcmrl_jax.rl.config import RENAMED_SETTINGS, PPOConfig
 from hcmrl_jax.utils.serialization import config_differences, config_from_dict, config_to_dict
 
 CONFIG_JSON = "config.json"
@@ -175,6 +175,33 @@ def set_aside_damaged_checkpoint(run_dir: str, step: int) -> None:
         os.path.join(run_dir, CHECKPOINT_DIR, str(step)),
         os.path.join(run_dir, f"{DAMAGED_PREFIX}{step}"),
     )
+
+
+def load_entries_made_alike(
+    path: str, settings: dict[str, Any], section: str, overwrite: bool
+) -> dict[str, Any]:
+    """``section`` of a results file (a sweep's cells, a comparison's kinds) when the file was
+    made with the same ``settings``, so a rerun keeps them; none when there is no file or on
+    ``overwrite``.
+
+    Raises:
+        RunSetupError: the file was made with other settings and ``overwrite`` is False (the
+            message names the settings that differ).
+    """
+    if overwrite or not os.path.exists(path):
+        return {}
+    with open(path, encoding="utf-8") as handle:
+        saved = json.load(handle)
+    old = dict(saved.get("settings", {}))
+    if "overrides" in old:  # settings saved under an older name compare by their name now
+        old["overrides"] = {RENAMED_SETTINGS.get(k, k): v for k, v in old["overrides"].items()}
+    if old != settings:
+        differ = sorted(k for k in {*old, *settings} if old.get(k) != settings.get(k))
+        raise RunSetupError(
+            f"{path} was made with other settings (they differ in {differ}); pass --overwrite "
+            "to discard it, or --out for another folder"
+        )
+    return dict(saved.get(section, {}))
 
 
 def load_run_config(run_dir: str) -> tuple[PPOConfig, dict[str, Any]]:
