@@ -87,6 +87,15 @@ def _parse(command: str, monkeypatch):
         return parse_args(argv)
     if module == "experiments.multiseed":
         return cli_with_preset(MultiSeedArgs, argv, "multiseed", None)
+    if module == "experiments.compare":
+        import tyro
+
+        from experiments.compare import CompareArgs, kind_config
+
+        args = tyro.cli(CompareArgs, args=argv)
+        for kind in args.memories:  # builds (so validates) every kind's config; trains nothing
+            kind_config(args, kind)
+        return args
     if module == "experiments.demo":
         import tyro
 
