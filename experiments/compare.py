@@ -45,11 +45,11 @@ import numpy as np
 import tyro
 
 import envs_jax
-from experiments.benchmarks.recall import parse_overrides
 from experiments.configs.presets import BENCHMARKS, get_preset
 from experiments.configs.scales import scale_preset_name
 from experiments.evaluate import EvalOptions, evaluate_run
 from experiments.multiseed import MultiSeedOptions, MultiSeedResult, run_multiseed
+from experiments.options import parse_overrides
 from experiments.runs import load_entries_made_alike
 from hcmrl_jax.rl import MEMORY_KINDS, PPOConfig, param_count
 from hcmrl_jax.rl.metrics import LAG_BIN_KEYS

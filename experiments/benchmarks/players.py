@@ -21,8 +21,8 @@ import jax
 import envs_jax
 from envs_jax.registry import BENCHMARK_IDS
 from envs_jax.scripted import evaluate
-from experiments.benchmarks.recall import parse_env_options
 from experiments.configs.scales import SCALES, env_options
+from experiments.options import parse_env_options
 
 #: Module holding ``players(env)`` for each benchmark.
 PLAYER_MODULES = {env_id: f"envs_jax.{env_id}.players" for env_id in BENCHMARK_IDS}

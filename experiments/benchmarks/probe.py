@@ -36,7 +36,8 @@ import numpy as np
 import tyro
 
 import envs_jax
-from experiments.benchmarks.recall import env_overrides, parse_env_options, parse_overrides
+from experiments.benchmarks.recall import env_overrides
+from experiments.options import parse_env_options, parse_overrides
 from hcmrl_jax.rl import PPOConfig
 from hcmrl_jax.rl.agent import make_policy
 from hcmrl_jax.rl.config import SHORT_TERM_KINDS

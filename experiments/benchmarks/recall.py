@@ -54,23 +54,27 @@ from typing import Any, Literal
 import jax
 import numpy as np
 import tyro
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 from tqdm import tqdm  # a text bar: tqdm.auto warns in notebooks without ipywidgets
 
 import envs_jax
+from experiments.benchmarks.recall_report import (
+    CURVES_PNG,
+    RESULTS_JSON,
+    RESULTS_MD,
+    RESULTS_PNG,
+    cell_name,
+    fmt,
+    write_outputs,
+)
 from experiments.multiseed import init_over_seeds, seed_keys
+from experiments.options import SETTING_DEFAULTS, parse_env_options, parse_overrides
 from experiments.runs import load_entries_made_alike
 from hcmrl_jax.memory import MemoryKind, kind_settings
 from hcmrl_jax.rl import PPOConfig, make_train_chunks, param_count
-from hcmrl_jax.rl.config import RENAMED_SETTINGS, setting_defaults
+from hcmrl_jax.rl.config import RENAMED_SETTINGS
 from hcmrl_jax.utils.checkpoint import strong_types
 from hcmrl_jax.utils.serialization import config_to_dict
 
-RESULTS_JSON = "results.json"
-RESULTS_MD = "results.md"
-RESULTS_PNG = "recall.png"
-CURVES_PNG = "curves.png"
 #: Env option that holds the lag, per supported env.
 LAG_OPTION: dict[str, str] = {"recall": "lag", "MemoryChain-bsuite": "memory_length"}
 RecallEnv = Literal["recall", "MemoryChain-bsuite"]
@@ -85,14 +89,6 @@ OWN_FLAGS: dict[str, str] = {
     "num_steps": "--num-steps",
     "desync_steps": "--desync / --no-desync",
 }
-#: Every setting of a run (PPOConfig's and its MemoryConfig's, flat) by its one name -> default.
-_SETTING_DEFAULTS: dict[str, Any] = setting_defaults()
-#: y ranges of the plot: every possible final return (one decision worth +1, or at worst -1)
-#: and success.
-RETURN_LIMITS: tuple[float, float] = (-1.05, 1.05)
-SUCCESS_LIMITS: tuple[float, float] = (-0.02, 1.02)
-#: Factor of room left and right of the smallest and largest lag on the log axis.
-LAG_MARGIN = 1.5
 #: Share of the updates averaged for the final numbers when --final-window is not given.
 DEFAULT_FINAL_SHARE = 0.1
 #: Progress lines per cell the chunking aims at (chunk sizes that divide the run are preferred,
@@ -111,8 +107,8 @@ class RecallBenchmarkArgs:
     seeds: int = 1  # seeds per cell, trained at once (vmapped in one program)
     seed: int = 0  # first seed; seed i uses the key of seed + i
     total_steps: int = 5_000_000  # env steps per seed and cell (equal for every kind)
-    num_envs: int = _SETTING_DEFAULTS["num_envs"]  # parallel environments per seed
-    num_steps: int = _SETTING_DEFAULTS["num_steps"]  # rollout length per update
+    num_envs: int = SETTING_DEFAULTS["num_envs"]  # parallel environments per seed
+    num_steps: int = SETTING_DEFAULTS["num_steps"]  # rollout length per update
     out: str | None = None  # output folder; default outputs/benchmarks/recall-<env>
     overrides: dict[str, str] = dataclasses.field(default_factory=dict)
     """Extra settings for every kind (of PPOConfig or its MemoryConfig), as name value pairs,
@@ -142,10 +138,10 @@ class RecallBenchmarkArgs:
             name = RENAMED_SETTINGS.get(name, name)
             if name in OWN_FLAGS:
                 raise ValueError(f"--overrides {name}: set it with {OWN_FLAGS[name]}")
-            if name not in _SETTING_DEFAULTS:
+            if name not in SETTING_DEFAULTS:
                 raise ValueError(
                     f"--overrides {name}: no such setting; settings: "
-                    f"{sorted(set(_SETTING_DEFAULTS) - set(OWN_FLAGS))}"
+                    f"{sorted(set(SETTING_DEFAULTS) - set(OWN_FLAGS))}"
                 )
         if LAG_OPTION[self.env] in self.env_options:
             raise ValueError(f"--env-options {LAG_OPTION[self.env]}: set the lag with --lags")
@@ -158,61 +154,6 @@ class RecallBenchmarkArgs:
 # ---------------------------------------------------------------------------------------------
 # Configs of the cells
 # ---------------------------------------------------------------------------------------------
-
-
-def parse_value(text: str, like: Any) -> Any:
-    """Converts a command-line string to the type of ``like`` (bool, int, float or str).
-
-    Raises:
-        ValueError: the text is not a value of that type.
-    """
-    if isinstance(like, bool):
-        lowered = text.lower()
-        if lowered not in ("true", "false", "1", "0", "yes", "no"):
-            raise ValueError(f"{text!r} is not a bool")
-        return lowered in ("true", "1", "yes")
-    if isinstance(like, int):
-        return int(text)
-    if isinstance(like, float):
-        return float(text)
-    return text
-
-
-def parse_overrides(overrides: dict[str, str]) -> dict[str, Any]:
-    """Setting values by their one name (old names, ``state_dim``, renamed) from their
-    command-line strings, typed like the settings' defaults.
-
-    Raises:
-        ValueError: a name that is no setting, or a value that does not parse.
-    """
-    parsed = {}
-    for name, text in overrides.items():
-        name = RENAMED_SETTINGS.get(name, name)
-        if name not in _SETTING_DEFAULTS:
-            raise ValueError(
-                f"--overrides {name}: no such setting; settings: {sorted(_SETTING_DEFAULTS)}"
-            )
-        try:
-            parsed[name] = parse_value(text, _SETTING_DEFAULTS[name])
-        except ValueError as error:
-            raise ValueError(f"--overrides {name}: {error}") from error
-    return parsed
-
-
-def parse_env_options(options: dict[str, str]) -> dict[str, int | float | bool | str]:
-    """Env option values from strings: int, else float, else true/false, else the text."""
-    parsed: dict[str, int | float | bool | str] = {}
-    for name, text in options.items():
-        for kind in (int, float):
-            try:
-                parsed[name] = kind(text)
-                break
-            except ValueError:
-                continue
-        else:
-            lowered = text.lower()
-            parsed[name] = lowered == "true" if lowered in ("true", "false") else text
-    return parsed
 
 
 def env_overrides(env_id: str, lag: int, options: dict[str, Any]) -> dict[str, Any]:
@@ -440,229 +381,6 @@ def _latest_finite(values: np.ndarray) -> float | None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Files
-# ---------------------------------------------------------------------------------------------
-
-
-def cell_name(memory: str, lag: int) -> str:
-    return f"{memory}/lag{lag}"
-
-
-def write_json(path: str, payload: dict[str, Any]) -> None:
-    """Writes ``payload`` through a temporary file, so an interruption never leaves half a file."""
-    partial = path + ".partial"
-    with open(partial, "w", encoding="utf-8") as handle:
-        json.dump(payload, handle, indent=1, allow_nan=False)
-    os.replace(partial, path)
-
-
-def _ordered(values: Sequence[Any], first: Sequence[Any]) -> list[Any]:
-    """``first`` in its order, then the other values in theirs, without repeats."""
-    return list(dict.fromkeys([*(v for v in first if v in values), *values]))
-
-
-def _fmt(value: float | None, spec: str = ".3f") -> str:
-    return "n/a" if value is None else format(value, spec)
-
-
-#: Take-off: the first update at which the mean return of the last W updates (a full window,
-#: W = max(TAKEOFF_WINDOW, 5 % of the updates)) reaches TAKEOFF_RETURN (half of perfect
-#: recall; chance is 0). The window grows with the run so that at long lags, where an update
-#: finishes only a few episodes, a lucky handful of answers does not count as learning.
-TAKEOFF_WINDOW = 8
-TAKEOFF_RETURN = 0.5
-
-
-def takeoff_window(num_updates: int) -> int:
-    """W: updates averaged by :func:`takeoff_update` for a run of ``num_updates``."""
-    return max(TAKEOFF_WINDOW, num_updates // 20)
-
-
-def smoothed(curve: Sequence[float | None], window: int = TAKEOFF_WINDOW) -> np.ndarray:
-    """Trailing mean of the last ``window`` per-update returns (updates without episodes left
-    out; NaN until one finished): the line :func:`takeoff_update` thresholds."""
-    values = np.array([np.nan if v is None else v for v in curve], np.float64)
-    out = np.full(values.shape, np.nan)
-    for update in range(1, len(values) + 1):
-        recent = values[max(0, update - window) : update]
-        recent = recent[np.isfinite(recent)]
-        if recent.size:
-            out[update - 1] = recent.mean()
-    return out
-
-
-def takeoff_update(curve: Sequence[float | None], window: int | None = None) -> int | None:
-    """Updates until a seed "takes off": the first update count ``u >= window`` at which the
-    mean of the per-update returns ``curve[u - window : u]`` (updates without a finished
-    episode left out) is at least ``TAKEOFF_RETURN``; None if it never is. ``window``
-    defaults to :func:`takeoff_window` of the curve's length.
-
-    Recall is learned as a sudden rise after a plateau, so this counts the plateau.
-    """
-    window = takeoff_window(len(curve)) if window is None else window
-    trailing = smoothed(curve, window)[window - 1 :]
-    reached = np.nonzero(trailing >= TAKEOFF_RETURN)[0]
-    return int(reached[0]) + window if reached.size else None
-
-
-def takeoff_text(cell: dict[str, Any]) -> str:
-    """Per seed, the env steps at take-off in millions (``–`` for a seed that never did)."""
-    config = cell.get("config", {})
-    steps_per_update = int(config.get("num_envs", 0)) * int(config.get("num_steps", 0))
-    updates = [takeoff_update(curve) for curve in cell.get("return_curve", [])]
-    return ", ".join("–" if u is None else f"{u * steps_per_update / 1e6:.2f} M" for u in updates)
-
-
-def markdown_table(cells: dict[str, Any], memories: Sequence[str], lags: Sequence[int]) -> str:
-    """Rows: memory kinds; columns: lags; cells ``return mean ± std / success mean`` and the
-    env steps at which each seed took off (:func:`takeoff_update`)."""
-    header = "| memory | " + " | ".join(f"lag {lag:,}" for lag in lags) + " |"
-    lines = [header, "| --- " * (len(lags) + 1) + "|"]
-    for memory in memories:
-        entries = []
-        for lag in lags:
-            cell = cells.get(cell_name(memory, lag))
-            if cell is None:
-                entries.append("–")
-                continue
-            entries.append(
-                f"{_fmt(cell['return_mean'])} ± {_fmt(cell['return_std'])} / "
-                f"{_fmt(cell['success_mean'], '.2f')} (take-off {takeoff_text(cell)})"
-            )
-        lines.append(f"| {memory} | " + " | ".join(entries) + " |")
-    return "\n".join(lines)
-
-
-def chance_levels(env_id: str, env_options: dict[str, Any]) -> tuple[float, float]:
-    """Return and success of a player that cannot remember: ``(0, 1 / num_actions)``."""
-    env, params = envs_jax.make(env_id, **env_options)
-    return 0.0, 1.0 / int(env.action_space(params).n)
-
-
-def plot_sweep(
-    cells: dict[str, Any],
-    memories: Sequence[str],
-    lags: Sequence[int],
-    chance: tuple[float, float],
-    path: str,
-    title: str,
-) -> Figure:
-    """Final return and success against lag (log axis), one line per memory kind, the seeds'
-    std as error bars, chance dashed; saved to ``path`` as a PNG."""
-    figure = Figure(figsize=(11.0, 4.2), layout="constrained")
-    FigureCanvasAgg(figure)
-    axes = figure.subplots(1, 2)
-    panels = (
-        ("return", "final episode return", RETURN_LIMITS),
-        ("success", "final success", SUCCESS_LIMITS),
-    )
-    for axis, (metric, label, limits), level in zip(axes, panels, chance, strict=True):
-        for memory in memories:
-            points = [
-                (lag, cells[cell_name(memory, lag)])
-                for lag in lags
-                if cell_name(memory, lag) in cells
-                and cells[cell_name(memory, lag)][f"{metric}_mean"] is not None
-            ]
-            if not points:
-                continue
-            xs = [lag for lag, _ in points]
-            means = [cell[f"{metric}_mean"] for _, cell in points]
-            stds = [cell[f"{metric}_std"] or 0.0 for _, cell in points]
-            axis.errorbar(xs, means, yerr=stds, marker="o", capsize=3, label=memory)
-        axis.axhline(level, color="grey", linestyle="--", linewidth=1, label="chance")
-        axis.set_xscale("log")
-        axis.set_xticks(list(lags), labels=[f"{lag:,}" for lag in lags])
-        axis.minorticks_off()
-        axis.set_xlim(min(lags) / LAG_MARGIN, max(lags) * LAG_MARGIN)
-        axis.set_ylim(*limits)
-        axis.set_xlabel("lag (steps from cue to query)")
-        axis.set_ylabel(label)
-        axis.grid(True, which="both", alpha=0.3)
-    axes[0].legend(fontsize="small")
-    figure.suptitle(title)
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    figure.savefig(path, dpi=110)
-    return figure
-
-
-def plot_curves(
-    cells: dict[str, Any],
-    memories: Sequence[str],
-    lags: Sequence[int],
-    chance: float,
-    path: str,
-    title: str,
-) -> Figure:
-    """Learning curves: one panel per lag, the return (trailing mean over 8 updates) against
-    env steps, one line per seed, a colour per memory kind, chance dashed; saved to ``path``."""
-    figure = Figure(figsize=(4.2 * len(lags) + 1.0, 3.6), layout="constrained")
-    FigureCanvasAgg(figure)
-    axes = np.atleast_1d(figure.subplots(1, len(lags), sharey=True))
-    colours = {memory: f"C{index}" for index, memory in enumerate(memories)}
-    for axis, lag in zip(axes, lags, strict=True):
-        for memory in memories:
-            cell = cells.get(cell_name(memory, lag))
-            if cell is None:
-                continue
-            config = cell.get("config", {})
-            steps_per_update = int(config.get("num_envs", 1)) * int(config.get("num_steps", 1))
-            for seed, curve in enumerate(cell["return_curve"]):
-                xs = np.arange(1, len(curve) + 1) * steps_per_update / 1e6
-                axis.plot(
-                    xs,
-                    smoothed(curve),
-                    color=colours[memory],
-                    linewidth=1.2,
-                    label=memory if seed == 0 else None,
-                )
-        axis.axhline(chance, color="grey", linestyle="--", linewidth=1)
-        axis.axhline(TAKEOFF_RETURN, color="grey", linestyle=":", linewidth=1, label="take-off")
-        axis.set_title(f"lag {lag:,}")
-        axis.set_xlabel("env steps (millions)")
-        axis.set_ylim(*RETURN_LIMITS)
-        axis.grid(True, alpha=0.3)
-    axes[0].set_ylabel("return (mean of last 8 updates)")
-    axes[0].legend(fontsize="small")
-    figure.suptitle(title)
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    figure.savefig(path, dpi=110)
-    return figure
-
-
-def write_outputs(
-    out_dir: str,
-    settings: dict[str, Any],
-    cells: dict[str, Any],
-    memories: Sequence[str],
-    lags: Sequence[int],
-) -> str:
-    """Writes results.json, results.md, recall.png and curves.png; returns the Markdown table."""
-    write_json(os.path.join(out_dir, RESULTS_JSON), {"settings": settings, "cells": cells})
-    all_memories = _ordered([c["memory"] for c in cells.values()], memories)
-    all_lags = sorted({*lags, *(c["lag"] for c in cells.values())})
-    table = markdown_table(cells, all_memories, all_lags)
-    chance = chance_levels(settings["env"], settings["env_options"])
-    seeds = len(settings["seeds"])
-    title = (
-        f"{settings['env']}: {settings['total_steps']:,} env steps, {seeds} seed(s), "
-        f"final {settings['final_window']} of {settings['num_updates']} updates"
-    )
-    with open(os.path.join(out_dir, RESULTS_MD), "w", encoding="utf-8") as handle:
-        handle.write(
-            f"# {title}\n\nCells: final return mean ± std over seeds / final success mean. "
-            f"Chance: return {chance[0]:g}, success {chance[1]:.3g}.\n\n{table}\n"
-        )
-    plot_sweep(cells, all_memories, all_lags, chance, os.path.join(out_dir, RESULTS_PNG), title)
-    curve_lags = [lag for lag in all_lags if any(c["lag"] == lag for c in cells.values())]
-    if curve_lags:
-        plot_curves(
-            cells, all_memories, curve_lags, chance[0], os.path.join(out_dir, CURVES_PNG), title
-        )
-    return table
-
-
-# ---------------------------------------------------------------------------------------------
 # The sweep
 # ---------------------------------------------------------------------------------------------
 
@@ -715,7 +433,7 @@ def run_sweep(plan: SweepPlan, log: Any = print) -> dict[str, Any]:
             cell = cells[name]
             log(
                 f"skip {memory} lag {lag}: already in {RESULTS_JSON} (return "
-                f"{_fmt(cell['return_mean'])}, success {_fmt(cell['success_mean'], '.2f')})"
+                f"{fmt(cell['return_mean'])}, success {fmt(cell['success_mean'], '.2f')})"
             )
             continue
         metrics, timings = train_cell(
@@ -735,8 +453,8 @@ def run_sweep(plan: SweepPlan, log: Any = print) -> dict[str, Any]:
         }
         write_outputs(out_dir, settings, cells, args.memories, args.lags)
         log(
-            f"{memory} lag {lag}: return {_fmt(cell['return_mean'])} ± "
-            f"{_fmt(cell['return_std'])}, success {_fmt(cell['success_mean'], '.2f')}, "
+            f"{memory} lag {lag}: return {fmt(cell['return_mean'])} ± "
+            f"{fmt(cell['return_std'])}, success {fmt(cell['success_mean'], '.2f')}, "
             f"{timings['wall_s']:.1f} s ({timings['compile_s']:.1f} s compile, "
             f"{cell['env_steps_per_s']:,.0f} env steps/s)"
         )

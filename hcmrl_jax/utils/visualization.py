@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import EngFormatter, MaxNLocator
 
 from hcmrl_jax.utils.metrics import ema, mean_and_std
 
@@ -290,15 +290,18 @@ def plot_kind_curves(
     path: str | None = None,
     keys: Sequence[str] = ("episode_return", "success"),
     title: str | None = None,
+    smoothing: float = 0.9,
 ) -> Figure:
     """Learning curves of several memory kinds: per kind the mean over seeds, with a band from
-    the lowest to the highest seed. Updates in which no episode ended (NaN) are skipped.
+    the lowest to the highest seed, each seed first smoothed by :func:`ema` (``smoothing``; 0:
+    raw). Updates in which no episode ended (NaN) are skipped.
 
     Args:
         curves: kind -> ``{"env_steps": [U], key: [N, U] for key in keys}``.
         path: PNG to write, or None.
         keys: one panel per metric.
         title: figure title.
+        smoothing: EMA weight in [0, 1) applied to each seed's curve.
 
     Raises:
         ValueError: no kinds, or a kind's curves do not match its env steps.
@@ -319,6 +322,7 @@ def plot_kind_curves(
             if not measured.any():
                 continue
             x, values = x[measured], values[:, measured]
+            values = np.stack([ema(row, smoothing) for row in values])
             with np.errstate(all="ignore"):
                 low = np.nanmin(values, axis=0)
                 high = np.nanmax(values, axis=0)
@@ -326,6 +330,7 @@ def plot_kind_curves(
             axis.plot(x, mean, color=colours[kind], linewidth=1.6, label=kind)
             axis.fill_between(x, low, high, color=colours[kind], alpha=0.15, linewidth=0)
         axis.set_xlabel("env steps per seed")
+        axis.xaxis.set_major_formatter(EngFormatter(sep=""))  # 400k, 1M: labels that fit
         axis.set_ylabel(key.replace("_", " "))
         axis.grid(alpha=0.3)
     axes[0].legend(loc="best", fontsize="small")

@@ -157,7 +157,7 @@ def test_all_leaves_the_recall_sweep_out(monkeypatch):
 
 
 def test_takeoff_counts_the_plateau_before_recall():
-    from experiments.benchmarks.recall import takeoff_text, takeoff_update
+    from experiments.benchmarks.recall_report import takeoff_text, takeoff_update
 
     plateau = [0.0] * 20 + [1.0] * 10
     # the mean of the last 8 updates first reaches 0.5 with the 4th good update
