@@ -94,6 +94,13 @@ def tiny_evaluation(tiny_runs):
     return run_dir, result
 
 
+#: A comparison of HCMRL and the memoryless agent on the tiny preset: two seeds, 4 updates each.
+TINY_COMPARE_ARGS: list[str] = [
+    *("--env", "navigation", "--preset", "tiny", "--memories", "hcmrl", "mlp"),
+    *("--seeds", "2", "--chunk-updates", "2", "--no-progress"),
+]
+
+
 @pytest.fixture(scope="session")
 def tiny_comparison(tmp_path_factory):
     """A comparison of HCMRL and the memoryless agent on the tiny preset, two seeds each, with
@@ -101,10 +108,5 @@ def tiny_comparison(tmp_path_factory):
     from experiments.compare import main as compare_main
 
     out_dir = str(tmp_path_factory.mktemp("comparison"))
-    result = compare_main(
-        [
-            *("--env", "navigation", "--preset", "tiny", "--memories", "hcmrl", "mlp"),
-            *("--seeds", "2", "--chunk-updates", "2", "--no-progress", "--out", out_dir),
-        ]
-    )
+    result = compare_main([*TINY_COMPARE_ARGS, "--out", out_dir])
     return out_dir, result

@@ -19,38 +19,15 @@ from experiments.compare import (
 )
 from hcmrl_jax.memory import MemoryConfig
 
-#: The cheapest programs: memoryless and GRU agents on bsuite's MemoryChain, 8 updates.
-TINY = [
-    "--env",
-    "MemoryChain-bsuite",
-    "--scale",
-    "full",
-    "--seeds",
-    "2",
-    "--total-steps",
-    "256",
-    "--chunk-updates",
-    "4",
-    "--no-progress",
-    "--overrides",
-    *("num_envs", "4", "num_steps", "8", "num_minibatches", "2", "update_epochs", "1"),
-    *("embed_dim", "16", "head_hidden", "16", "segment_length", "8", "immediate_size", "8"),
-]
-KINDS = ["--memories", "mlp", "gru"]
+from .conftest import TINY_COMPARE_ARGS
 
 
-@pytest.fixture(scope="module")
-def comparison(tmp_path_factory):
-    out = str(tmp_path_factory.mktemp("compare"))
-    return out, main([*TINY, *KINDS, "--out", out])
-
-
-def test_every_kind_gets_the_same_steps_and_a_row(comparison):
-    out, result = comparison
+def test_every_kind_gets_the_same_steps_and_a_row(tiny_comparison):
+    out, result = tiny_comparison
     kinds = result["kinds"]
-    assert list(kinds) == ["mlp", "gru"]
+    assert list(kinds) == ["hcmrl", "mlp"]
     for kind, entry in kinds.items():
-        assert entry["env_steps"] == 2 * 256  # two seeds of equal steps
+        assert entry["env_steps"] == 2 * result["settings"]["total_steps"]  # two seeds, equal
         assert entry["wall_s"] > 0 and entry["env_steps_per_s"] > 0
         assert entry["param_count"] > 0
         for metric in ("episode_return", "success"):
@@ -59,33 +36,33 @@ def test_every_kind_gets_the_same_steps_and_a_row(comparison):
             assert entry[metric]["mean"] == pytest.approx(np.mean(per_seed))
             assert entry[metric]["ci95"] is not None and entry[metric]["ci95"] >= 0
         assert set(entry["recall_by_lag"]) == {"0_100", "100_1k", "1k_5k", "5k_inf"}
-    # Equal parameter budget: the baselines are sized to the HCMRL agent's count.
-    assert kinds["gru"]["param_count"] == pytest.approx(kinds["mlp"]["param_count"], rel=0.1)
+    # Equal parameter budget: the baseline is sized to the HCMRL agent's count.
+    assert kinds["mlp"]["param_count"] == pytest.approx(kinds["hcmrl"]["param_count"], rel=0.1)
     with open(os.path.join(out, "comparison.json"), encoding="utf-8") as handle:
         assert json.load(handle)["kinds"] == kinds
     table = open(os.path.join(out, "results.md"), encoding="utf-8").read()
-    assert "| mlp |" in table and "| gru |" in table
+    assert "| hcmrl |" in table and "| mlp |" in table
     for picture in ("curves.png", "lag_success.png"):
         with open(os.path.join(out, picture), "rb") as handle:
             assert handle.read(8) == b"\x89PNG\r\n\x1a\n"
-    for kind in ("mlp", "gru"):  # each kind's own multi-seed run folder
+    for kind in ("hcmrl", "mlp"):  # each kind's own multi-seed run folder
         assert os.path.exists(os.path.join(out, kind, "seed0", "metrics.jsonl"))
         assert os.path.exists(os.path.join(out, kind, "seed1", "metrics.jsonl"))
 
 
-def test_running_again_continues_instead_of_retraining(comparison):
-    out, first = comparison
-    again = main([*TINY, *KINDS, "--out", out])
-    for kind in ("mlp", "gru"):
+def test_running_again_continues_instead_of_retraining(tiny_comparison):
+    out, first = tiny_comparison
+    again = main([*TINY_COMPARE_ARGS, "--no-episode-pictures", "--out", out])
+    for kind in ("hcmrl", "mlp"):
         # Restored from the last checkpoint: same finals, and no new training time.
         assert again["kinds"][kind]["episode_return"] == first["kinds"][kind]["episode_return"]
         assert again["kinds"][kind]["wall_s"] == pytest.approx(first["kinds"][kind]["wall_s"])
 
 
-def test_other_settings_in_the_same_folder_are_refused(comparison, capsys):
-    out, _ = comparison
+def test_other_settings_in_the_same_folder_are_refused(tiny_comparison, capsys):
+    out, _ = tiny_comparison
     with pytest.raises(SystemExit) as error:
-        main([*TINY, "--seeds", "3", *KINDS, "--out", out])
+        main([*TINY_COMPARE_ARGS, "--seeds", "3", "--out", out])
     assert error.value.code == 2
     assert "other settings" in capsys.readouterr().err
 
