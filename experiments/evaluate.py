@@ -299,12 +299,14 @@ def write_episode_gif(
     env_params: Any,
     path: str,
     fps: int,
+    memory_arrays: dict[str, np.ndarray] | None = None,
     tier_sizes: tuple[int, int, int] | None = None,
 ) -> str | None:
     """Renders the recorded first episode to a GIF with ``env.render_rgb``.
 
-    With an HCMRL memory (the trace has tier mixes and ``occupancy``) and ``tier_sizes`` (M, S,
-    K), each frame has the memory read-out beside it (:func:`readout_panel`).
+    With an HCMRL memory's ``memory_arrays`` (:func:`attention_arrays` of the trace: tier mixes
+    and ``occupancy``) and ``tier_sizes`` (M, S, K), each frame has the memory read-out beside it
+    (:func:`readout_panel`).
 
     Returns:
         The path, or None when the env has no RGB renderer.
@@ -323,7 +325,7 @@ def write_episode_gif(
     # Small renders are scaled up (nearest neighbour) so the GIF is readable.
     scale = max(1, GIF_MIN_SIDE // max(1, min(frames[0].shape[:2])))
     frames = [frame.repeat(scale, axis=0).repeat(scale, axis=1) for frame in frames]
-    arrays = attention_arrays(trace)
+    arrays = memory_arrays
     if arrays is not None and tier_sizes is not None and "occupancy_immediate" in arrays:
         mix = arrays["tier_mix"]
         used = np.stack(
@@ -454,6 +456,7 @@ def evaluate_run(options: EvalOptions, log: Callable[[str], None] = print) -> Ev
     paths = {"report": os.path.join(out_dir, REPORT_JSON)}
     log(_format_report(report))
 
+    arrays = attention_arrays(trace)
     if options.gif:
         gif_path = write_episode_gif(
             trace,
@@ -461,6 +464,7 @@ def evaluate_run(options: EvalOptions, log: Callable[[str], None] = print) -> Ev
             raw_params,
             os.path.join(out_dir, EPISODE_GIF),
             options.gif_fps,
+            arrays,
             (
                 config.memory.immediate_size,
                 config.memory.short_term_size,
@@ -471,7 +475,6 @@ def evaluate_run(options: EvalOptions, log: Callable[[str], None] = print) -> Ev
             log(f"no GIF: env {config.env_id!r} has no RGB renderer (render_rgb)")
         else:
             paths["episode GIF"] = gif_path
-    arrays = attention_arrays(trace)
     if arrays is None:
         log(f"no attention picture: memory {config.memory.kind!r} is not a hierarchical memory")
     else:
