@@ -55,17 +55,22 @@ def parse_overrides(overrides: dict[str, str]) -> dict[str, Any]:
     return parsed
 
 
-def parse_env_options(options: dict[str, str]) -> dict[str, int | float | bool | str]:
-    """Env option values from strings: int, else float, else true/false, else the text."""
-    parsed: dict[str, int | float | bool | str] = {}
-    for name, text in options.items():
-        for kind in (int, float):
-            try:
-                parsed[name] = kind(text)
-                break
-            except ValueError:
-                continue
-        else:
-            lowered = text.lower()
-            parsed[name] = lowered == "true" if lowered in ("true", "false") else text
-    return parsed
+def _parse_scalar(text: str) -> int | float | bool | str:
+    """An env option's one value: int, else float, else true/false, else the text."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            continue
+    lowered = text.lower()
+    return lowered == "true" if lowered in ("true", "false") else text
+
+
+def parse_env_options(options: dict[str, str]) -> dict[str, Any]:
+    """Env option values from strings: int, else float, else true/false, else the text; a
+    comma-separated text (``game_rates 0,0,0,1,0,0``) is a tuple of such values."""
+    return {
+        name: tuple(_parse_scalar(part) for part in text.split(",")) if "," in text
+        else _parse_scalar(text)
+        for name, text in options.items()
+    }

@@ -45,14 +45,20 @@ SMALL_ENV_OPTIONS: dict[str, dict[str, Any]] = {
         "steps_per_target": 6,
     },
     "games": {
+        # One lane of the recall game: a card shows a value, 16..160 steps later the question
+        # asks for it, stray cards (distractors) in between; 4 choices (chance 0.25).
         "episode_length": 512,
-        "num_lanes": 4,
-        "max_events": 320,
-        "lag_min": 25,
-        "lag_max": 400,
-        "item_gap_max": 16,
-        "lane_start_max": 64,
         "max_steps_in_episode": 512,
+        "num_lanes": 1,
+        "num_choices": 4,
+        "max_count": 3,
+        "battleship_shots": 2,
+        "max_events": 160,
+        "lag_min": 16,
+        "lag_max": 160,
+        "item_gap_max": 24,
+        "lane_start_max": 64,
+        "game_rates": (0.0, 0.0, 0.0, 1.0, 0.0, 0.0),
     },
     "story": {
         "num_characters": 5,
