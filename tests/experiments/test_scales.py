@@ -1,6 +1,7 @@
 """The benchmark scales: every small configuration builds, is shorter than the full one, and
 its run settings make a valid training config (no training here)."""
 
+import numpy as np
 import pytest
 
 import envs_jax
@@ -47,7 +48,7 @@ def test_small_scale_builds_a_valid_env_with_shorter_episodes(env_id):
     # The options reached the env (none was silently dropped).
     for name, value in SMALL_ENV_OPTIONS[env_id].items():
         holder = env.config if hasattr(env.config, name) else params
-        assert getattr(holder, name) == value, name
+        assert np.array_equal(np.asarray(getattr(holder, name)), np.asarray(value)), name
     if env_id == "games":
         assert env.config.episode_length < full_env.config.episode_length
 

@@ -40,3 +40,12 @@ def test_unknown_fields_and_bad_values_are_errors():
 def test_differences_name_the_fields():
     assert config_differences(_Outer(), _Outer()) == []
     assert config_differences(_Outer(), _Outer(name="b", scale=1.0)) == ["name", "scale"]
+
+
+def test_a_config_with_sequence_env_options_equals_its_saved_form():
+    config = PPOConfig(env_id="games", env_overrides={"game_rates": (0.0, 0.0, 0.0, 1.0, 0.0, 0.0)})
+    saved = config_from_dict(PPOConfig, json.loads(json.dumps(config_to_dict(config))))
+    assert saved.env_overrides["game_rates"] == [0.0, 0.0, 0.0, 1.0, 0.0, 0.0]
+    assert config_differences(config, saved) == []
+    other = PPOConfig(env_id="games", env_overrides={"game_rates": (1.0, 0.0, 0.0, 1.0, 0.0, 0.0)})
+    assert config_differences(config, other) == ["env_overrides"]
