@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import jax
 import numpy as np
 
 from hcmrl_jax.memory import MemoryConfig
-from hcmrl_jax.rl import PPOConfig, make_train
+from hcmrl_jax.rl import PPOConfig
+from hcmrl_jax.rl.train import make_train_chunks
 
 SMALL_NAVIGATION = {
     "rooms_high": 2,
@@ -45,16 +44,14 @@ def test_trainer_refreshes_the_reset_pool_every_update():
         reset_refresh=3,
         head_hidden=16,
     )
-    train = jax.jit(make_train(config))
-    runner, _ = train(jax.random.PRNGKey(0))
+    init_fn, update_fn = make_train_chunks(config, config.num_updates)
+    runner = jax.jit(init_fn)(jax.random.PRNGKey(0))
+    start = jax.device_get(runner.env_params)
+    runner, _ = jax.jit(update_fn)(runner)
     pool = jax.device_get(runner.env_params)
     assert int(pool.cursor) == (3 * 3) % 8
-    # The pool the run started from, rebuilt from the same key, differs in the refreshed slots.
-    start = jax.device_get(
-        jax.jit(make_train(dataclasses.replace(config, reset_refresh=0)))(jax.random.PRNGKey(0))[
-            0
-        ].env_params
-    )
+    # The pool the run started from differs from the pool after three updates in the
+    # refreshed slots.
     changed = np.any(
         np.asarray(pool.pool_state.grid) != np.asarray(start.pool_state.grid),
         axis=(1, 2),
