@@ -85,6 +85,16 @@ class PPOConfig:
     remat: bool = False  # step-by-step replays: recompute activations in backward (less memory)
 
     def __post_init__(self) -> None:
+        # Sequence options (``game_rates``) as tuples: a config read back from JSON, where they
+        # are lists, equals the one that was saved.
+        object.__setattr__(
+            self,
+            "env_overrides",
+            {
+                name: tuple(value) if isinstance(value, list | tuple) else value
+                for name, value in self.env_overrides.items()
+            },
+        )
         # First, so that the range checks below never see inf or nan (`inf > 0` holds).
         self._check_finite()
         if not isinstance(self.memory, MemoryConfig):
@@ -167,7 +177,8 @@ class PPOConfig:
             if isinstance(value, float) and not math.isfinite(value):
                 raise ValueError(f"PPOConfig.{field.name} must be a finite number, got {value!r}")
         for name, value in self.env_overrides.items():
-            if isinstance(value, float) and not math.isfinite(value):
+            values = value if isinstance(value, tuple) else (value,)
+            if any(isinstance(v, float) and not math.isfinite(v) for v in values):
                 raise ValueError(
                     f"PPOConfig.env_overrides[{name!r}] must be a finite number, got {value!r}"
                 )

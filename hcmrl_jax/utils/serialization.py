@@ -31,24 +31,14 @@ def config_from_dict(cls: type, values: dict[str, Any]) -> Any:
 
 def config_differences(a: Any, b: Any) -> list[str]:
     """Names of the fields in which two config dataclasses differ (those of nested configs,
-    such as the memory's settings, by their own names). Values are compared as their JSON
-    forms, so a tuple and the list it is saved as (``env_overrides``' sequences) are equal."""
+    such as the memory's settings, by their own names)."""
     names = []
     for field in dataclasses.fields(a):
         mine, theirs = getattr(a, field.name), getattr(b, field.name)
-        if mine == theirs or _as_json(mine) == _as_json(theirs):
+        if mine == theirs:
             continue
         if dataclasses.is_dataclass(mine) and type(mine) is type(theirs):
             names.extend(config_differences(mine, theirs))
         else:
             names.append(field.name)
     return names
-
-
-def _as_json(value: Any) -> Any:
-    """``value`` as it reads back from JSON (tuples become lists), or itself when it has no
-    JSON form (a nested config)."""
-    try:
-        return json.loads(json.dumps(value))
-    except TypeError:
-        return value
