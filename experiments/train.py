@@ -5,7 +5,8 @@ Every setting of :class:`hcmrl_jax.rl.PPOConfig` and of its memory
 with their docs), plus the run options of :class:`experiments.runs.RunOptions`. ``--env`` and
 ``--total-steps`` are short forms of ``--env-id`` and ``--total-timesteps``; ``--preset NAME``
 starts from a named config of ``experiments/configs`` (demo, tiny, default, crafting,
-navigation, games, story), and ``--memory KIND`` from a named memory kind (hcmrl,
+navigation, games, story, and each benchmark's small scale: crafting-small, navigation-small,
+games-small, story-small), and ``--memory KIND`` from a named memory kind (hcmrl,
 hcmrl_immediate, hcmrl_meanpool, hcmrl_no_longterm, hcmrl_fixed, hcmrl_no_keys, mlp, gru,
 transformer: the core and HCMRL's switches, keeping the sizes); later flags override both.
 
