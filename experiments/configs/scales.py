@@ -32,10 +32,12 @@ SMALL_ENV_OPTIONS: dict[str, dict[str, Any]] = {
         "order_delay": 200,
     },
     "navigation": {
+        # Rooms of 2 x 2 cells seen through a 3 x 3 window: a landmark is in view only from
+        # its own room or a doorway next to it.
         "rooms_high": 2,
         "rooms_wide": 2,
-        "room_size": 3,
-        "view_size": 5,
+        "room_size": 2,
+        "view_size": 3,
         "num_colours": 1,
         "num_locked_doors": 1,
         "num_extra_doors": 1,
