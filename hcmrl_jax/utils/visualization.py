@@ -346,7 +346,8 @@ def plot_kind_lag_success(
     title: str | None = None,
 ) -> Figure:
     """Success of the memory decisions per lag bin, one bar per memory kind in each bin, with
-    the 95% interval over seeds as an error bar; a bin where a kind made no decision is empty.
+    the 95% interval over seeds as an error bar, drawn within the possible range [0, 1]; a bin
+    where a kind made no decision is empty.
 
     Args:
         bin_names: B bin labels.
@@ -369,9 +370,11 @@ def plot_kind_lag_success(
         offset = positions - 0.4 + width * (index + 0.5)
         axis.bar(offset, np.nan_to_num(heights), width, color=colours[kind], label=kind)
         shown = np.isfinite(heights)
+        low = heights - np.maximum(heights - spread, 0.0)
+        high = np.minimum(heights + spread, 1.0) - heights
         axis.errorbar(
-            offset[shown], heights[shown], yerr=spread[shown], fmt="none", ecolor="0.2",
-            capsize=2, linewidth=0.8,
+            offset[shown], heights[shown], yerr=np.stack([low, high])[:, shown], fmt="none",
+            ecolor="0.2", capsize=2, linewidth=0.8,
         )  # fmt: skip
     axis.set_xticks(positions, list(bin_names))
     axis.set_ylim(0.0, 1.1)

@@ -13,6 +13,7 @@ from hcmrl_jax.utils.metrics import (
     rows_to_columns,
 )
 from hcmrl_jax.utils.visualization import (
+    plot_kind_lag_success,
     plot_lag_success,
     plot_learning_curves,
     plot_memory_attention,
@@ -115,3 +116,24 @@ def test_plots_say_what_is_missing_and_keep_legends_off_the_data():
     (axis,) = figure.axes
     legend = axis.get_legend().get_window_extent()
     assert legend.x0 >= axis.get_window_extent().x1
+
+
+def test_lag_bars_draw_intervals_within_zero_and_one():
+    from matplotlib.collections import LineCollection
+
+    figure = plot_kind_lag_success(
+        ["0_100", "100_1k"],
+        {
+            "a": {"0_100": {"mean": 0.9, "ci95": 0.5}, "100_1k": {"mean": 0.1, "ci95": 0.4}},
+            "b": {"0_100": {"mean": None, "ci95": None}, "100_1k": {"mean": 0.5, "ci95": 0.1}},
+        },
+    )
+    segments = [
+        segment
+        for collection in figure.axes[0].collections
+        if isinstance(collection, LineCollection)
+        for segment in collection.get_segments()
+    ]
+    heights = np.concatenate([segment[:, 1] for segment in segments])
+    assert heights.min() == pytest.approx(0.0) and heights.max() == pytest.approx(1.0)
+    assert {0.4, 0.6} <= {round(float(h), 6) for h in heights}  # b's interval, unclipped
