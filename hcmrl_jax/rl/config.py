@@ -35,7 +35,8 @@ class PPOConfig:
     env_id: str = "MemoryChain-bsuite"
     """Env id: crafting | navigation | games | story | any gymnax id."""
     env_overrides: dict[str, int | float | bool | str] = dataclasses.field(default_factory=dict)
-    """Env options by name (static config or EnvParams fields), e.g. memory_length 5."""
+    """Env options by name (static config or EnvParams fields), e.g. memory_length 5; a
+    sequence option (game_rates) is kept as a tuple."""
     privileged: bool = False  # use the privileged twin that shows the hidden information
     reset_pool_size: int = 256  # worlds in the pooled reset of benchmark envs (0: plain reset)
     reset_refresh: int = 32  # pool worlds regenerated every update (fresh worlds; 0: fixed pool)

@@ -370,8 +370,7 @@ def plot_kind_lag_success(
         offset = positions - 0.4 + width * (index + 0.5)
         axis.bar(offset, np.nan_to_num(heights), width, color=colours[kind], label=kind)
         shown = np.isfinite(heights)
-        low = heights - np.maximum(heights - spread, 0.0)
-        high = np.minimum(heights + spread, 1.0) - heights
+        low, high = np.minimum(spread, heights), np.minimum(spread, 1.0 - heights)
         axis.errorbar(
             offset[shown], heights[shown], yerr=np.stack([low, high])[:, shown], fmt="none",
             ecolor="0.2", capsize=2, linewidth=0.8,
