@@ -17,11 +17,15 @@ SETTING_DEFAULTS: dict[str, Any] = setting_defaults()
 
 
 def parse_value(text: str, like: Any) -> Any:
-    """Converts a command-line string to the type of ``like`` (bool, int, float or str).
+    """Converts a command-line string to the type of ``like`` (bool, int, float or str; a
+    tuple: comma-separated values typed like its items, ints for an empty one, "" for ()).
 
     Raises:
         ValueError: the text is not a value of that type.
     """
+    if isinstance(like, tuple):
+        item = like[0] if like else 0
+        return tuple(parse_value(part.strip(), item) for part in text.split(",") if part.strip())
     if isinstance(like, bool):
         lowered = text.lower()
         if lowered not in ("true", "false", "1", "0", "yes", "no"):

@@ -151,6 +151,14 @@ class StoryConfig:
         return max(self.num_characters, self.num_objects, self.num_secrets)
 
     @property
+    def action_factors(self) -> tuple[int, int, int, int]:
+        """(verbs, C, max(C, O, S), P): the sizes of the flat action's components (verb,
+        subject, argument, place), row-major as :func:`~envs_jax.story.rules.decode_action`
+        reads them; their product is ``num_actions``. A policy can give each its own logits
+        (``PPOConfig.action_factors``)."""
+        return (NUM_ACTION_VERBS, self.num_characters, self.num_args, self.num_places)
+
+    @property
     def num_actions(self) -> int:
         """A = NUM_ACTION_VERBS * C * max(C, O, S) * P."""
         return NUM_ACTION_VERBS * self.num_characters * self.num_args * self.num_places

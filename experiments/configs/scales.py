@@ -79,7 +79,9 @@ SMALL_ENV_OPTIONS: dict[str, dict[str, Any]] = {
 
 #: The agent of the small scale: the demo's HCMRL (16 / 8 / 4 slots, segments of 8, D = 32),
 #: so a 500-step episode fills the short-term tier and merges and consolidates, as the default
-#: agent does over the full benchmarks' thousands of steps. Baselines are sized to its budget.
+#: agent does over the full benchmarks' thousands of steps, with a recurrent working state of 64
+#: units beside the tiers (navigation's decisions lag 15-20 steps: a state that integrates
+#: every step pays there). Baselines are sized to its budget.
 SMALL_AGENT: dict[str, Any] = {
     "embed_dim": 32,
     "immediate_size": 16,
@@ -88,6 +90,7 @@ SMALL_AGENT: dict[str, Any] = {
     "latent_dim": 8,
     "segment_length": 8,
     "num_heads": 2,
+    "working_size": 64,
     "head_hidden": 32,
 }
 

@@ -68,6 +68,9 @@ class MemoryConfig:
     latent_dim: int = 16  # Z: VAE latent width of a summary (mean-pool summaries are D wide)
     segment_length: int = 32  # L: steps per short-term segment (1 <= L <= immediate_size)
     num_heads: int = 4  # attention heads (memory reads and the transformer baseline; divide D)
+    working_size: int = 0
+    """H: width of HCMRL's recurrent working state, a GRU cell over every step's embedding
+    whose projection is added to the read-out (0: none; the tiers alone are read)."""
 
     # --- HCMRL's switches (the ablations are configurations of them) ---
     summary: Summary = "vae"  # vae: VAE-compressed summaries | mean: mean-pooled (ablation)
@@ -119,6 +122,15 @@ class MemoryConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise ValueError(f"MemoryConfig.{name} must be a positive integer, got {value!r}")
+        if isinstance(self.working_size, bool) or not isinstance(self.working_size, int):
+            raise ValueError(
+                f"MemoryConfig.working_size must be an integer >= 0, got {self.working_size!r}"
+            )
+        if self.working_size < 0:
+            raise ValueError(
+                f"MemoryConfig.working_size must be >= 0 (0: no working state), got "
+                f"{self.working_size}"
+            )
         if self.segment_length > self.immediate_size:
             raise ValueError(
                 f"MemoryConfig.segment_length ({self.segment_length}) must be <= immediate_size "

@@ -70,6 +70,7 @@ class MemoryState:
         ``key_input_dim``: O with ``salience_features`` > 0, else 0).
       salience_mean: [O] float32 running mean of the salience input (kept across episodes).
       salience_var: [O] float32 running variance of the salience input (kept across episodes).
+      working: [H] float32 the recurrent working state (H = ``working_size``; 0: none).
     """
 
     immediate: ImmediateState  # [M, D] embeddings, [M] write steps and valid mask
@@ -84,6 +85,7 @@ class MemoryState:
     segment_key_input: jax.Array  # [I] float32
     salience_mean: jax.Array  # [O] float32
     salience_var: jax.Array  # [O] float32
+    working: jax.Array  # [H] float32
 
 
 @struct.dataclass
@@ -271,6 +273,7 @@ class HierarchicalMemory(nn.Module, metaclass=_SettingsByName):
             segment_key_input=jnp.zeros((self.key_input_dim,), jnp.float32),
             salience_mean=jnp.zeros((self.salience_dim,), jnp.float32),
             salience_var=jnp.ones((self.salience_dim,), jnp.float32),
+            working=jnp.zeros((self.config.working_size,), jnp.float32),
         )
         return jax.tree.map(lambda leaf: jnp.broadcast_to(leaf, (*batch_shape, *leaf.shape)), state)
 
@@ -309,6 +312,9 @@ class HierarchicalMemory(nn.Module, metaclass=_SettingsByName):
             out_features=self.config.embed_dim,
             input_features=(None,) + (self.config.embed_dim,) * (len(self.tier_names) - 1),
         )
+        if self.config.working_size:
+            self.working_cell = nn.GRUCell(self.config.working_size)
+            self.working_out = nn.Dense(self.config.embed_dim)
         if self.uses_vae:
             self.vae = SegmentVAE(
                 segment_length=self.config.segment_length,
@@ -338,6 +344,8 @@ class HierarchicalMemory(nn.Module, metaclass=_SettingsByName):
         state = self.initial_state()
         zeros = jnp.zeros((self.config.embed_dim,), jnp.float32)
         self._read(state, zeros)
+        if self.config.working_size:
+            self.working_out(self._advance_working(state.working, zeros, jnp.array(False))[0])
         if self.uses_vae:
             self.vae.decode(
                 self.vae.encode(jnp.zeros((self.config.segment_length, self.config.embed_dim)))[0]
@@ -444,6 +452,27 @@ class HierarchicalMemory(nn.Module, metaclass=_SettingsByName):
         )
         return readout, info
 
+    def _advance_working(
+        self, hidden: jax.Array, embedding: jax.Array, is_first: jax.Array
+    ) -> tuple[jax.Array, jax.Array]:
+        """The working state [H] after one step's ``embedding`` [D] from ``hidden`` [H] (zeroed
+        first where ``is_first``), twice: (carry, output) for a scan."""
+        hidden = jnp.where(is_first, jnp.zeros_like(hidden), hidden)
+        hidden, _ = self.working_cell(hidden, embedding.astype(jnp.float32))
+        return hidden, hidden
+
+    def _working_sequence(
+        self, hidden: jax.Array, embeddings: jax.Array, is_first: jax.Array
+    ) -> jax.Array:
+        """The working states [T, H] after each of T steps from ``hidden`` [H] (a scan)."""
+        scan = nn.scan(
+            lambda memory, carry, inputs: memory._advance_working(carry, *inputs),
+            variable_broadcast="params",
+            split_rngs={"params": False},
+        )
+        _, hiddens = scan(self, hidden, (embeddings, is_first))
+        return hiddens
+
     def read(self, state: MemoryState, query: jax.Array) -> tuple[jax.Array, MemoryReadInfo]:
         """Reads every tier with hierarchical attention.
 
@@ -503,6 +532,9 @@ class HierarchicalMemory(nn.Module, metaclass=_SettingsByName):
         immediate = (sequence[index], ages, valid)  # [T, M, D], [T, M], [T, M]
         tiers = self._tier_inputs(immediate, context)
         readouts, _, _ = self.attention(queries.astype(jnp.float32), tiers)
+        if self.config.working_size:
+            hiddens = self._working_sequence(state.working, embeddings, is_first)
+            readouts = readouts + self.working_out(hiddens)
         return readouts
 
     # ---------------------------------------------------------------------------------- writes
@@ -730,7 +762,9 @@ class HierarchicalMemory(nn.Module, metaclass=_SettingsByName):
           salience_input: [O] float32 what the step's salience is scored on (see :meth:`write`).
 
         Returns:
-          readout [D] float32, the new state and the read's :class:`MemoryReadInfo`.
+          readout [D] float32 (the tiers' attention read-out, plus a projection of the working
+          state after this step's embedding when ``working_size`` > 0), the new state and the
+          read's :class:`MemoryReadInfo`.
         """
         for name, value in (("embedding", embedding), ("query", query)):
             if value.shape != (self.config.embed_dim,):
@@ -740,6 +774,11 @@ class HierarchicalMemory(nn.Module, metaclass=_SettingsByName):
         self._ensure_params()
         state = self.reset(state, is_first)
         readout, info = self._read(state, query)
+        if self.config.working_size:
+            # The working state integrates every step (the reset above already cleared it).
+            working, _ = self._advance_working(state.working, embedding, jnp.array(False))
+            readout = readout + self.working_out(working)
+            state = state.replace(working=working)
         state = self._write(state, embedding, consolidate_now=True, salience_input=salience_input)
         return readout, state, info
 

@@ -27,6 +27,7 @@ from typing import Any
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from hcmrl_jax.memory.core import CoreCapabilities, MemoryCore
 from hcmrl_jax.models.encoder import (
@@ -44,25 +45,64 @@ from hcmrl_jax.models.value import ValueHead
 MASKED_LOGIT = -1e9
 
 
+def factored_logits(component_logits: jax.Array, factors: tuple[int, ...]) -> jax.Array:
+    """Flat logits [A] of a product of one categorical per action component.
+
+    Args:
+        component_logits: [sum(factors)] float32, the components' logits one after another.
+        factors: the components' sizes (F_1, ..., F_k), A = F_1 * ... * F_k; the flat action
+            is their row-major index ``((a_1 * F_2 + a_2) * F_3 + ...) + a_k``.
+
+    Returns:
+        [A] float32 with ``logits[a] = sum_i component_logits_i[a_i]``.
+    """
+    offsets = np.cumsum(factors)[:-1]
+    parts = jnp.split(component_logits, offsets, axis=-1)
+    logits = parts[0]
+    for part in parts[1:]:
+        logits = (logits[:, None] + part[None, :]).reshape(-1)
+    return logits
+
+
+def check_action_factors(factors: tuple[int, ...], action_dim: int) -> None:
+    """Raises ``ValueError`` unless ``factors`` is () or positive integers whose product is
+    ``action_dim``."""
+    if not factors:
+        return
+    if any(isinstance(f, bool) or not isinstance(f, int) or f <= 0 for f in factors):
+        raise ValueError(f"action_factors must be positive integers, got {tuple(factors)}")
+    if int(np.prod(factors)) != action_dim:
+        raise ValueError(
+            f"action_factors {tuple(factors)} multiply to {int(np.prod(factors))}, but the "
+            f"env has {action_dim} actions"
+        )
+
+
 class ActorHead(nn.Module):
     """Policy logits from the features [F] float32 -> [A] float32.
 
     Attributes:
         hidden: width of the two hidden layers.
         action_dim: number of discrete actions A.
+        action_factors: () for one logit per action; else the sizes of the action's
+            components (their product is A), each with its own logits, the flat action's logit
+            being their sum (:func:`factored_logits`).
     """
 
     hidden: int
     action_dim: int
+    action_factors: tuple[int, ...] = ()
 
     @nn.compact
     def __call__(self, features: jax.Array) -> jax.Array:
         h = nn.tanh(nn.Dense(self.hidden, name="hidden_0")(features))
         h = nn.tanh(nn.Dense(self.hidden, name="hidden_1")(h))
+        width = sum(self.action_factors) if self.action_factors else self.action_dim
         # Small output scale: near-uniform initial policy (maximal early entropy).
-        return nn.Dense(self.action_dim, kernel_init=nn.initializers.orthogonal(0.01), name="out")(
-            h
-        )
+        out = nn.Dense(width, kernel_init=nn.initializers.orthogonal(0.01), name="out")(h)
+        if self.action_factors:
+            return factored_logits(out, self.action_factors)
+        return out
 
 
 class MemoryAugmentedPolicy(nn.Module):
@@ -79,6 +119,8 @@ class MemoryAugmentedPolicy(nn.Module):
         conv_features: channels of the encoder's 3x3 conv over id grids; 0 disables it.
         compute_novelty: also score each embedding's novelty against the memory (before the
             step's write) and return it in ``aux["novelty"]`` (0 on an episode's first step).
+        action_factors: () for a flat actor head; else the sizes of the action's components
+            (product ``action_dim``), whose logits the actor adds up (:class:`ActorHead`).
     """
 
     state_dim: int = 64
@@ -89,6 +131,7 @@ class MemoryAugmentedPolicy(nn.Module):
     id_embed_dim: int = 8
     conv_features: int = 0
     compute_novelty: bool = False
+    action_factors: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         if self.state_dim <= 0 or self.action_dim <= 0:
@@ -96,6 +139,7 @@ class MemoryAugmentedPolicy(nn.Module):
                 f"MemoryAugmentedPolicy: state_dim ({self.state_dim}) and action_dim "
                 f"({self.action_dim}) must be positive"
             )
+        check_action_factors(self.action_factors, self.action_dim)
         if self.memory is None:
             raise ValueError("MemoryAugmentedPolicy: memory is required (a memory module)")
         if not isinstance(self.memory, MemoryCore):
@@ -132,7 +176,7 @@ class MemoryAugmentedPolicy(nn.Module):
             id_embed_dim=self.id_embed_dim,
             conv_features=self.conv_features,
         )
-        self.actor = ActorHead(self.hidden, self.action_dim)
+        self.actor = ActorHead(self.hidden, self.action_dim, tuple(self.action_factors))
         self.critic = ValueHead(self.hidden)
         self.decoder = ObservationDecoder(self.obs_spec, self.hidden)
 

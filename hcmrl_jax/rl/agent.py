@@ -47,6 +47,7 @@ def make_policy(
         id_embed_dim=config.id_embed_dim,
         conv_features=config.conv_features,
         compute_novelty=config.novelty_bonus,
+        action_factors=config.action_factors,
     )
 
 

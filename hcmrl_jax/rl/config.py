@@ -51,6 +51,10 @@ class PPOConfig:
     head_hidden: int = 64  # width of the actor, value and reconstruction hidden layers
     id_embed_dim: int = 8  # embedding width per integer observation id
     conv_features: int = 0  # channels of a 3x3 conv over integer grids (0: flatten only)
+    action_factors: tuple[int, ...] = ()
+    """() for one logit per action; else the sizes of the action's components (their product
+    is the env's action count, row-major: story's verb, subject, argument, place, see
+    ``StoryConfig.action_factors``), and the policy adds up one logit per component."""
 
     # --- PPO ---
     num_envs: int = 64  # parallel environments
@@ -96,6 +100,13 @@ class PPOConfig:
                 for name, value in self.env_overrides.items()
             },
         )
+        object.__setattr__(self, "action_factors", tuple(self.action_factors))
+        if any(
+            isinstance(f, bool) or not isinstance(f, int) or f <= 0 for f in self.action_factors
+        ):
+            raise ValueError(
+                f"PPOConfig.action_factors must be positive integers, got {self.action_factors}"
+            )
         # First, so that the range checks below never see inf or nan (`inf > 0` holds).
         self._check_finite()
         if not isinstance(self.memory, MemoryConfig):

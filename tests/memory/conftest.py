@@ -36,6 +36,8 @@ CONFIGS = {
     "fixed": {**SMALL, "adaptive_compression": False, "use_long_term": False},
     # Immediate tier only.
     "immediate": {**SMALL, "use_short_term": False, "use_long_term": False},
+    # Every tier and a recurrent working state.
+    "working": {**SMALL, "working_size": 8},
 }
 
 

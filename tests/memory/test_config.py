@@ -48,6 +48,8 @@ from .conftest import SMALL
         (dict(transformer_layers=0), "transformer_layers"),
         (dict(baseline_width=-2), "baseline_width"),
         (dict(vae_hidden_dim=0), "vae_hidden_dim"),
+        (dict(working_size=-1), "working_size"),
+        (dict(working_size=2.0), "working_size"),
     ],
 )
 def test_bad_settings_raise_value_error_naming_the_field(overrides, field):

@@ -453,7 +453,7 @@ def test_incremental_summary_equals_encoding_the_segment_and_novelty(small, smal
     assert 0.0 < near < far
 
 
-@pytest.mark.parametrize("name", ["small", "mean", "immediate"])
+@pytest.mark.parametrize("name", ["small", "mean", "immediate", "working"])
 def test_read_sequence_replays_steps_in_parallel_with_their_gradients(name):
     """The parallel replay of a recorded sequence (a training update's read path) gives the
     reads and the embedding gradients of stepping through it, across resets and from a memory

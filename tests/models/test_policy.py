@@ -10,7 +10,12 @@ import pytest
 
 from hcmrl_jax.models.cores import bind_observation
 from hcmrl_jax.models.encoder import observation_size, observation_spec
-from hcmrl_jax.models.policy import MASKED_LOGIT, MemoryAugmentedPolicy
+from hcmrl_jax.models.policy import (
+    MASKED_LOGIT,
+    ActorHead,
+    MemoryAugmentedPolicy,
+    factored_logits,
+)
 from tests.models.helpers import ACTIONS, CORES, D, dict_obs, dict_space
 
 
@@ -110,3 +115,30 @@ def test_action_mask_sets_masked_logits_and_is_never_sampled():
     assert np.all(np.isfinite(np.asarray(logits))) and np.isfinite(float(value))
     assert not np.any(np.asarray(samples) == 1)
     assert set(np.unique(np.asarray(samples))) == {0, 2}
+
+
+def test_factored_logits_add_one_logit_per_component_in_row_major_order():
+    factors = (2, 3, 4)
+    parts = [np.arange(f, dtype=np.float32) * (10.0**i) for i, f in enumerate(factors)]
+    logits = np.asarray(factored_logits(jnp.asarray(np.concatenate(parts)), factors))
+    assert logits.shape == (24,)
+    for a, b, c in np.ndindex(*factors):
+        flat = (a * 3 + b) * 4 + c
+        assert logits[flat] == parts[0][a] + parts[1][b] + parts[2][c]
+
+
+def test_a_factored_actor_head_is_a_product_of_component_distributions():
+    factors = (2, 3)
+    head = ActorHead(hidden=8, action_dim=6, action_factors=factors)
+    features = jnp.asarray(np.random.default_rng(0).standard_normal(5), jnp.float32)
+    params = head.init(jax.random.key(0), features)
+    assert params["params"]["out"]["kernel"].shape == (8, 5)  # 2 + 3 logits, not 6
+    probs = np.asarray(jax.nn.softmax(head.apply(params, features))).reshape(factors)
+    np.testing.assert_allclose(probs, np.outer(probs.sum(1), probs.sum(0)), atol=1e-6)
+
+
+def test_action_factors_must_multiply_to_the_action_count():
+    with pytest.raises(ValueError, match="multiply to 6, but the env has 7 actions"):
+        MemoryAugmentedPolicy(state_dim=D, action_dim=7, memory=CORES["mlp"], action_factors=(2, 3))
+    with pytest.raises(ValueError, match="positive integers"):
+        MemoryAugmentedPolicy(state_dim=D, action_dim=6, memory=CORES["mlp"], action_factors=(6, 0))

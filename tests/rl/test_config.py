@@ -34,6 +34,7 @@ from tests.rl.helpers import SMALL, SMALL_MEMORY, small_config
         (dict(credit="rudder"), ValueError, "unknown mode"),
         (dict(novelty_bonus=True, kind="mlp"), ValueError, "scores novelty"),
         (dict(ent_schedule="step"), ValueError, "unknown schedule"),
+        (dict(action_factors=(2, 0)), ValueError, "action_factors must be positive integers"),
         # inf and nan pass every `> 0` / `>= 0` / range check on their own.
         (dict(lr=float("inf")), ValueError, "PPOConfig.lr must be a finite number"),
         (dict(lr=float("nan")), ValueError, "PPOConfig.lr must be a finite number"),
@@ -65,6 +66,9 @@ def test_action_count_mismatch_is_a_clear_error():
         PPOTrainer(policy, GRUCore(16, 8), config=config)
     with pytest.raises(ValueError, match="updates_per_chunk"):
         make_train_chunks(config, 0)
+    factored = small_config("gru", embed_dim=16, num_heads=2, action_factors=(3,))
+    with pytest.raises(ValueError, match=r"action_factors \(3,\) multiply to 3, but the env has 2"):
+        make_train(factored)
 
 
 def test_every_float_field_rejects_inf_and_nan():

@@ -50,16 +50,22 @@ def final_return(metrics, axis=-1):
     return float(np.mean(np.take(np.asarray(metrics["episode_return"]), range(-TAIL, 0), axis)))
 
 
-# The HCMRL run also switches on the memory credit option and the novelty bonus, so that one
-# compiled program covers them: they must neither break learning nor the replay's alignment.
+# The HCMRL run also switches on the memory credit option, the novelty bonus and a recurrent
+# working state, so that one compiled program covers them: they must neither break learning nor
+# the replay's alignment.
 HCMRL_CONFIG = dataclasses.replace(
-    CONFIG, credit="memory", credit_fraction=0.2, novelty_bonus=True, novelty_coef=0.01
+    CONFIG,
+    credit="memory",
+    credit_fraction=0.2,
+    novelty_bonus=True,
+    novelty_coef=0.01,
+    memory=dataclasses.replace(CONFIG.memory, working_size=8),
 )
 
 
 @pytest.fixture(scope="module")
 def hcmrl_run():
-    memory = HierarchicalMemory(config=CONFIG.memory)
+    memory = HierarchicalMemory(config=HCMRL_CONFIG.memory)
     policy = MemoryAugmentedPolicy(state_dim=CONFIG.memory.embed_dim, action_dim=2, memory=memory)
     trainer = PPOTrainer(policy, memory, env="MemoryChain-bsuite", config=HCMRL_CONFIG, seed=0)
     assert trainer.policy.compute_novelty  # the trainer switched it on for the bonus
