@@ -74,7 +74,8 @@ def parse_env_options(options: dict[str, str]) -> dict[str, Any]:
     """Env option values from strings: int, else float, else true/false, else the text; a
     comma-separated text (``game_rates 0,0,0,1,0,0``) is a tuple of such values."""
     return {
-        name: tuple(_parse_scalar(part) for part in text.split(",")) if "," in text
+        name: tuple(_parse_scalar(part) for part in text.split(","))
+        if "," in text
         else _parse_scalar(text)
         for name, text in options.items()
     }
