@@ -38,6 +38,13 @@ CONFIGS = {
     "immediate": {**SMALL, "use_short_term": False, "use_long_term": False},
     # Every tier and a recurrent working state.
     "working": {**SMALL, "working_size": 8},
+    # The immediate tier and a recurrent working state.
+    "immediate_working": {
+        **SMALL,
+        "use_short_term": False,
+        "use_long_term": False,
+        "working_size": 8,
+    },
 }
 
 

@@ -386,6 +386,25 @@ def test_immediate_only_ablation_never_summarises():
     assert float(loss) == 0.0 and float(metrics["kl"]) == 0.0
 
 
+@pytest.mark.parametrize(("name", "carries"), [("immediate", False), ("immediate_working", True)])
+def test_a_working_state_carries_a_step_past_the_immediate_window(name, carries):
+    """Two episodes that differ only in their first step read the same once that step has
+    left the immediate window, unless a working state integrated it; it is cleared at the
+    next episode start."""
+    memory, params, run = setup(name)
+    steps = SMALL["immediate_size"] + 4
+    embeddings, queries, firsts = random_inputs(11, steps + 3, DIM)
+    firsts = firsts.at[steps].set(True)  # a second episode begins at `steps`
+    changed = embeddings.at[0].add(3.0)
+    _, (reads, _) = run(params, memory.initial_state(), embeddings, queries, firsts)
+    _, (reads_changed, _) = run(params, memory.initial_state(), changed, queries, firsts)
+    window_left = np.abs(reads[steps - 1] - reads_changed[steps - 1]).max()
+    assert (window_left > 1e-3) if carries else (window_left == 0.0)
+    np.testing.assert_array_equal(reads[steps:], reads_changed[steps:])  # the reset clears it
+    final, _ = run(params, memory.initial_state(), embeddings, queries, firsts)
+    assert final.working.shape == (memory.config.working_size,)
+
+
 # ------------------------------------------------------------------------------ gradients
 
 
