@@ -22,6 +22,7 @@ one that does and reports which it skipped and why (:attr:`RunCheckpointer.skipp
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import sys
 from collections.abc import Mapping
@@ -104,6 +105,18 @@ def abstract_tree(tree: Any) -> Any:
     return jax.tree.map(to_abstract, tree)
 
 
+def _is_empty(leaf: Any) -> bool:
+    """Whether an array (or ``ShapeDtypeStruct``) has no elements, e.g. a [N, 0] state field."""
+    return math.prod(leaf.shape) == 0
+
+
+def _stand_in_for_empty(tree: Any) -> Any:
+    """``tree`` with every empty leaf replaced by a one-element array of its dtype: orbax does
+    not save arrays of zero size, and an empty leaf has no values to keep (its shape comes back
+    from the restore template)."""
+    return jax.tree.map(lambda leaf: np.zeros((1,), leaf.dtype) if _is_empty(leaf) else leaf, tree)
+
+
 def strong_types(tree: Any) -> Any:
     """The same arrays without weak types.
 
@@ -165,7 +178,7 @@ class RunCheckpointer:
             int(step),
             args=ocp.args.Composite(
                 **{
-                    STATE_ITEM: ocp.args.StandardSave(state),
+                    STATE_ITEM: ocp.args.StandardSave(_stand_in_for_empty(state)),
                     METADATA_ITEM: ocp.args.JsonSave(dict(metadata)),
                     INTEGRITY_ITEM: ocp.args.JsonSave({"state_sha256": state_digest(state)}),
                 }
@@ -206,8 +219,18 @@ class RunCheckpointer:
         raise CheckpointError(f"{which} in {self.directory} restores ({reasons})")
 
     def _restore_checked(self, template: Any, step: int) -> tuple[Any, dict[str, Any]]:
+        abstract = abstract_tree(template)
+        default_sharding = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+        saved = jax.tree.map(
+            lambda leaf: (
+                jax.ShapeDtypeStruct((1,), leaf.dtype, sharding=default_sharding)
+                if _is_empty(leaf)
+                else leaf
+            ),
+            abstract,
+        )
         items = {
-            STATE_ITEM: ocp.args.StandardRestore(abstract_tree(template)),
+            STATE_ITEM: ocp.args.StandardRestore(saved),
             METADATA_ITEM: ocp.args.JsonRestore(),
         }
         has_integrity = os.path.isdir(os.path.join(self.directory, str(step), INTEGRITY_ITEM))
@@ -215,6 +238,15 @@ class RunCheckpointer:
             items[INTEGRITY_ITEM] = ocp.args.JsonRestore()
         restored = self._manager.restore(step, args=ocp.args.Composite(**items))
         state, metadata = restored[STATE_ITEM], restored[METADATA_ITEM]
+        state = jax.tree.map(
+            lambda want, got: (
+                jax.device_put(jnp.zeros(want.shape, want.dtype), want.sharding)
+                if _is_empty(want)
+                else got
+            ),
+            abstract,
+            state,
+        )
         if not isinstance(metadata, Mapping):
             raise ValueError(f"its metadata is not a JSON object: {type(metadata).__name__}")
         if has_integrity:

@@ -1,13 +1,16 @@
 """The comparison command: kinds trained at equal env steps with seeds vmapped, final values
 with 95% intervals, lag bins, timing, pictures; a second call continues instead of retraining,
-and bad options fail with a message that names them."""
+and bad options fail with a message that names them; the analysis notebook runs on the comparison
+(here, so that the comparison folder is built once per test process)."""
 
 import json
 import math
 import os
 
+import nbformat
 import numpy as np
 import pytest
+from nbclient import NotebookClient
 
 from experiments.compare import (
     CompareArgs,
@@ -20,6 +23,9 @@ from experiments.compare import (
 from hcmrl_jax.memory import MemoryConfig
 
 from .conftest import TINY_COMPARE_ARGS
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+NOTEBOOK = os.path.join(ROOT, "experiments", "notebooks", "analysis.ipynb")
 
 
 def test_every_kind_gets_the_same_steps_and_a_row(tiny_comparison):
@@ -136,3 +142,41 @@ def test_a_folder_reads_back_as_written(tiny_comparison):
         assert curves["env_steps"][-1] == result["settings"]["total_steps"]
     with pytest.raises(FileNotFoundError, match="comparison.json"):
         read_comparison(os.path.join(out, "hcmrl"))
+
+
+def test_notebook_runs_in_a_kernel_on_a_run_and_a_comparison(
+    tiny_evaluation, tiny_comparison, monkeypatch
+):
+    """The analysis notebook opens and runs as a notebook: executed by a Jupyter kernel (nbclient
+    and ipykernel, from the dev extra) on a tiny run directory and a tiny comparison folder, as
+    ``jupyter lab`` would run it."""
+    run_dir, _ = tiny_evaluation
+    compare_dir, _ = tiny_comparison
+    notebook = nbformat.read(NOTEBOOK, as_version=4)
+    nbformat.validate(notebook)  # what Jupyter checks when it opens the file
+    # The kernel inherits this environment: the tiny run, this checkout's packages, the CPU.
+    monkeypatch.setenv("HCMRL_RUN_DIR", run_dir)
+    monkeypatch.setenv("HCMRL_COMPARE_DIR", compare_dir)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([ROOT, os.environ.get("PYTHONPATH", "")]))
+    monkeypatch.setenv("JAX_PLATFORMS", "cpu")
+    monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+    client = NotebookClient(
+        notebook,
+        timeout=120,
+        kernel_name="python3",
+        resources={"metadata": {"path": os.path.dirname(NOTEBOOK)}},
+    )
+    client.execute()  # raises CellExecutionError, with the cell and traceback, if a cell fails
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    assert all(cell.execution_count for cell in code)
+    outputs = [output for cell in code for output in cell.outputs]
+    assert not [output for output in outputs if output.output_type == "error"]
+    text = "".join(output.get("text", "") for output in outputs)
+    assert "4 updates, 256 env steps" in text and "recall_lag_0_100" in text
+    assert "| hcmrl |" in text and "| mlp |" in text  # the comparison's table
+    assert "Warning" not in text
+    # Each figure shows as a picture, not as the text "<Figure size ...>".
+    images = [output for output in outputs if "image/png" in output.get("data", {})]
+    # The run's learning curves, recall by lag and memory picture; the comparison's curves,
+    # lag bars and HCMRL memory picture.
+    assert len(images) == 6

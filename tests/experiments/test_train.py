@@ -1,12 +1,16 @@
-"""The training script: its files, and a resumed run bitwise equal to an uninterrupted one."""
+"""The training script: its files, a resumed run bitwise equal to an uninterrupted one, and run
+directory mistakes reported before compiling."""
 
+import dataclasses
 import json
 import os
 
 import jax
 import numpy as np
+import pytest
 
-from experiments.runs import get_trainer
+from experiments.runs import RunOptions, RunSetupError, get_trainer, train
+from hcmrl_jax.rl.config import PPOConfig
 from hcmrl_jax.utils.checkpoint import RunCheckpointer
 from hcmrl_jax.utils.logging import read_tensorboard_scalars
 from hcmrl_jax.utils.metrics import read_jsonl
@@ -95,3 +99,14 @@ def test_demo_prints_one_training_time(tiny_runs, tmp_path, monkeypatch, capsys)
     (trained,) = re.findall(r"env steps in ([\d.]+) s of training", out)
     (summary,) = re.findall(r"demo finished in [\d.]+ s: training ([\d.]+) s", out)
     assert trained == summary
+
+
+def test_run_directory_mistakes_are_reported_before_compiling(tmp_path, tiny_runs):
+    config = PPOConfig(env_id="MemoryChain-bsuite", num_envs=4, num_steps=32, total_timesteps=128)
+    with pytest.raises(RunSetupError, match="no checkpoint"):
+        train(config, RunOptions(out_dir=str(tmp_path), resume=True))
+    existing = RunOptions(out_dir=tiny_runs["out_dir"], name="full")
+    with pytest.raises(RunSetupError, match="already holds checkpoints"):
+        train(config, existing)
+    with pytest.raises(RunSetupError, match="differs from the run's saved config in"):
+        train(config, dataclasses.replace(existing, resume=True))

@@ -1,7 +1,10 @@
-"""Checkpoint round-trips of a runner-state-like pytree, PRNG keys included; damaged
-checkpoints are skipped for the newest good one, and a save cut short leaves nothing behind."""
+"""Checkpoint round-trips of a runner-state-like pytree, PRNG keys and empty arrays included;
+damaged checkpoints are skipped for the newest good one, and a save cut short leaves nothing
+behind."""
 
+import gc
 import os
+import time
 
 import jax
 import jax.numpy as jnp
@@ -25,6 +28,7 @@ class ToyRunnerState:
     raw_key: jax.Array  # [2] uint32, a raw PRNG key
     typed_key: jax.Array  # [4] key<fry>, typed per-env keys
     update: jax.Array  # [] int32
+    empty: jax.Array  # [4, 0] float32, e.g. a memory's unused working state (orbax saves none)
     static_name: str = struct.field(pytree_node=False, default="toy")
 
 
@@ -42,6 +46,7 @@ def _state(seed: int) -> ToyRunnerState:
         raw_key=jax.random.PRNGKey(seed + 100),
         typed_key=jax.random.split(jax.random.key(seed), 4),
         update=jnp.int32(7 * seed),
+        empty=jnp.zeros((4, 0), jnp.float32),
     )
 
 
@@ -223,6 +228,10 @@ def test_a_failed_restore_leaves_no_event_loop_tracebacks(tmp_path, monkeypatch)
     import sys
     import types
 
+    # Late reads of the failed restores of earlier tests report here too; let them finish first.
+    gc.collect()
+    time.sleep(0.5)
+    gc.collect()
     passed_on = []
     monkeypatch.setattr(sys, "unraisablehook", passed_on.append)
     directory = str(tmp_path / "ckpt")
