@@ -122,14 +122,11 @@ class MemoryConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise ValueError(f"MemoryConfig.{name} must be a positive integer, got {value!r}")
-        if isinstance(self.working_size, bool) or not isinstance(self.working_size, int):
+        size = self.working_size
+        if isinstance(size, bool) or not isinstance(size, int) or size < 0:
             raise ValueError(
-                f"MemoryConfig.working_size must be an integer >= 0, got {self.working_size!r}"
-            )
-        if self.working_size < 0:
-            raise ValueError(
-                f"MemoryConfig.working_size must be >= 0 (0: no working state), got "
-                f"{self.working_size}"
+                f"MemoryConfig.working_size must be an integer >= 0 (0: no working state), got "
+                f"{size!r}"
             )
         if self.segment_length > self.immediate_size:
             raise ValueError(

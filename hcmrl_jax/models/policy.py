@@ -64,14 +64,14 @@ def factored_logits(component_logits: jax.Array, factors: tuple[int, ...]) -> ja
     return logits
 
 
-def check_action_factors(factors: tuple[int, ...], action_dim: int) -> None:
-    """Raises ``ValueError`` unless ``factors`` is () or positive integers whose product is
-    ``action_dim``."""
-    if not factors:
-        return
+def check_action_factors(
+    factors: tuple[int, ...], action_dim: int | None = None, name: str = "action_factors"
+) -> None:
+    """Raises ``ValueError`` (naming the setting ``name``) unless ``factors`` is () or positive
+    integers, whose product is ``action_dim`` when it is given."""
     if any(isinstance(f, bool) or not isinstance(f, int) or f <= 0 for f in factors):
-        raise ValueError(f"action_factors must be positive integers, got {tuple(factors)}")
-    if int(np.prod(factors)) != action_dim:
+        raise ValueError(f"{name} must be positive integers, got {tuple(factors)}")
+    if factors and action_dim is not None and int(np.prod(factors)) != action_dim:
         raise ValueError(
             f"action_factors {tuple(factors)} multiply to {int(np.prod(factors))}, but the "
             f"env has {action_dim} actions"

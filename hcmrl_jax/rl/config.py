@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from hcmrl_jax.memory.config import SETTING_NAMES, MemoryConfig, kinds_with
 from hcmrl_jax.models.cores import core_capabilities
+from hcmrl_jax.models.policy import check_action_factors
 
 #: Memory kinds with a short-term tier, whose summaries' spans the memory credit option needs.
 SHORT_TERM_KINDS: tuple[str, ...] = kinds_with(lambda m: core_capabilities(m).short_term)
@@ -101,12 +102,7 @@ class PPOConfig:
             },
         )
         object.__setattr__(self, "action_factors", tuple(self.action_factors))
-        if any(
-            isinstance(f, bool) or not isinstance(f, int) or f <= 0 for f in self.action_factors
-        ):
-            raise ValueError(
-                f"PPOConfig.action_factors must be positive integers, got {self.action_factors}"
-            )
+        check_action_factors(self.action_factors, name="PPOConfig.action_factors")
         # First, so that the range checks below never see inf or nan (`inf > 0` holds).
         self._check_finite()
         if not isinstance(self.memory, MemoryConfig):

@@ -111,10 +111,20 @@ def _is_empty(leaf: Any) -> bool:
 
 
 def _stand_in_for_empty(tree: Any) -> Any:
-    """``tree`` with every empty leaf replaced by a one-element array of its dtype: orbax does
-    not save arrays of zero size, and an empty leaf has no values to keep (its shape comes back
-    from the restore template)."""
-    return jax.tree.map(lambda leaf: np.zeros((1,), leaf.dtype) if _is_empty(leaf) else leaf, tree)
+    """``tree`` with every empty leaf replaced by a one-element one of its dtype (an array, or a
+    ``ShapeDtypeStruct`` on the first local device for a restore template): orbax does not save
+    arrays of zero size, and an empty leaf has no values to keep (its shape comes back from the
+    restore template)."""
+
+    def stand_in(leaf: Any) -> Any:
+        if not _is_empty(leaf):
+            return leaf
+        if isinstance(leaf, jax.ShapeDtypeStruct):
+            device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+            return jax.ShapeDtypeStruct((1,), leaf.dtype, sharding=device)
+        return np.zeros((1,), leaf.dtype)
+
+    return jax.tree.map(stand_in, tree)
 
 
 def strong_types(tree: Any) -> Any:
@@ -220,17 +230,8 @@ class RunCheckpointer:
 
     def _restore_checked(self, template: Any, step: int) -> tuple[Any, dict[str, Any]]:
         abstract = abstract_tree(template)
-        default_sharding = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
-        saved = jax.tree.map(
-            lambda leaf: (
-                jax.ShapeDtypeStruct((1,), leaf.dtype, sharding=default_sharding)
-                if _is_empty(leaf)
-                else leaf
-            ),
-            abstract,
-        )
         items = {
-            STATE_ITEM: ocp.args.StandardRestore(saved),
+            STATE_ITEM: ocp.args.StandardRestore(_stand_in_for_empty(abstract)),
             METADATA_ITEM: ocp.args.JsonRestore(),
         }
         has_integrity = os.path.isdir(os.path.join(self.directory, str(step), INTEGRITY_ITEM))
