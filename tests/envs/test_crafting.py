@@ -29,13 +29,6 @@ from tests.envs import configs, conformance
 SMALL = configs.CRAFTING
 PEACEFUL = configs.CRAFTING_PEACEFUL
 FLAT = configs.CRAFTING_FLAT
-#: XLA options that trade run speed for compile time, for programs only this module compiles.
-FAST_COMPILE = {"xla_backend_optimization_level": 0, "xla_llvm_disable_expensive_passes": True}
-
-
-def compile_fast(fun, *args):
-    """``fun`` compiled for ``args`` with FAST_COMPILE; call it with arguments like ``args``."""
-    return jax.jit(fun).lower(*args).compile(FAST_COMPILE)
 
 
 def ach(name: str) -> int:
@@ -131,7 +124,7 @@ def test_full_default_episode_runs_to_truncation():
 def test_default_worlds_have_every_resource_and_reachable_depots():
     env, params = envs_jax.make("crafting")
     keys = jax.random.split(jax.random.PRNGKey(0), 4)
-    reset = compile_fast(jax.vmap(env.reset, in_axes=(0, None)), keys, params)
+    reset = jax.jit(jax.vmap(env.reset, in_axes=(0, None)))
     obs, states = reset(keys, params)
     pad = env.config.view_radius
     size = env.config.map_size
@@ -160,7 +153,7 @@ def test_default_worlds_have_every_resource_and_reachable_depots():
     assert len({tuple(r) for r in recipes}) > 1
     np.testing.assert_array_equal(np.asarray(obs["recipe"]), recipes + 1)
     # The reset's shortcut observation equals the general one.
-    refresh = compile_fast(jax.vmap(env.refresh, in_axes=(0, None)), states, params)
+    refresh = jax.jit(jax.vmap(env.refresh, in_axes=(0, None)))
     obs_general, states_general = refresh(states, params)
     conformance.chex_equal((obs, states), (obs_general, states_general))
 
@@ -644,7 +637,7 @@ def test_memory_matters_for_orders_and_lag_bins_fill():
         return trace
 
     key = jax.random.PRNGKey(1)
-    trace = jax.device_get(compile_fast(run, key)(key))
+    trace = jax.device_get(jax.jit(run)(key))
     decided = trace["lag"] >= 0
     half = num_envs // 2
     rate = {
@@ -676,7 +669,7 @@ def test_privileged_twin_shows_recipe_and_open_order_every_step(small):
     drv.params = params.replace(order_start=1, order_delay=5)
     for _ in range(4):
         drv.act(C.NOOP)
-    obs, _ = compile_fast(twin.refresh, drv.state, drv.params)(drv.state, drv.params)
+    obs, _ = jax.jit(twin.refresh)(drv.state, drv.params)
     extra = np.asarray(obs["privileged"])
     np.testing.assert_array_equal(extra[: C.NUM_TOOLS], np.asarray(drv.state.recipe) + 1)
     state = drv.state

@@ -2,21 +2,9 @@
 
 import dataclasses
 
-import jax
-
 from hcmrl_jax.memory import MemoryConfig
 from hcmrl_jax.memory.config import SETTING_NAMES
 from hcmrl_jax.rl import PPOConfig
-
-#: XLA options that halve compile times of the training programs on CPU (the test runs are
-#: short, so the slower generated code costs less than the compile it saves).
-FAST_COMPILE = {"xla_backend_optimization_level": 0, "xla_llvm_disable_expensive_passes": True}
-
-
-def compile_fast(fn, *args):
-    """``jax.jit(fn)`` compiled for ``args`` with :data:`FAST_COMPILE`."""
-    return jax.jit(fn).lower(*args).compile(FAST_COMPILE)
-
 
 #: A small agent for learning tests on gymnax's MemoryChain-bsuite: PPOConfig fields besides the
 #: env and the rollout size.

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from hcmrl_jax.rl import PPOConfig, make_train
-from tests.rl.helpers import SMALL_AGENT, compile_fast, of_kind
+from tests.rl.helpers import SMALL_AGENT, of_kind
 
 LAG = 48
 UPDATES = 120
@@ -31,7 +31,7 @@ CONFIG = PPOConfig(
 def final_return(memory: str) -> float:
     config = of_kind(CONFIG, memory)
     key = jax.random.key(0)
-    _, metrics = compile_fast(make_train(config), key)(key)
+    _, metrics = jax.jit(make_train(config))(key)
     returns = np.asarray(metrics["episode_return"])[-20:]
     return float(np.nanmean(returns))
 

@@ -32,7 +32,7 @@ from hcmrl_jax.rl import (
     make_train_chunks,
     stack_hparams,
 )
-from tests.rl.helpers import FAST_COMPILE, SMALL_AGENT, compile_fast, of_kind
+from tests.rl.helpers import SMALL_AGENT, of_kind
 
 MEMORY_LENGTH = 4  # the cue is shown at step 0 and must be recalled at step 4
 NUM_UPDATES = 30
@@ -69,21 +69,21 @@ def hcmrl_run():
     policy = MemoryAugmentedPolicy(state_dim=CONFIG.memory.embed_dim, action_dim=2, memory=memory)
     trainer = PPOTrainer(policy, memory, env="MemoryChain-bsuite", config=HCMRL_CONFIG, seed=0)
     assert trainer.policy.compute_novelty  # the trainer switched it on for the bonus
-    return trainer.train(num_steps=CONFIG.total_timesteps, compiler_options=FAST_COMPILE)
+    return trainer.train(num_steps=CONFIG.total_timesteps)
 
 
 @pytest.fixture(scope="module")
 def hcmrl_stepwise_run():
     config = dataclasses.replace(CONFIG, parallel_replay=False, total_timesteps=16 * 16 * 4)
     key = jax.random.key(0)
-    return compile_fast(make_train(config), key)(key)
+    return jax.jit(make_train(config))(key)
 
 
 @pytest.fixture(scope="module")
 def gru_run():
     config = of_kind(CONFIG, "gru", total_timesteps=16 * 16 * 4)
     key = jax.random.key(0)
-    return compile_fast(make_train(config), key)(key)
+    return jax.jit(make_train(config))(key)
 
 
 MLP_CONFIG = of_kind(CONFIG, "mlp")
@@ -97,14 +97,14 @@ MLP_HPARAMS = [
 @pytest.fixture(scope="module")
 def mlp_vmapped():
     hparams = stack_hparams(MLP_HPARAMS)
-    return compile_fast(jax.vmap(make_train(MLP_CONFIG)), MLP_KEYS, hparams)(MLP_KEYS, hparams)
+    return jax.jit(jax.vmap(make_train(MLP_CONFIG)))(MLP_KEYS, hparams)
 
 
 @pytest.fixture(scope="module")
 def mlp_chunked():
     init_fn, update_fn = make_train_chunks(MLP_CONFIG, NUM_UPDATES // 2)
-    init_fn = compile_fast(init_fn, MLP_KEYS[0], MLP_HPARAMS[0])
-    update_fn = compile_fast(update_fn, init_fn(MLP_KEYS[0], MLP_HPARAMS[0]))
+    init_fn = jax.jit(init_fn)
+    update_fn = jax.jit(update_fn)
     runs = []
     for key, hparams in zip(MLP_KEYS, MLP_HPARAMS, strict=True):
         state = init_fn(key, hparams)
@@ -178,7 +178,7 @@ def test_ablations_and_transformer_replay_in_parallel(memory):
     transformer (its cache rebuilt from the sequence)."""
     config = of_kind(CONFIG, memory, num_envs=4, num_minibatches=1, total_timesteps=4 * 16 * 2)
     key = jax.random.key(2)
-    state, metrics = compile_fast(make_train(config), key)(key)
+    state, metrics = jax.jit(make_train(config))(key)
     assert int(state.update_step) == 2
     assert np.all(np.asarray(metrics["ratio_error_first_minibatch"]) <= 1e-5)
     assert np.all(np.isfinite(np.asarray(metrics["loss_total"])))
