@@ -69,7 +69,9 @@ def hcmrl_run():
     policy = MemoryAugmentedPolicy(state_dim=CONFIG.memory.embed_dim, action_dim=2, memory=memory)
     trainer = PPOTrainer(policy, memory, env="MemoryChain-bsuite", config=HCMRL_CONFIG, seed=0)
     assert trainer.policy.compute_novelty  # the trainer switched it on for the bonus
-    return trainer.train(num_steps=CONFIG.total_timesteps)
+    # The trainer's compiler_options reach XLA (the suite's flags already ask for the same).
+    options = {"xla_backend_optimization_level": 0}
+    return trainer.train(num_steps=CONFIG.total_timesteps, compiler_options=options)
 
 
 @pytest.fixture(scope="module")
