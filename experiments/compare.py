@@ -49,7 +49,7 @@ from experiments.configs.presets import BENCHMARKS, get_preset
 from experiments.configs.scales import scale_preset_name
 from experiments.evaluate import EvalOptions, evaluate_run
 from experiments.multiseed import MultiSeedOptions, MultiSeedResult, run_multiseed
-from experiments.options import parse_overrides
+from experiments.options import parse_env_options, parse_overrides
 from experiments.runs import load_entries_made_alike
 from hcmrl_jax.rl import MEMORY_KINDS, PPOConfig, param_count
 from hcmrl_jax.rl.metrics import LAG_BIN_KEYS
@@ -83,6 +83,9 @@ class CompareArgs:
     overrides: dict[str, str] = dataclasses.field(default_factory=dict)
     """Extra settings for every kind (of PPOConfig or its MemoryConfig), as name value pairs,
     e.g. lr 1e-3 embed_dim 32."""
+    env_options: dict[str, str] = dataclasses.field(default_factory=dict)
+    """Env options for every kind on top of the preset's (static config or EnvParams fields),
+    as name value pairs, e.g. rooms_wide 3 num_landmarks 6 (a tuple: game_rates 0,0,0,1,0,0)."""
     preset: str | None = None  # start from this preset instead (its env must be --env)
     out: str | None = None  # results folder; default outputs/compare/<env>-<scale>
     final_fraction: float = 0.1  # last fraction of updates averaged for the final values
@@ -134,6 +137,8 @@ def kind_config(args: CompareArgs, kind: str) -> PPOConfig:
     # The kind sets the core and HCMRL's switches (the preset's sizes kept); overrides, by the
     # settings' one names (PPOConfig's or its MemoryConfig's), win over both.
     settings: dict[str, Any] = parse_overrides(args.overrides)
+    if args.env_options:
+        settings["env_overrides"] = {**base.env_overrides, **parse_env_options(args.env_options)}
     if args.total_steps is not None:
         settings["total_timesteps"] = args.total_steps
     return dataclasses.replace(base, memory=base.memory.with_kind(kind)).with_settings(**settings)
@@ -142,7 +147,7 @@ def kind_config(args: CompareArgs, kind: str) -> PPOConfig:
 def settings_of(args: CompareArgs) -> dict[str, Any]:
     """What every kind of a comparison shares (a folder only continues with the same)."""
     config = kind_config(args, args.memories[0])
-    return {
+    settings = {
         "env": args.env,
         "scale": args.scale,
         "preset": args.preset or scale_preset_name(args.env, args.scale),
@@ -152,6 +157,9 @@ def settings_of(args: CompareArgs) -> dict[str, Any]:
         "overrides": parse_overrides(args.overrides),
         "final_fraction": args.final_fraction,
     }
+    if args.env_options:  # absent when none, so folders made before the option still continue
+        settings["env_options"] = parse_env_options(args.env_options)
+    return json.loads(json.dumps(settings))  # as comparison.json holds them (tuples as lists)
 
 
 def final_window(num_updates: int, fraction: float) -> int:
@@ -230,6 +238,11 @@ def results_table(settings: dict[str, Any], kinds: dict[str, Any], order: Sequen
         "over seeds ± the half-width of the 95% t-interval. Recall by lag: success of the "
         "memory decisions in each lag bin.",
         "",
+        *(
+            [f"Env options on top of the preset's: {settings['env_options']}", ""]
+            if settings.get("env_options")
+            else []
+        ),
         "| memory | params | return | success | episode length | "
         + " | ".join(f"recall {name}" for name in LAG_BIN_KEYS)
         + " | wall s | env steps/s |",
@@ -304,6 +317,8 @@ def run_comparison(args: CompareArgs, log: Callable[[str], None] = print) -> dic
             or a kind's folder cannot be continued.
     """
     configs = {kind: kind_config(args, kind) for kind in args.memories}  # validates every kind
+    if args.env_options:  # an unknown or bad env option fails here, naming it, before training
+        envs_jax.make(args.env, **configs[args.memories[0]].env_overrides)
     settings = settings_of(args)
     out_dir = args.out_dir
     done = load_entries_made_alike(

@@ -19,7 +19,9 @@ from experiments.compare import (
     main,
     read_comparison,
     seed_finals,
+    settings_of,
 )
+from experiments.configs.presets import get_preset
 from hcmrl_jax.memory import MemoryConfig
 
 from .conftest import TINY_COMPARE_ARGS
@@ -82,6 +84,8 @@ def test_other_settings_in_the_same_folder_are_refused(tiny_comparison, capsys):
         (["--env", "MemoryChain-bsuite", "--scale", "small"], "--scale small exists"),
         (["--final-fraction", "0"], "--final-fraction"),
         (["--env", "MemoryChain-bsuite", "--scale", "full", "--overrides", "lrate", "1"], "lrate"),
+        (["--env", "navigation", "--env-options", "roomz", "3"], "no option 'roomz'"),
+        (["--env", "navigation", "--env-options", "rooms_wide", "0"], "rooms_wide must be >= 1"),
     ],
 )
 def test_bad_options_name_the_problem(argv, message, capsys, tmp_path):
@@ -118,6 +122,23 @@ def test_kinds_and_overrides_set_the_memory_by_its_settings_names():
     # The old name of embed_dim still works.
     old = CompareArgs(env="MemoryChain-bsuite", scale="full", overrides={"state_dim": "16"})
     assert kind_config(old, "hcmrl").memory.embed_dim == 16
+
+
+def test_env_options_go_on_top_of_the_presets_and_into_the_settings():
+    args = CompareArgs(
+        env="navigation", scale="small", env_options={"rooms_wide": "3", "num_landmarks": "6"}
+    )
+    preset = get_preset("navigation-small").env_overrides
+    for kind in ("hcmrl", "gru"):
+        options = kind_config(args, kind).env_overrides
+        assert options == {**preset, "rooms_wide": 3, "num_landmarks": 6}
+    assert settings_of(args)["env_options"] == {"rooms_wide": 3, "num_landmarks": 6}
+    # Settings are kept as comparison.json holds them, so a rerun continues (tuples as lists).
+    games = CompareArgs(env="games", scale="small", env_options={"game_rates": "0,0,0,1,0,0"})
+    assert kind_config(games, "mlp").env_overrides["game_rates"] == (0, 0, 0, 1, 0, 0)
+    assert settings_of(games)["env_options"] == {"game_rates": [0, 0, 0, 1, 0, 0]}
+    # Without env options the settings are as before, so older folders still continue.
+    assert "env_options" not in settings_of(CompareArgs(env="navigation", scale="small"))
 
 
 def test_hcmrl_kinds_get_an_episode_picture_and_gif(tiny_comparison):
