@@ -1,13 +1,15 @@
 """Benchmarks: `python -m experiments.benchmark SUITE [options]`.
 
-SUITE is one of memory, envs, train, players, recall, probe or all.
+SUITE is one of memory, envs, train, players, recall, probe, seeds or all.
 
 Each suite lives in `experiments/benchmarks/<suite>.py` and exposes `main(argv)`; the speed
 suites print a table with a ratio against a baseline measured in the same run, because shared
 machines are noisy. `recall` trains agents at several lags (minutes to hours) and compares
 memory kinds against the chance level; `probe` looks, before any training, at where the cue
-is when the recall question comes (kept, found, decodable). `all` runs the other suites only
-(`memory`, `envs`, `train`, `players`), so run `recall` and `probe` by name.
+is when the recall question comes (kept, found, decodable); `seeds` tells whether a seed's
+initial parameters or the rest of its randomness decides whether its run learns. `all` runs the
+other suites only (`memory`, `envs`, `train`, `players`), so run `recall`, `probe` and `seeds`
+by name.
 """
 
 from __future__ import annotations
@@ -15,9 +17,9 @@ from __future__ import annotations
 import importlib
 import sys
 
-SUITES = ("memory", "envs", "train", "players", "recall", "probe")
+SUITES = ("memory", "envs", "train", "players", "recall", "probe", "seeds")
 #: Suites that `all` leaves out: they train agents for minutes, not measure speed for seconds.
-NOT_IN_ALL = ("recall", "probe")
+NOT_IN_ALL = ("recall", "probe", "seeds")
 
 
 def main(argv: list[str] | None = None) -> None:
