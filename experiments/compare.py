@@ -134,13 +134,25 @@ def kind_config(args: CompareArgs, kind: str) -> PPOConfig:
         raise ValueError(
             f"preset {args.preset!r} trains on {base.env_id!r}, not --env {args.env!r}"
         )
-    # The kind sets the core and HCMRL's switches (the preset's sizes kept); overrides, by the
-    # settings' one names (PPOConfig's or its MemoryConfig's), win over both.
-    settings: dict[str, Any] = parse_overrides(args.overrides)
-    if args.env_options:
-        settings["env_overrides"] = {**base.env_overrides, **parse_env_options(args.env_options)}
-    if args.total_steps is not None:
-        settings["total_timesteps"] = args.total_steps
+    return configure(base, kind, args.overrides, args.env_options, args.total_steps)
+
+
+def configure(
+    base: PPOConfig,
+    kind: str,
+    overrides: dict[str, str],
+    env_options: dict[str, str],
+    total_steps: int | None,
+) -> PPOConfig:
+    """``base`` with the memory ``kind``, env options on top of its own, the env steps and the
+    overrides (command-line strings, by the settings' one names: PPOConfig's or its
+    MemoryConfig's). The kind sets the core and HCMRL's switches (``base``'s sizes kept); the
+    overrides win over both."""
+    settings: dict[str, Any] = parse_overrides(overrides)
+    if env_options:
+        settings["env_overrides"] = {**base.env_overrides, **parse_env_options(env_options)}
+    if total_steps is not None:
+        settings["total_timesteps"] = total_steps
     return dataclasses.replace(base, memory=base.memory.with_kind(kind)).with_settings(**settings)
 
 

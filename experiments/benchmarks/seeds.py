@@ -33,6 +33,7 @@ import numpy as np
 import tyro
 
 import envs_jax
+from experiments.compare import configure
 from experiments.configs.scales import BENCHMARKS, small_config
 from experiments.multiseed import make_seed_chunks, seed_keys
 from experiments.options import parse_env_options, parse_overrides
@@ -86,13 +87,7 @@ class SeedsArgs:
 def seeds_config(args: SeedsArgs) -> PPOConfig:
     """The runs' config: the preset, the memory kind, the env options and the overrides."""
     base = small_config(args.env) if args.scale == "small" else PPOConfig(env_id=args.env)
-    settings: dict[str, Any] = parse_overrides(args.overrides)
-    if args.env_options:
-        settings["env_overrides"] = {**base.env_overrides, **parse_env_options(args.env_options)}
-    if args.total_steps is not None:
-        settings["total_timesteps"] = args.total_steps
-    config = dataclasses.replace(base, memory=base.memory.with_kind(args.memory))
-    config = config.with_settings(**settings)
+    config = configure(base, args.memory, args.overrides, args.env_options, args.total_steps)
     envs_jax.make(config.env_id, **config.env_overrides)  # a bad env option fails here
     return config
 
