@@ -295,7 +295,8 @@ def write_outputs(
         handle.write(results_table(settings, kinds, order))
     shown = [kind for kind in order if kind in curves]
     if shown:
-        title = f"{settings['env']} ({settings['scale']}), {len(settings['seeds'])} seeds"
+        options = "".join(f", {k}={v}" for k, v in settings.get("env_options", {}).items())
+        title = f"{settings['env']} ({settings['scale']}{options}), {len(settings['seeds'])} seeds"
         paths["curves"] = os.path.join(out_dir, "curves.png")
         plot_kind_curves({kind: curves[kind] for kind in shown}, paths["curves"], title=title)
         paths["lag success"] = os.path.join(out_dir, "lag_success.png")
