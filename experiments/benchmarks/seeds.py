@@ -13,7 +13,8 @@ settings and env steps:
 If the swapped runs follow their parameters, the initialisation decides; if they follow their
 keys, the worlds and sampling do; if neither, the outcome is a chance event of the whole run.
 Prints a Markdown table of each run's final return, success and recall per lag bin (each the
-mean over the last ``--final-fraction`` of updates) and writes it with a JSON copy to ``--out``.
+mean over its last ``--final-fraction`` of updates that measured it, as the comparison's final
+values) and writes it with a JSON copy to ``--out``.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ import json
 import os
 import sys
 import time
-import warnings
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -33,7 +33,7 @@ import numpy as np
 import tyro
 
 import envs_jax
-from experiments.compare import configure
+from experiments.compare import configure, final_window, seed_finals
 from experiments.configs.scales import BENCHMARKS, small_config
 from experiments.multiseed import make_seed_chunks, seed_keys
 from experiments.options import parse_env_options, parse_overrides
@@ -110,16 +110,9 @@ def swap_params(states: Any) -> Any:
 
 
 def finals(metrics: dict[str, np.ndarray], window: int) -> dict[str, list[float | None]]:
-    """Per table metric, each run's mean over its last ``window`` updates that measured it."""
-    out: dict[str, list[float | None]] = {}
-    for name in TABLE_METRICS:
-        values = []
-        for curve in np.asarray(metrics[name], np.float64):
-            tail = curve[-window:]
-            tail = tail[np.isfinite(tail)]
-            values.append(float(tail.mean()) if tail.size else None)
-        out[name] = values
-    return out
+    """Per table metric, each run's mean over its last ``window`` updates that measured it
+    (the comparison's final values)."""
+    return {name: seed_finals(metrics[name], window) for name in TABLE_METRICS}
 
 
 def results_table(labels: Sequence[str], final: dict[str, list[float | None]]) -> str:
@@ -142,10 +135,8 @@ def run_seeds(args: SeedsArgs, log=print) -> dict[str, Any]:
     _, metrics = jax.jit(update)(states)
     metrics = jax.device_get(metrics)
     wall = time.perf_counter() - start
-    window = max(1, int(np.ceil(args.final_fraction * config.num_updates)))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        final = finals(metrics, window)
+    window = final_window(config.num_updates, args.final_fraction)
+    final = finals(metrics, window)
     labels = run_labels(args.seeds)
     table = results_table(labels, final)
     result = {
