@@ -112,6 +112,14 @@ def _parse(command: str, monkeypatch):
         from experiments.benchmarks.probe import parse_args as parse_probe
 
         return parse_probe(argv[1:])
+    if module == "experiments.benchmark" and argv[:1] == ["seeds"]:
+        import tyro
+
+        from experiments.benchmarks.seeds import SeedsArgs, seeds_config
+
+        args = tyro.cli(SeedsArgs, args=argv[1:])
+        seeds_config(args)  # builds (so validates) the runs' config; trains nothing
+        return args
     if module in ("experiments.benchmark", "experiments.memory_demo"):
         import importlib
 
