@@ -69,6 +69,33 @@ T_975: tuple[float, ...] = (
 )  # fmt: skip
 
 
+def check_run_options(
+    env: str,
+    scale: str,
+    total_steps: int | None,
+    final_fraction: float,
+    preset: str | None = None,
+    hint: str = "use --scale full",
+) -> None:
+    """The options a comparison and the seed-swap suite share: a known env, a small scale only
+    for a benchmark (unless a preset is given), positive steps, a final fraction in (0, 1].
+
+    Raises:
+        KeyError: unknown env.
+        ValueError: any other bad value, named.
+    """
+    if env not in envs_jax.registered_envs:
+        raise KeyError(f"unknown env {env!r}; known: {envs_jax.registered_envs}")
+    if scale == "small" and preset is None and env not in BENCHMARKS:
+        raise ValueError(
+            f"--scale small exists for the benchmarks {list(BENCHMARKS)} only, not {env!r}; {hint}"
+        )
+    if total_steps is not None and total_steps < 1:
+        raise ValueError(f"--total-steps must be >= 1, got {total_steps}")
+    if not 0.0 < final_fraction <= 1.0:
+        raise ValueError(f"--final-fraction must be in (0, 1], got {final_fraction}")
+
+
 @dataclasses.dataclass(frozen=True)
 class CompareArgs:
     """Train several memory kinds on one benchmark at equal env steps and compare them."""
@@ -97,13 +124,14 @@ class CompareArgs:
     tier mix, occupancy and compression events over one episode) and <kind>-episode.gif."""
 
     def __post_init__(self) -> None:
-        if self.env not in envs_jax.registered_envs:
-            raise KeyError(f"unknown env {self.env!r}; known: {envs_jax.registered_envs}")
-        if self.scale == "small" and self.preset is None and self.env not in BENCHMARKS:
-            raise ValueError(
-                f"--scale small exists for the benchmarks {list(BENCHMARKS)} only, not "
-                f"{self.env!r}; use --scale full or --preset"
-            )
+        check_run_options(
+            self.env,
+            self.scale,
+            self.total_steps,
+            self.final_fraction,
+            preset=self.preset,
+            hint="use --scale full or --preset",
+        )
         unknown = [kind for kind in self.memories if kind not in MEMORY_KINDS]
         if unknown:
             raise ValueError(f"unknown memory kinds {unknown}; choose from {list(MEMORY_KINDS)}")
@@ -112,10 +140,6 @@ class CompareArgs:
         for name in ("seeds", "chunk_updates"):
             if getattr(self, name) < 1:
                 raise ValueError(f"--{name.replace('_', '-')} must be >= 1")
-        if self.total_steps is not None and self.total_steps < 1:
-            raise ValueError(f"--total-steps must be >= 1, got {self.total_steps}")
-        if not 0.0 < self.final_fraction <= 1.0:
-            raise ValueError(f"--final-fraction must be in (0, 1], got {self.final_fraction}")
 
     @property
     def out_dir(self) -> str:
@@ -147,13 +171,18 @@ def configure(
     """``base`` with the memory ``kind``, env options on top of its own, the env steps and the
     overrides (command-line strings, by the settings' one names: PPOConfig's or its
     MemoryConfig's). The kind sets the core and HCMRL's switches (``base``'s sizes kept); the
-    overrides win over both."""
+    overrides win over both. An unknown or bad env option fails here, naming it, before anything
+    trains."""
     settings: dict[str, Any] = parse_overrides(overrides)
     if env_options:
         settings["env_overrides"] = {**base.env_overrides, **parse_env_options(env_options)}
     if total_steps is not None:
         settings["total_timesteps"] = total_steps
-    return dataclasses.replace(base, memory=base.memory.with_kind(kind)).with_settings(**settings)
+    config = dataclasses.replace(base, memory=base.memory.with_kind(kind))
+    config = config.with_settings(**settings)
+    if env_options:
+        envs_jax.make(config.env_id, **config.env_overrides)
+    return config
 
 
 def settings_of(args: CompareArgs) -> dict[str, Any]:
@@ -330,8 +359,6 @@ def run_comparison(args: CompareArgs, log: Callable[[str], None] = print) -> dic
             or a kind's folder cannot be continued.
     """
     configs = {kind: kind_config(args, kind) for kind in args.memories}  # validates every kind
-    if args.env_options:  # an unknown or bad env option fails here, naming it, before training
-        envs_jax.make(args.env, **configs[args.memories[0]].env_overrides)
     settings = settings_of(args)
     out_dir = args.out_dir
     done = load_entries_made_alike(

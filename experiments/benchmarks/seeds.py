@@ -32,9 +32,8 @@ import jax.numpy as jnp
 import numpy as np
 import tyro
 
-import envs_jax
-from experiments.compare import configure, final_window, seed_finals
-from experiments.configs.scales import BENCHMARKS, small_config
+from experiments.compare import check_run_options, configure, final_window, seed_finals
+from experiments.configs.scales import small_config
 from experiments.multiseed import make_seed_chunks, seed_keys
 from experiments.options import parse_env_options, parse_overrides
 from hcmrl_jax.rl import MEMORY_KINDS, PPOConfig
@@ -67,29 +66,17 @@ class SeedsArgs:
     out: str = "outputs/benchmarks/seeds"
 
     def __post_init__(self) -> None:
-        if self.env not in envs_jax.registered_envs:
-            raise KeyError(f"unknown env {self.env!r}; known: {envs_jax.registered_envs}")
-        if self.scale == "small" and self.env not in BENCHMARKS:
-            raise ValueError(
-                f"--scale small exists for the benchmarks {list(BENCHMARKS)} only, not "
-                f"{self.env!r}; use --scale full"
-            )
+        check_run_options(self.env, self.scale, self.total_steps, self.final_fraction)
         if self.memory not in MEMORY_KINDS:
             raise ValueError(f"unknown memory kind {self.memory!r}; choose from {MEMORY_KINDS}")
         if self.seeds[0] == self.seeds[1]:
             raise ValueError(f"--seeds must name two different seeds, got {list(self.seeds)}")
-        if self.total_steps is not None and self.total_steps < 1:
-            raise ValueError(f"--total-steps must be >= 1, got {self.total_steps}")
-        if not 0.0 < self.final_fraction <= 1.0:
-            raise ValueError(f"--final-fraction must be in (0, 1], got {self.final_fraction}")
 
 
 def seeds_config(args: SeedsArgs) -> PPOConfig:
     """The runs' config: the preset, the memory kind, the env options and the overrides."""
     base = small_config(args.env) if args.scale == "small" else PPOConfig(env_id=args.env)
-    config = configure(base, args.memory, args.overrides, args.env_options, args.total_steps)
-    envs_jax.make(config.env_id, **config.env_overrides)  # a bad env option fails here
-    return config
+    return configure(base, args.memory, args.overrides, args.env_options, args.total_steps)
 
 
 def run_labels(seeds: Sequence[int]) -> list[str]:
