@@ -12,13 +12,13 @@ and ``--total-timesteps``, and old names of settings (``--state-dim``) are still
 from __future__ import annotations
 
 import dataclasses
-import sys
 from collections.abc import Sequence
 from typing import Annotated, Any
 
 import tyro
 
 from experiments.configs import PRESETS, get_preset
+from experiments.errors import exit_on
 from experiments.runs.folder import RunOptions
 from hcmrl_jax.rl.config import RENAMED_SETTINGS, PPOConfig
 
@@ -145,10 +145,6 @@ def cli_with_preset(cls: type, argv: Sequence[str], prog: str, description: str 
 
 def parse_or_exit(cls: type, argv: Sequence[str], prog: str, description: str | None) -> Any:
     """:func:`cli_with_preset`, where a bad value exits (code 2) with one line naming it."""
-    try:
+    # tyro reports its own ValueErrors; KeyError (unknown env / memory names) lands here too.
+    with exit_on(KeyError, ValueError):
         return cli_with_preset(cls, argv, prog, description)
-    except (KeyError, ValueError) as error:
-        # tyro reports ValueError itself; KeyError (unknown env / memory names) lands here.
-        message = error.args[0] if isinstance(error, KeyError) and error.args else error
-        print(f"error: {message}", file=sys.stderr)
-        raise SystemExit(2) from error

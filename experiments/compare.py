@@ -47,6 +47,7 @@ import tyro
 import envs_jax
 from experiments.configs.presets import BENCHMARKS, get_preset
 from experiments.configs.scales import scale_preset_name
+from experiments.errors import exit_on
 from experiments.evaluate import EvalOptions, evaluate_run
 from experiments.multiseed import MultiSeedOptions, MultiSeedResult, run_multiseed
 from experiments.options import parse_env_options, parse_overrides
@@ -467,14 +468,11 @@ def episode_pictures(out_dir: str, kind: str, num_episodes: int = 4) -> dict[str
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     argv = list(sys.argv[1:] if argv is None else argv)
-    try:
+    with exit_on(KeyError, ValueError):  # RunSetupError is a ValueError
         args = tyro.cli(CompareArgs, args=argv, prog="python -m experiments.compare")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # nanmean of unmeasured updates
             return run_comparison(args)
-    except (KeyError, ValueError) as error:  # RunSetupError is a ValueError
-        print(f"error: {error.args[0] if error.args else error}", file=sys.stderr)
-        raise SystemExit(2) from error
 
 
 if __name__ == "__main__":

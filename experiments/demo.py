@@ -28,6 +28,7 @@ import numpy as np
 import tyro
 
 from experiments.configs import DEMO
+from experiments.errors import exit_on
 from experiments.evaluate import EvalOptions, evaluate_run
 from experiments.runs import (
     RETURN_KEY,
@@ -129,12 +130,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, str]:
         prog="python -m experiments.demo",
         description=__doc__,
     )
-    try:
+    with exit_on(RunSetupError):
         ensure_writable_directory(options.out_dir)
         return run_demo(options)
-    except RunSetupError as error:
-        print(f"error: {error}", file=sys.stderr)
-        raise SystemExit(2) from error
 
 
 if __name__ == "__main__":

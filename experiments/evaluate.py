@@ -34,6 +34,7 @@ import tyro
 
 import envs_jax
 from envs_jax import LAG_BIN_EDGES
+from experiments.errors import exit_on
 from experiments.multiseed import make_seed_chunks, seed_keys
 from experiments.runs import (
     CHECKPOINT_DIR,
@@ -520,11 +521,8 @@ def parse_args(argv: Sequence[str] | None = None) -> EvalOptions:
 
 def main(argv: Sequence[str] | None = None) -> EvalResult:
     options = parse_args(argv)
-    try:
+    with exit_on(FileNotFoundError, RunSetupError):
         return evaluate_run(options)
-    except (FileNotFoundError, RunSetupError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        raise SystemExit(2) from error
 
 
 if __name__ == "__main__":

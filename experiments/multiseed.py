@@ -39,6 +39,7 @@ import numpy as np
 import tyro
 
 from experiments.cli import cli_with_preset
+from experiments.errors import exit_on
 from experiments.runs import (
     CHECKPOINT_DIR,
     ChunkedTrainer,
@@ -368,16 +369,10 @@ def run_multiseed(
 
 def main(argv: Sequence[str] | None = None) -> MultiSeedResult:
     argv = list(sys.argv[1:] if argv is None else argv)
-    try:
+    with exit_on(KeyError, ValueError):
         args = cli_with_preset(MultiSeedArgs, argv, "python -m experiments.multiseed", __doc__)
-    except (KeyError, ValueError) as error:
-        print(f"error: {error.args[0] if error.args else error}", file=sys.stderr)
-        raise SystemExit(2) from error
-    try:
+    with exit_on(RunSetupError):
         return run_multiseed(args.config, args.run)
-    except RunSetupError as error:
-        print(f"error: {error}", file=sys.stderr)
-        raise SystemExit(2) from error
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from experiments.distributed import start_distributed_if_requested
+from experiments.errors import exit_on
 
 if TYPE_CHECKING:
     from experiments.cli import TrainArgs
@@ -65,14 +66,10 @@ def main(argv: Sequence[str] | None = None) -> RunResult:
 
     args = parse_args(argv)
     try:
-        return train(args.config, args.run, explicit=given_flags(argv))
-    except RunSetupError as error:
-        # Problems with the run directory or a resume: a message, not a traceback.
-        print(f"error: {error}", file=sys.stderr)
-        raise SystemExit(2) from error
-    except TrainingDivergedError as error:
-        print(f"error: {error}", file=sys.stderr)
-        raise SystemExit(1) from error
+        # Problems with the run directory or a resume: a message (code 2), not a traceback;
+        # a diverged run: code 1.
+        with exit_on(RunSetupError), exit_on(TrainingDivergedError, code=1):
+            return train(args.config, args.run, explicit=given_flags(argv))
     except OSError as error:
         # A write that failed mid-run (disk full, the folder removed, ...): name the path.
         path = error.filename or "an output file"

@@ -37,6 +37,7 @@ import tyro
 
 import envs_jax
 from experiments.benchmarks.recall import env_overrides
+from experiments.errors import exit_on
 from experiments.options import parse_env_options, parse_overrides
 from hcmrl_jax.rl import PPOConfig
 from hcmrl_jax.rl.agent import make_policy
@@ -257,11 +258,8 @@ def parse_args(argv: Sequence[str]) -> ProbeArgs:
 def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
-    try:
+    with exit_on(ValueError):
         return run_probe(args)
-    except ValueError as error:
-        print(f"error: {error}", file=sys.stderr)
-        raise SystemExit(2) from error
 
 
 if __name__ == "__main__":

@@ -66,6 +66,7 @@ from experiments.benchmarks.recall_report import (
     fmt,
     write_outputs,
 )
+from experiments.errors import exit_on
 from experiments.multiseed import init_over_seeds, seed_keys
 from experiments.options import SETTING_DEFAULTS, parse_env_options, parse_overrides
 from experiments.runs import load_entries_made_alike
@@ -477,12 +478,9 @@ def parse_args(argv: Sequence[str]) -> RecallBenchmarkArgs:
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     argv = list(sys.argv[1:] if argv is None else argv)
-    try:
+    with exit_on(KeyError, ValueError):
         args = parse_args(argv)
         plan = plan_sweep(args)
-    except (KeyError, ValueError) as error:
-        print(f"error: {error.args[0] if error.args else error}", file=sys.stderr)
-        raise SystemExit(2) from error
     return run_sweep(plan)
 
 

@@ -34,6 +34,7 @@ import tyro
 
 from experiments.compare import check_run_options, configure, final_window, seed_finals
 from experiments.configs.scales import small_config
+from experiments.errors import exit_on
 from experiments.multiseed import make_seed_chunks, seed_keys
 from experiments.options import parse_env_options, parse_overrides
 from hcmrl_jax.rl import MEMORY_KINDS, PPOConfig
@@ -154,12 +155,9 @@ def run_seeds(args: SeedsArgs, log=print) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     argv = list(sys.argv[1:] if argv is None else argv)
-    try:
+    with exit_on(KeyError, ValueError):
         args = tyro.cli(SeedsArgs, args=argv, prog="python -m experiments.benchmark seeds")
         return run_seeds(args)
-    except (KeyError, ValueError) as error:
-        print(f"error: {error.args[0] if error.args else error}", file=sys.stderr)
-        raise SystemExit(2) from error
 
 
 if __name__ == "__main__":
