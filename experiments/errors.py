@@ -9,9 +9,9 @@ from collections.abc import Iterator
 
 
 def error_message(error: BaseException) -> str:
-    """The one-line text of ``error``: a ``KeyError``'s message without the quotes ``str`` adds,
-    and the first argument of an error raised with several."""
-    if error.args and (isinstance(error, KeyError) or len(error.args) > 1):
+    """The one-line text of ``error``: ``str(error)``, but a ``KeyError``'s message without the
+    quotes ``str`` adds to it."""
+    if isinstance(error, KeyError) and error.args:
         return str(error.args[0])
     return str(error)
 

@@ -46,8 +46,10 @@ def test_nested_blocks_route_each_error_to_its_own_code(capsys):
     assert capsys.readouterr().err == "error: bad folder\nerror: diverged\n"
 
 
-def test_error_message_takes_the_first_of_several_arguments():
+def test_error_message_is_the_errors_own_text():
     assert error_message(ValueError("one")) == "one"
-    assert error_message(ValueError("first", 2)) == "first"
-    assert error_message(KeyError("key")) == "key"
+    assert error_message(KeyError("key")) == "key"  # str() would give "'key'"
     assert error_message(ValueError()) == ""
+    # An OSError made with (errno, strerror, filename) keeps its whole text.
+    missing = FileNotFoundError(2, "No such file or directory", "runs/x")
+    assert error_message(missing) == "[Errno 2] No such file or directory: 'runs/x'"
