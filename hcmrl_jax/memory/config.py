@@ -90,6 +90,7 @@ class MemoryConfig:
     """Keys keep their step's normalised observation, read with a learned projection (needs
     salience='observation')."""
     salience_rate: float = 1e-3  # rate of the running mean and variance of the salience input
+    # (after its first 1 / salience_rate steps, over which they are the plain mean and variance)
 
     # --- HCMRL's numerics ---
     beta: float = 1.0  # KL weight (per reconstructed number) of the VAE loss

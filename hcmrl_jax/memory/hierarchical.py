@@ -70,6 +70,8 @@ class MemoryState:
         ``key_input_dim``: O with ``salience_features`` > 0, else 0).
       salience_mean: [O] float32 running mean of the salience input (kept across episodes).
       salience_var: [O] float32 running variance of the salience input (kept across episodes).
+      salience_seen: [] float32 steps the running statistics have taken in, counted up to
+        ``1 / salience_rate`` (kept across episodes).
       working: [H] float32 the recurrent working state (H = ``working_size``; 0: none).
     """
 
@@ -85,6 +87,7 @@ class MemoryState:
     segment_key_input: jax.Array  # [I] float32
     salience_mean: jax.Array  # [O] float32
     salience_var: jax.Array  # [O] float32
+    salience_seen: jax.Array  # [] float32
     working: jax.Array  # [H] float32
 
 
@@ -273,6 +276,7 @@ class HierarchicalMemory(nn.Module, metaclass=_SettingsByName):
             segment_key_input=jnp.zeros((self.key_input_dim,), jnp.float32),
             salience_mean=jnp.zeros((self.salience_dim,), jnp.float32),
             salience_var=jnp.ones((self.salience_dim,), jnp.float32),
+            salience_seen=jnp.zeros((), jnp.float32),
             working=jnp.zeros((self.config.working_size,), jnp.float32),
         )
         return jax.tree.map(lambda leaf: jnp.broadcast_to(leaf, (*batch_shape, *leaf.shape)), state)
@@ -294,7 +298,9 @@ class HierarchicalMemory(nn.Module, metaclass=_SettingsByName):
           The state, cleared if ``is_first`` (a select, not a branch).
         """
         fresh = self.initial_state().replace(
-            salience_mean=state.salience_mean, salience_var=state.salience_var
+            salience_mean=state.salience_mean,
+            salience_var=state.salience_var,
+            salience_seen=state.salience_seen,
         )
         if self.config.long_term_persists:
             fresh = fresh.replace(long_term=state.long_term)
@@ -608,12 +614,23 @@ class HierarchicalMemory(nn.Module, metaclass=_SettingsByName):
         return jnp.mean(jnp.square(self.z_scores(state, salience_input)))
 
     def _update_salience_stats(self, state: MemoryState, salience_input: jax.Array) -> MemoryState:
-        """Exponentially weighted mean and variance of the salience input, one step on."""
-        rate = self.config.salience_rate
+        """The running mean and variance of the salience input, one step on.
+
+        The rate is ``max(salience_rate, 1 / (seen + 2))``: over a fresh memory's first
+        ``1 / salience_rate`` steps the statistics are the plain mean and variance of what it
+        has seen (the initial mean 0 and variance 1 counting as one step), after that an
+        exponentially weighted one. A fresh agent (a new run, an evaluation) so scores salience
+        against its stream from its first steps, not against the initial guess for thousands
+        of steps.
+        """
+        floor = self.config.salience_rate
+        seen = state.salience_seen
+        rate = jnp.maximum(floor, 1.0 / (seen + 2.0))
         deviation = salience_input - state.salience_mean
         return state.replace(
             salience_mean=state.salience_mean + rate * deviation,
             salience_var=(1.0 - rate) * (state.salience_var + rate * jnp.square(deviation)),
+            salience_seen=jnp.minimum(seen + 1.0, jnp.float32(1.0 / floor)),
         )
 
     def _write(

@@ -335,6 +335,7 @@ def test_a_salient_step_outlives_every_merge_of_its_span_as_a_key():
     # The salience statistics describe the input stream: an episode start keeps them.
     reset = memory.reset(final, True)
     np.testing.assert_array_equal(reset.salience_var, final.salience_var)
+    np.testing.assert_array_equal(reset.salience_seen, final.salience_seen)
     assert not bool(jnp.any(reset.short_term.valid))
     # The ablation reads summaries only.
     no_keys = HierarchicalMemory(**{**CONFIGS["fixed"], "key_steps": False})
@@ -354,7 +355,8 @@ def test_salience_input_is_checked_against_salience_features():
     _, state, _ = memory.apply(
         params, state, embedding, embedding, True, jnp.ones(3), method="step"
     )
-    np.testing.assert_allclose(state.salience_mean, memory.config.salience_rate)
+    # A fresh memory's first step: the plain mean of the initial 0 (counted once) and the input.
+    np.testing.assert_allclose(state.salience_mean, 0.5)
     # The key keeps the input as a clipped z-score, read beside the key embedding; the
     # switches drop the kept input and the salience prior.
     short_term = params["params"]["attention"]["short_term_attention"]
@@ -512,3 +514,32 @@ def test_read_sequence_replays_steps_in_parallel_with_their_gradients(name):
     parallel_grads = grad_of(lambda e: parallel(e, *sequence[1:], context))
     assert np.abs(step_grads).sum() > 0
     np.testing.assert_allclose(parallel_grads, step_grads, atol=1e-5)
+
+
+def test_salience_statistics_track_a_fresh_stream_from_its_first_steps():
+    # Until 1 / salience_rate steps the running statistics are the plain mean and variance of
+    # what the memory has seen (its initial mean 0 and variance 1 counted as one step), so an
+    # agent starting cold (a new run, an evaluation) scores salience against its own stream
+    # within a few steps; an exponential average at rate 1e-3 alone would still sit near 0 / 1.
+    memory, params, run = setup("small")
+    embeddings, queries, firsts = random_inputs(3, 200, DIM)
+    stream = 3.0 + 2.0 * embeddings
+    final, _ = run(params, memory.initial_state(), stream, queries, firsts)
+    assert float(final.salience_seen) == 200.0
+    np.testing.assert_allclose(
+        final.salience_mean, np.asarray(stream).sum(axis=0) / 201.0, rtol=1e-4, atol=1e-4
+    )
+    assert 3.5 < float(jnp.mean(final.salience_var)) < 4.5  # the stream's variance is 4
+
+
+def test_salience_statistics_become_an_exponential_average_after_their_warm_up():
+    memory = HierarchicalMemory(**{**SMALL, "salience_rate": 0.1})
+    params = memory.init_params(key(2))
+    step = jax.jit(lambda state, x: memory.apply(params, state, x, x, False, method="step")[1])
+    state = memory.initial_state()
+    for _ in range(12):
+        state = step(state, jnp.ones((DIM,)))
+    assert float(state.salience_seen) == pytest.approx(10.0)  # counted up to 1 / rate
+    before = state.salience_mean
+    after = step(state, jnp.full((DIM,), 11.0)).salience_mean
+    np.testing.assert_allclose(after, before + 0.1 * (11.0 - before), rtol=1e-5)
