@@ -243,6 +243,11 @@ class MemoryEnv(environment.Environment):
     env_id: ClassVar[str] = ""
     #: A :class:`Rule` for every field of ``params_cls`` (a test checks that none is missing).
     param_rules: ClassVar[dict[str, Rule]] = {}
+    #: Names of the kinds of memory decision the env tells apart (games: its six games;
+    #: crafting: make and deliver); where there are any, every step's ``info`` holds
+    #: ``decision_kind`` (int32 []), the index of the decision's kind in this tuple, or -1 on a
+    #: step without a memory decision (``lag < 0``).
+    decision_kinds: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, config: Any = None, privileged: bool = False):
         if self.config_cls is None or self.params_cls is None:

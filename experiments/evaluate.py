@@ -148,7 +148,12 @@ EPISODE_STAT_FIELDS: dict[str, str] = {
 
 
 def make_evaluator(
-    config: PPOConfig, num_envs: int, num_steps: int, trace_steps: int, greedy: bool
+    config: PPOConfig,
+    num_envs: int,
+    num_steps: int,
+    trace_steps: int,
+    greedy: bool,
+    num_decision_kinds: int = 0,
 ) -> tuple[Callable[[Any, jax.Array], tuple[dict, dict]], Any, Any]:
     """Builds the jitted evaluation rollout of ``config``'s agent.
 
@@ -161,14 +166,18 @@ def make_evaluator(
         num_steps: steps to run (T).
         trace_steps: first steps whose env-0 state and memory reads are recorded (R <= T).
         greedy: argmax actions, else sampled.
+        num_decision_kinds: K, the env's ``decision_kinds`` (0: the env has none); with K > 0
+            ``stats`` also counts each env's first-episode decisions per kind.
 
     Returns:
         ``(evaluate, policy, bundle)``: ``evaluate(params, key) -> (stats, trace)`` where
         ``stats`` has, per env, the first finished episode's ``finished`` [N] bool,
         ``return`` [N] float32, ``length`` [N] int32, ``success`` [N] float32,
-        ``lag_counts``/``lag_successes`` [N, 4] int32, and ``trace`` the first env's
-        ``env_state`` (leaves [R, ...]), ``memory_info`` (leaves [R, ...]), ``action`` [R],
-        ``reward`` [R], ``done`` [R] bool and, for HCMRL memories, ``occupancy`` (the
+        ``lag_counts``/``lag_successes`` [N, 4] int32 (with K > 0 also ``kind_counts`` /
+        ``kind_successes`` [N, K] int32, from ``info["decision_kind"]``), and ``trace`` the
+        first env's ``env_state`` (leaves [R, ...]), ``memory_info`` (leaves [R, ...]),
+        ``action`` [R], ``reward`` [R], ``done`` [R] bool and, for HCMRL memories,
+        ``occupancy`` (the
         :func:`~hcmrl_jax.memory.inspect.tier_occupancy` counters after each step, [R]).
     """
     if not 1 <= trace_steps <= num_steps:
@@ -192,6 +201,9 @@ def make_evaluator(
             for name, field in EPISODE_STAT_FIELDS.items()
         }
         first["finished"] = jnp.zeros((num_envs,), jnp.bool_)
+        if num_decision_kinds:
+            first["kind_counts"] = jnp.zeros((num_envs, num_decision_kinds), jnp.int32)
+            first["kind_successes"] = jnp.zeros((num_envs, num_decision_kinds), jnp.int32)
 
         def step(loop: _EvalLoop, key_t: jax.Array, record: bool):
             out = acting.step(policy, env, params, env_params, loop.acting, key_t, greedy)
@@ -205,6 +217,17 @@ def make_evaluator(
                 )
                 for name, field in EPISODE_STAT_FIELDS.items()
             } | {"finished": jnp.logical_or(loop.first["finished"], done)}
+            if num_decision_kinds:
+                # This step belongs to the first episode unless that one ended earlier.
+                counted = jnp.logical_and(
+                    out.info["lag"] >= 0, jnp.logical_not(loop.first["finished"])
+                )
+                kind = jax.nn.one_hot(
+                    out.info["decision_kind"], num_decision_kinds, dtype=jnp.int32
+                ) * counted[:, None].astype(jnp.int32)
+                right = out.info["recall"][:, None].astype(jnp.int32)
+                first["kind_counts"] = loop.first["kind_counts"] + kind
+                first["kind_successes"] = loop.first["kind_successes"] + kind * right
             trace = None
             if record:
                 trace = {
@@ -231,8 +254,15 @@ def make_evaluator(
     return jax.jit(evaluate), policy, bundle
 
 
-def summarize(stats: dict[str, np.ndarray], greedy: bool, step: int | None) -> dict[str, Any]:
-    """The evaluation report from the per-env first-episode statistics."""
+def summarize(
+    stats: dict[str, np.ndarray],
+    greedy: bool,
+    step: int | None,
+    decision_kinds: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """The evaluation report from the per-env first-episode statistics (with
+    ``decision_kinds``, the names of ``stats["kind_counts"]``' columns, also success per kind
+    of memory decision)."""
     finished = np.asarray(stats["finished"], bool)
     labels = lag_bin_labels(LAG_BIN_EDGES)
     counts = np.asarray(stats["lag_counts"])[finished].sum(axis=0)
@@ -248,7 +278,7 @@ def summarize(stats: dict[str, np.ndarray], greedy: bool, step: int | None) -> d
     return_mean, return_std = mean_std("return")
     length_mean, _ = mean_std("length")
     success_mean, _ = mean_std("success")
-    return {
+    report = {
         "checkpoint_update": step,
         "policy": "greedy" if greedy else "sampled",
         "episodes": int(finished.size),
@@ -266,9 +296,21 @@ def summarize(stats: dict[str, np.ndarray], greedy: bool, step: int | None) -> d
             for label, count, hit, rate in zip(labels, counts, hits, rates, strict=True)
         },
     }
+    if decision_kinds:
+        kind_counts = np.asarray(stats["kind_counts"])[finished].sum(axis=0)
+        kind_hits = np.asarray(stats["kind_successes"])[finished].sum(axis=0)
+        report["decision_kinds"] = {
+            name: {
+                "decisions": int(count),
+                "correct": int(hit),
+                "success_rate": float(hit / count) if count else None,
+            }
+            for name, count, hit in zip(decision_kinds, kind_counts, kind_hits, strict=True)
+        }
+    return report
 
 
-def _format_report(report: dict[str, Any]) -> str:
+def format_report(report: dict[str, Any]) -> str:
     def fmt(value: Any) -> str:
         return "n/a" if value is None else f"{value:.3f}"
 
@@ -284,6 +326,15 @@ def _format_report(report: dict[str, Any]) -> str:
             f"{label:<10}{entry['decisions']:>10}{entry['correct']:>9}"
             f"{fmt(entry['success_rate']):>9}"
         )
+    kinds = report.get("decision_kinds", {})
+    if kinds:
+        width = max(10, *(len(name) + 2 for name in kinds))
+        lines.append(f"{'decision':<{width}}{'decisions':>10}{'correct':>9}{'success':>9}")
+        for name, entry in kinds.items():
+            lines.append(
+                f"{name:<{width}}{entry['decisions']:>10}{entry['correct']:>9}"
+                f"{fmt(entry['success_rate']):>9}"
+            )
     return "\n".join(lines)
 
 
@@ -442,20 +493,21 @@ def evaluate_run(options: EvalOptions, log: Callable[[str], None] = print) -> Ev
     if num_steps is None:
         raise RunSetupError(f"env {config.env_id!r} has no max_steps_in_episode: pass --max-steps")
     trace_steps = min(options.gif_max_frames, num_steps)
+    decision_kinds = tuple(getattr(raw_env, "decision_kinds", ()))
     evaluate, _, _ = make_evaluator(
-        config, options.num_episodes, num_steps, trace_steps, options.greedy
+        config, options.num_episodes, num_steps, trace_steps, options.greedy, len(decision_kinds)
     )
     key_eval = jax.random.key(options.seed)
     start = time.perf_counter()
     stats, trace = jax.device_get(evaluate(params, key_eval))
     elapsed = time.perf_counter() - start
-    report = summarize(stats, options.greedy, step)
+    report = summarize(stats, options.greedy, step, decision_kinds)
     report["env_id"] = config.env_id
     report["memory"] = config.memory.kind
     report["steps_run"] = int(num_steps)
     report["seconds"] = round(elapsed, 2)
     paths = {"report": os.path.join(out_dir, REPORT_JSON)}
-    log(_format_report(report))
+    log(format_report(report))
 
     arrays = attention_arrays(trace)
     if options.gif:

@@ -62,8 +62,9 @@ pressed slot made a tool that was not held yet, i.e. the make was not botched), 
 action an order decision (lag = steps since the order was last shown,
 recall = delivered); lags count from the plain observation in both twins. ``success`` is the
 fraction of achievements unlocked so far. Also ``achievements`` (bool [23], for
-:func:`envs_jax.crafting.crafter_score`) and ``memory_event`` (int32: 0 none, 1 make,
-2 deliver).
+:func:`envs_jax.crafting.crafter_score`), ``memory_event`` (int32: 0 none, 1 make,
+2 deliver) and ``decision_kind`` (int32: 0 a make decision, 1 a deliver decision, -1 none; the
+names are ``Crafting.decision_kinds``).
 """
 
 from __future__ import annotations
@@ -124,6 +125,7 @@ class Crafting(MemoryEnv):
     config_cls = CraftingConfig
     params_cls = EnvParams
     env_id = "crafting"
+    decision_kinds = ("make", "deliver")
     param_rules = {
         "max_steps_in_episode": integer(1),
         "achievement_reward": real(),
@@ -356,6 +358,7 @@ class Crafting(MemoryEnv):
         info["memory_event"] = jnp.where(
             making, EVENT_MAKE, jnp.where(delivering, EVENT_DELIVER, EVENT_NONE)
         ).astype(jnp.int32)
+        info["decision_kind"] = jnp.where(info["lag"] >= 0, info["memory_event"] - 1, -1)
         return obs, new_state, reward, self.is_terminated(new_state, params), info
 
     def _maybe_issue_order(self, u: jax.Array, state: EnvState, params: EnvParams) -> EnvState:

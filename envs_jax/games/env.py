@@ -56,7 +56,9 @@ Reward: ``1 / D`` for each right answer, where ``D`` is the number of decisions 
 (those before ``min(max_steps_in_episode, episode_length)``), so perfect play returns 1.0 and
 ``info["success"]`` (right answers so far / ``D``) is the normalised return so far.
 ``info["lag"]`` at a decision is the number of steps since the value it needs was shown (for
-counting: since the first card counted; for battleship: since the hit was reported), else -1.
+counting: since the first card counted; for battleship: since the hit was reported), else -1;
+``info["decision_kind"]`` at a decision is its game's index in ``Games.decision_kinds``
+(concentration, battleship, counting, recall, higher_lower, match), else -1.
 
 Termination: none; the marathon ends by truncation at ``max_steps_in_episode`` (default
 ``episode_length``), which the player sees through ``progress[0]``. A time limit beyond
@@ -92,6 +94,7 @@ class Games(MemoryEnv):
     config_cls = GamesConfig
     params_cls = EnvParams
     env_id = "games"
+    decision_kinds = gt.GAME_NAMES[gt.PLAYED_GAMES[0] :]
     param_rules = {
         "max_steps_in_episode": integer(1),
         "lag_min": integer(1),
@@ -273,6 +276,10 @@ class Games(MemoryEnv):
             correct,
             num_correct.astype(jnp.float32) / denominator,
         )
+        # The played games are ids 1..6; decision_kinds lists them from 0.
+        info["decision_kind"] = jnp.where(
+            is_decision, event // gt.NUM_PHASES - gt.PLAYED_GAMES[0], -1
+        ).astype(jnp.int32)
         return self._observe(state, params), state, reward, self.is_terminated(state, params), info
 
     def is_terminated(self, state: EnvState, params: EnvParams) -> jax.Array:

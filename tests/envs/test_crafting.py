@@ -186,6 +186,7 @@ def test_tech_tree_from_wood_to_diamond(small):
     drv.act(make["wood_pickaxe"])
     assert drv.obs["inventory"][C.WOOD_PICKAXE] == 1 and bool(drv.info["recall"])
     assert int(drv.info["lag"]) == int(drv.state.time) - 1  # shown at t = 0 only
+    assert small[0].decision_kinds[int(drv.info["decision_kind"])] == "make"
     mine(C.STONE, 5)  # one for the stone pickaxe, four for the furnace
     drv.put(right, C.IRON)
     drv.act(C.DO)
@@ -448,6 +449,7 @@ def test_orders_are_shown_once_and_closed_by_the_first_attempt(small):
     assert drv.obs["action_mask"][C.DELIVER] and list(np.asarray(drv.obs["status"])[2:]) == [1, 1]
     drv.act(C.DELIVER)
     assert bool(drv.info["recall"]) and int(drv.info["lag"]) == int(drv.state.time) - 1 - 2
+    assert env.decision_kinds[int(drv.info["decision_kind"])] == "deliver"
     assert drv.state.achievements[ach("deliver_order")] and int(drv.state.deliveries) == 1
     assert int(drv.state.inventory[item - 1]) == 1
     assert drv.reward == pytest.approx(params.achievement_reward + params.delivery_reward)
@@ -462,6 +464,8 @@ def test_orders_are_shown_once_and_closed_by_the_first_attempt(small):
         drv.act(C.MOVE_RIGHT)
     drv.act(C.DELIVER)
     assert int(drv.info["lag"]) >= 0 and not bool(drv.info["recall"])
+    drv.act(C.NOOP)
+    assert int(drv.info["decision_kind"]) == -1  # a step without a memory decision
     assert not bool(drv.state.order_active) and int(drv.state.deliveries) == 1
 
 

@@ -93,6 +93,7 @@ def test_answer_is_always_allowed_and_masked_actions_are_wrong(twin, twin_step):
     env, params = twin
     obs, state = env.reset(jax.random.PRNGKey(3), params)
     masked_tries = 0
+    kinds_seen = set()
     for t in range(SMALL["episode_length"]):
         answer = int(obs["privileged"][0])
         mask = np.asarray(obs["action_mask"])
@@ -106,10 +107,18 @@ def test_answer_is_always_allowed_and_masked_actions_are_wrong(twin, twin_step):
             assert float(reward) == 0.0 and not bool(info["recall"]) and int(info["lag"]) > 0
             masked_tries += 1
         was_decision = int(obs["phase"]) == gt.DECISION
+        game = int(obs["game"])
         obs, state, reward, _, info = twin_step(jax.random.PRNGKey(t), state, answer, params)
         assert (float(reward) > 0) == was_decision == bool(info["recall"])
         assert int(obs["feedback"]) == (gt.RIGHT if was_decision else gt.NO_FEEDBACK)
+        # A decision names its game among the env's decision kinds; other steps give -1.
+        kind = int(info["decision_kind"])
+        assert kind == (game - 1 if was_decision else -1)
+        if was_decision:
+            assert env.decision_kinds[kind] == GAME_NAMES[game]
+            kinds_seen.add(kind)
     assert masked_tries == 3
+    assert len(kinds_seen) >= 3
 
 
 # ------------------------------------------------------------------------------------------
