@@ -156,6 +156,9 @@ def test_evaluate_and_resume_point_at_folders_the_readme_writes(monkeypatch):
         elif not args.run.overwrite:  # it would be refused: the folder holds another run
             assert run_dir not in written, f"{command!r}: an earlier command writes {run_dir}"
         written.add(run_dir)
+    for command in (c for c in readme if c.startswith("python -m experiments.compare")):
+        args = _parse(command, monkeypatch)  # a comparison writes <out>/<kind> per kind
+        written.update(os.path.normpath(os.path.join(args.out_dir, k)) for k in args.memories)
     evaluations = [c for c in readme if c.startswith("python -m experiments.evaluate")]
     assert evaluations
     for command in evaluations:
