@@ -177,8 +177,8 @@ def make_evaluator(
         ``kind_successes`` [N, K] int32, from ``info["decision_kind"]``), and ``trace`` the
         first env's ``env_state`` (leaves [R, ...]), ``memory_info`` (leaves [R, ...]),
         ``action`` [R], ``reward`` [R], ``done`` [R] bool and, for HCMRL memories,
-        ``occupancy`` (the
-        :func:`~hcmrl_jax.memory.inspect.tier_occupancy` counters after each step, [R]).
+        ``occupancy`` (the :func:`~hcmrl_jax.memory.inspect.tier_occupancy` counters after
+        each step, [R]).
     """
     if not 1 <= trace_steps <= num_steps:
         raise ValueError(f"trace_steps must lie in [1, num_steps={num_steps}], got {trace_steps}")
