@@ -158,17 +158,32 @@ def test_ratio_is_one_on_first_minibatch_across_episode_boundaries(run, request)
     assert np.all(np.asarray(metrics["approx_kl"]) >= -1e-6)
 
 
+#: How far a vmapped run may drift from the same run alone, as the norm of the parameters'
+#: difference over the norm of the parameters: batched and unbatched programs sum in different
+#: orders (which differ between CPUs), and training carries the difference on.
+PARAMS_RTOL = 1e-3
+
+
+def params_distance(a, b) -> float:
+    """||a - b|| / ||a|| over all the leaves of two parameter trees."""
+    a = np.concatenate([np.ravel(leaf) for leaf in jax.tree.leaves(a)]).astype(np.float64)
+    b = np.concatenate([np.ravel(leaf) for leaf in jax.tree.leaves(b)]).astype(np.float64)
+    return float(np.linalg.norm(a - b) / np.linalg.norm(a))
+
+
 def test_vmap_over_seeds_and_hparams_equals_separate_chunked_runs(mlp_vmapped, mlp_chunked):
     state_v, metrics_v = mlp_vmapped
     for seed, (state, metrics) in enumerate(mlp_chunked):
         for key in ("episode_return", "loss_total", "entropy", "ent_coef", "approx_kl"):
             np.testing.assert_allclose(
-                metrics[key], np.asarray(metrics_v[key])[seed], rtol=1e-4, atol=1e-5, err_msg=key
+                metrics[key], np.asarray(metrics_v[key])[seed], rtol=1e-3, atol=1e-4, err_msg=key
             )
         params_v = jax.tree.map(lambda x, s=seed: x[s], state_v.params)
-        for a, b in zip(jax.tree.leaves(state.params), jax.tree.leaves(params_v), strict=True):
-            np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+        assert params_distance(state.params, params_v) < PARAMS_RTOL
         assert int(state.update_step) == NUM_UPDATES
+    # Two different runs are far further apart than the tolerance.
+    (state_0, _), (state_1, _) = mlp_chunked[:2]
+    assert params_distance(state_0.params, state_1.params) > 100 * PARAMS_RTOL
     # The two hyperparameter sets really were different runs.
     np.testing.assert_allclose(np.asarray(metrics_v["ent_coef"])[:, 0], [0.01, 0.03], rtol=1e-6)
 
