@@ -264,10 +264,21 @@ def summarize(
     ``decision_kinds``, the names of ``stats["kind_counts"]``' columns, also success per kind
     of memory decision)."""
     finished = np.asarray(stats["finished"], bool)
-    labels = lag_bin_labels(LAG_BIN_EDGES)
-    counts = np.asarray(stats["lag_counts"])[finished].sum(axis=0)
-    hits = np.asarray(stats["lag_successes"])[finished].sum(axis=0)
-    rates = lag_success_rate(counts, hits)
+
+    def success_table(names: Sequence[str], counts: str, successes: str) -> dict[str, Any]:
+        """Decisions, right ones and their rate per column of ``stats[counts]`` (finished
+        episodes only), one entry per name."""
+        count = np.asarray(stats[counts])[finished].sum(axis=0)
+        hits = np.asarray(stats[successes])[finished].sum(axis=0)
+        rates = lag_success_rate(count, hits)
+        return {
+            name: {
+                "decisions": int(n),
+                "correct": int(hit),
+                "success_rate": None if not np.isfinite(rate) else float(rate),
+            }
+            for name, n, hit, rate in zip(names, count, hits, rates, strict=True)
+        }
 
     def mean_std(name: str) -> tuple[float | None, float | None]:
         values = np.asarray(stats[name], np.float64)[finished]
@@ -287,26 +298,10 @@ def summarize(
         "return_std": return_std,
         "length_mean": length_mean,
         "success_mean": success_mean,
-        "lag_bins": {
-            label: {
-                "decisions": int(count),
-                "correct": int(hit),
-                "success_rate": None if not np.isfinite(rate) else float(rate),
-            }
-            for label, count, hit, rate in zip(labels, counts, hits, rates, strict=True)
-        },
+        "lag_bins": success_table(lag_bin_labels(LAG_BIN_EDGES), "lag_counts", "lag_successes"),
     }
     if decision_kinds:
-        kind_counts = np.asarray(stats["kind_counts"])[finished].sum(axis=0)
-        kind_hits = np.asarray(stats["kind_successes"])[finished].sum(axis=0)
-        report["decision_kinds"] = {
-            name: {
-                "decisions": int(count),
-                "correct": int(hit),
-                "success_rate": float(hit / count) if count else None,
-            }
-            for name, count, hit in zip(decision_kinds, kind_counts, kind_hits, strict=True)
-        }
+        report["decision_kinds"] = success_table(decision_kinds, "kind_counts", "kind_successes")
     return report
 
 
@@ -319,22 +314,20 @@ def format_report(report: dict[str, Any]) -> str:
         f"({report['policy']} policy, checkpoint at update {report['checkpoint_update']})",
         f"return: {fmt(report['return_mean'])} ± {fmt(report['return_std'])}   "
         f"length: {fmt(report['length_mean'])}   success: {fmt(report['success_mean'])}",
-        f"{'lag bin':<10}{'decisions':>10}{'correct':>9}{'success':>9}",
     ]
-    for label, entry in report["lag_bins"].items():
-        lines.append(
-            f"{label:<10}{entry['decisions']:>10}{entry['correct']:>9}"
-            f"{fmt(entry['success_rate']):>9}"
-        )
-    kinds = report.get("decision_kinds", {})
-    if kinds:
-        width = max(10, *(len(name) + 2 for name in kinds))
-        lines.append(f"{'decision':<{width}}{'decisions':>10}{'correct':>9}{'success':>9}")
-        for name, entry in kinds.items():
+
+    def add_table(title: str, entries: dict[str, Any]) -> None:
+        width = max(10, *(len(name) + 2 for name in entries))
+        lines.append(f"{title:<{width}}{'decisions':>10}{'correct':>9}{'success':>9}")
+        for name, entry in entries.items():
             lines.append(
                 f"{name:<{width}}{entry['decisions']:>10}{entry['correct']:>9}"
                 f"{fmt(entry['success_rate']):>9}"
             )
+
+    add_table("lag bin", report["lag_bins"])
+    if report.get("decision_kinds"):
+        add_table("decision", report["decision_kinds"])
     return "\n".join(lines)
 
 
